@@ -1,0 +1,96 @@
+"""The Hydra application: compose the config, pick the backend, run one job, report errors."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import traceback
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, OmegaConf
+
+from engine import config
+from engine.backend import resolve
+from engine.errors import UserError
+from engine.run import RunContext
+
+log = logging.getLogger("engine")
+config.register()
+
+
+def run_config(cfg: DictConfig, out_dir: str) -> float:
+    """Run the job described by a composed config, writing into `out_dir`; return its objective."""
+    try:
+        params = OmegaConf.to_object(cfg.job)
+        data = OmegaConf.to_object(cfg.data)
+    except Exception as exc:  # a missing mandatory value (???) or an interpolation error
+        raise UserError(_one_line(exc)) from None
+    backend = resolve(cfg.backend.name)
+    from engine.parallel import make_cluster
+
+    ctx = RunContext(
+        out_dir=out_dir,
+        backend=backend,
+        seed=cfg.seed,
+        cache_dir=cfg.cache_dir,
+        cluster=make_cluster(cfg.cluster),
+    )
+    log.info("job=%s backend=%s (%s) -> %s", cfg.job.name, backend.name, backend.device, out_dir)
+    try:
+        objective = config.job_module(cfg.job.name).run(params, data, ctx)
+    finally:
+        if ctx.cluster is not None:
+            ctx.cluster.close()
+    return ctx.finish(objective)
+
+
+@hydra.main(version_base=None, config_path=str(config.conf_dir()), config_name="config")
+def task(cfg: DictConfig) -> float:
+    try:
+        return run_config(cfg, HydraConfig.get().runtime.output_dir)
+    except UserError as exc:
+        if cfg.get("debug"):
+            traceback.print_exc()
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)
+
+
+def _one_line(exc: BaseException) -> str:
+    """Hydra/OmegaConf messages span lines; keep the informative ones on one line."""
+    skip = ("full_key:", "object_type", "Set the environment variable", "reference_type")
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    lines = [ln for ln in lines if not ln.startswith(skip)]
+    cause = exc.__cause__
+    while cause is not None:
+        lines += [ln.strip() for ln in str(cause).splitlines()
+                  if ln.strip() and not ln.strip().startswith(skip)]
+        cause = cause.__cause__
+    seen: list[str] = []
+    for ln in lines:
+        if ln not in seen:
+            seen.append(ln)
+    return " ".join(seen)
+
+
+def preflight(overrides: list[str]) -> None:
+    """Compose the config once before Hydra does, so bad keys/values give one line, exit 2.
+
+    Skipped for Hydra's own flags and for multirun sweeps (their override syntax is Hydra's).
+    """
+    if any(a.startswith("-") for a in overrides):
+        return
+    from hydra import compose, initialize_config_dir
+
+    try:
+        with initialize_config_dir(str(config.conf_dir()), version_base=None):
+            compose("config", overrides=overrides)
+    except Exception as exc:
+        print(f"error: {_one_line(exc)}", file=sys.stderr)
+        sys.exit(2)
+
+
+def main() -> None:
+    logging.getLogger("numba").setLevel(logging.WARNING)
+    preflight(sys.argv[1:])
+    task()

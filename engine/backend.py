@@ -1,0 +1,132 @@
+"""The one place where CPU and GPU are chosen.
+
+`resolve("auto"|"cpu"|"gpu")` runs once per run and returns a `Backend`: the array namespace
+(`xp`, NumPy or CuPy) and helpers to move arrays. Op modules in `engine.ops` dispatch on
+`backend.gpu`. GPU packages are imported only when the GPU backend is chosen, so a CPU
+install never imports CuPy or RAPIDS.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import importlib.util
+import platform
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+from engine.errors import UserError
+
+# Module name -> distribution names to report its version (first one installed wins).
+GPU_PACKAGES = {
+    "cupy": ("cupy-cuda12x", "cupy-cuda13x", "cupy"),
+    "cuml": ("cuml-cu12", "cuml-cu13", "cuml"),
+    "pylibcugraph": ("pylibcugraph-cu12", "pylibcugraph-cu13", "pylibcugraph"),
+    "faiss": ("faiss-gpu-cu12", "faiss-gpu-cuvs", "faiss-gpu", "faiss-cpu"),
+}
+CPU_PACKAGES = {
+    "numpy": ("numpy",),
+    "scipy": ("scipy",),
+    "sklearn": ("scikit-learn",),
+    "pyarrow": ("pyarrow",),
+    "polars": ("polars",),
+    "faiss": ("faiss-cpu", "faiss-gpu-cu12", "faiss-gpu"),
+    "igraph": ("igraph",),
+    "leidenalg": ("leidenalg",),
+    "fast_hdbscan": ("fast-hdbscan",),
+    "hdbscan": ("hdbscan",),
+    "numba": ("numba",),
+    "torch": ("torch",),
+}
+
+
+def _dist_version(names: tuple[str, ...]) -> str | None:
+    for name in names:
+        try:
+            return importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return None
+
+
+def _gpu_problem() -> str | None:
+    """Why the GPU backend cannot run here, or None when it can."""
+    missing = [m for m in GPU_PACKAGES if importlib.util.find_spec(m) is None]
+    if missing:
+        return "missing GPU packages: " + ", ".join(missing) + " (install the `gpu` extra)"
+    try:
+        import cupy
+
+        count = cupy.cuda.runtime.getDeviceCount()
+    except Exception as exc:  # CUDA driver absent or broken
+        return f"no usable CUDA device ({type(exc).__name__}: {exc})"
+    if count < 1:
+        return "no CUDA device found"
+    import faiss
+
+    if not hasattr(faiss, "StandardGpuResources"):
+        return "the installed faiss has no GPU support (install faiss-gpu-cu12, not faiss-cpu)"
+    return None
+
+
+@dataclass
+class Backend:
+    """Array namespace and device facts for one run."""
+
+    name: str  # "cpu" or "gpu"
+    xp: ModuleType
+    device: str
+    versions: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def gpu(self) -> bool:
+        return self.name == "gpu"
+
+    def asarray(self, a: Any, dtype: Any = None):
+        """Host or device array -> this backend's array type."""
+        return self.xp.asarray(a, dtype=dtype)
+
+    def to_host(self, a: Any) -> np.ndarray:
+        """This backend's array (or a NumPy array) -> NumPy array."""
+        if self.gpu and not isinstance(a, np.ndarray):
+            return a.get()
+        return np.asarray(a)
+
+    def synchronize(self) -> None:
+        if self.gpu:
+            self.xp.cuda.Device().synchronize()
+
+
+def _versions(packages: dict[str, tuple[str, ...]]) -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for module, dists in packages.items():
+        v = _dist_version(dists)
+        if v is not None:
+            out[module] = v
+    return out
+
+
+def cpu_backend() -> Backend:
+    return Backend("cpu", np, platform.processor() or platform.machine(), _versions(CPU_PACKAGES))
+
+
+def resolve(requested: str) -> Backend:
+    """Choose the backend for a run: `auto` takes the GPU when it is usable, else the CPU."""
+    if requested not in ("auto", "cpu", "gpu"):
+        raise UserError(f"backend={requested!r}: expected one of auto, cpu, gpu")
+    if requested == "cpu":
+        return cpu_backend()
+    problem = _gpu_problem()
+    if problem is not None:
+        if requested == "gpu":
+            raise UserError(f"backend=gpu: {problem}")
+        return cpu_backend()
+    cupy = importlib.import_module("cupy")
+    props = cupy.cuda.runtime.getDeviceProperties(cupy.cuda.Device().id)
+    name = props["name"].decode() if isinstance(props["name"], bytes) else str(props["name"])
+    versions = _versions({**CPU_PACKAGES, **GPU_PACKAGES})
+    versions["cuda_runtime"] = str(cupy.cuda.runtime.runtimeGetVersion())
+    return Backend("gpu", cupy, name, versions)

@@ -1,0 +1,9 @@
+"""User errors: bad input or configuration, reported as one line with exit status 2."""
+
+
+class UserError(Exception):
+    """A problem with the user's data or configuration (not a bug in the engine).
+
+    The message is shown as ``error: <message>`` and must name the file, column, row or
+    config key at fault.
+    """

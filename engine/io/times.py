@@ -1,0 +1,64 @@
+"""Time columns: Arrow timestamps, dates, epoch numbers or parseable strings -> datetime64[ns]."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from engine.errors import UserError
+
+# Tried in order on string columns; the first format that parses every non-null value wins.
+STRING_FORMATS = (
+    None,  # polars' ISO-8601 inference
+    "%a %b %d %H:%M:%S %z %Y",  # Twitter's created_at: "Wed Oct 10 20:19:24 +0000 2018"
+    "%Y-%m-%d %H:%M:%S%z",
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%d",
+    "%d/%m/%Y %H:%M",
+)
+
+
+def to_datetime64(values: pa.Array | pa.ChunkedArray, where: str, ids=None) -> np.ndarray:
+    """Convert a time column to naive UTC datetime64[ns]; `where` names file and column.
+
+    Raises UserError naming the first value that cannot be read (and its id when given).
+    """
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    t = values.type
+    if values.null_count:
+        _bad(where, np.flatnonzero(values.is_null().to_numpy(zero_copy_only=False))[0], None, ids)
+    if pa.types.is_timestamp(t):
+        if t.tz is not None:
+            values = pc.cast(values, pa.timestamp(t.unit))  # storage is UTC already
+        return values.cast(pa.timestamp("ns")).to_numpy(zero_copy_only=False)
+    if pa.types.is_date(t):
+        return values.cast(pa.timestamp("ns")).to_numpy(zero_copy_only=False)
+    if pa.types.is_integer(t) or pa.types.is_floating(t):
+        # Epoch seconds (the common export); milliseconds when values are too large for seconds.
+        v = values.to_numpy(zero_copy_only=False).astype(np.float64)
+        unit = 1e9 if np.nanmax(np.abs(v)) < 1e11 else 1e6
+        return (v * unit).astype("int64").astype("datetime64[ns]")
+    if pa.types.is_string(t) or pa.types.is_large_string(t):
+        s = pl.Series(values=values.cast(pa.large_string()))
+        for fmt in STRING_FORMATS:
+            try:
+                parsed = s.str.to_datetime(format=fmt, strict=True, time_unit="ns")
+            except Exception:
+                continue
+            if parsed.dtype.time_zone is not None:  # type: ignore[union-attr]
+                parsed = parsed.dt.convert_time_zone("UTC").dt.replace_time_zone(None)
+            return parsed.to_numpy().astype("datetime64[ns]")
+        # Find the first offending value with the most lenient parse, to name it.
+        loose = s.str.to_datetime(strict=False, time_unit="ns")
+        bad = np.flatnonzero(loose.is_null().to_numpy())
+        _bad(where, bad[0] if len(bad) else 0, s, ids)
+    raise UserError(f"{where}: cannot read times of type {t}")
+
+
+def _bad(where: str, row: int, values, ids) -> None:
+    what = f"value {values[int(row)]!r}" if values is not None else "a missing value"
+    at = f"id {ids[int(row)]!r}" if ids is not None else f"row {int(row)}"
+    raise UserError(f"{where}: unparseable time: {what} at {at}")

@@ -1,0 +1,61 @@
+"""`job=synth`: write the synthetic corpus to Parquet files, streamed in chunks.
+
+`python -m engine job=synth data.n_rows=5500000 data.dim=768 job.float16=true` writes 5.5M
+tweets without holding them in memory: `tweets.parquet` (id, datetime, user_id, counts,
+category, full_text, embedding), `ratings.parquet` (the rated subset) and `truth.npz`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+
+from engine.config import DataConfig
+from engine.data import open_embeddings
+from engine.io.embeddings import embedding_array
+from engine.io.write import ParquetStreamWriter, write_npz
+from engine.run import RunContext
+from engine.synthetic import tweets
+
+
+@dataclass
+class Params:
+    name: str = "synth"
+    float16: bool = False  # store embeddings as float16 (halves the file)
+    row_group_rows: int = 65536
+
+
+def run(params: Params, data: DataConfig, ctx: RunContext) -> float:
+    source = open_embeddings(DataConfig(**{**vars(data), "name": "synthetic",
+                                           "batch_rows": params.row_group_rows}), ctx.seed)
+    dtype = np.float16 if params.float16 else np.float32
+    n_chunks = -(-source.n_rows // params.row_group_rows)
+    rated = tweets.labelled_ids(source.n_rows, data.n_labelled, ctx.seed)
+    ratings = []
+    writer = None
+    with ctx.stage("write tweets"):
+        try:
+            for batch in ctx.progress(source.batches(), n_chunks, "synth"):
+                emb = batch.embeddings.astype(dtype)
+                table = batch.table.append_column("embedding", embedding_array(emb))
+                if writer is None:
+                    writer = ParquetStreamWriter(ctx.path("tweets.parquet"), table.schema)
+                writer.write(table)
+                lo = batch.table.column(0)[0].as_py()
+                sel = rated[(rated >= lo) & (rated < lo + len(batch))]
+                if len(sel):
+                    ratings.append(tweets.rate(source.truth, sel, batch.embeddings[sel - lo],
+                                               ctx.seed))
+        except BaseException as exc:
+            if writer is not None:
+                writer.__exit__(type(exc), exc, None)
+            raise
+        writer.close()
+        ctx.write_table("ratings.parquet", pa.concat_tables(ratings))
+        t = source.truth
+        write_npz(ctx.path("truth.npz"), centres=t.centres, axis_positions=t.axis_positions,
+                  q=t.q, windows=t.windows, is_basin=t.is_basin)
+    ctx.record(n_rows=source.n_rows, dim=source.dim, n_rated=len(rated))
+    return float(source.n_rows)

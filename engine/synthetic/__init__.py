@@ -1,0 +1,1 @@
+"""Seeded synthetic inputs with their ground truth kept beside them (one module per kind)."""

@@ -1,0 +1,83 @@
+"""Shared fixtures: GPU marker handling, paths to the shipped test data, a backend."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+DATA = Path(__file__).resolve().parent / "data"
+
+
+def _has_gpu() -> bool:
+    if importlib.util.find_spec("cupy") is None:
+        return False
+    try:
+        import cupy
+
+        return cupy.cuda.runtime.getDeviceCount() > 0
+    except Exception:
+        return False
+
+
+HAS_GPU = _has_gpu()
+
+
+def pytest_collection_modifyitems(config, items):
+    if HAS_GPU:
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA device and the GPU packages")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def cpu():
+    from engine.backend import cpu_backend
+
+    return cpu_backend()
+
+
+@pytest.fixture(scope="session")
+def gpu():
+    from engine.backend import resolve
+
+    return resolve("gpu")
+
+
+@pytest.fixture
+def data_dir() -> Path:
+    return DATA
+
+
+def compose(*overrides: str):
+    """The composed config for `python -m engine <overrides>` (Hydra's compose API)."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+
+    from engine import config
+
+    config.register()
+    with initialize_config_dir(str(config.conf_dir()), version_base=None):
+        return hydra_compose("config", overrides=list(overrides))
+
+
+@pytest.fixture
+def run_job(tmp_path):
+    """Run a job in-process: run_job("job=project", "data.n_rows=500") -> (objective, out_dir,
+    metrics dict). The output directory is a fresh folder under tmp_path."""
+    import json
+
+    from engine.app import run_config
+
+    counter = iter(range(1000))
+
+    def _run(*overrides: str, out_dir: Path | None = None):
+        cfg = compose("backend=cpu", *overrides)
+        out = out_dir or tmp_path / f"run{next(counter)}"
+        objective = run_config(cfg, str(out))
+        return objective, out, json.loads((out / "metrics.json").read_text())
+
+    return _run
