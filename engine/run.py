@@ -10,7 +10,7 @@ import contextlib
 import logging
 import sys
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -18,7 +18,9 @@ from typing import Any, TypeVar
 import pyarrow as pa
 
 from engine.backend import Backend
+from engine.cache import Cache
 from engine.io import write
+from engine.parallel import pmap
 
 log = logging.getLogger("engine")
 T = TypeVar("T")
@@ -38,6 +40,11 @@ class RunContext:
         self.out_dir = Path(self.out_dir)
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self.metrics.setdefault("seconds", {})
+        self.cache = Cache(self.cache_dir)
+
+    def map(self, fn: Callable[..., T], items: Iterable[Any], **kwargs: Any) -> list[T]:
+        """[fn(item, **kwargs) for item in items], on the Dask cluster when `cluster=dask`."""
+        return pmap(self.cluster, fn, items, **kwargs)
 
     # -- paths and artifacts ----------------------------------------------------------------
     def path(self, name: str) -> Path:
@@ -75,6 +82,8 @@ class RunContext:
         self.metrics["device"] = self.backend.device
         self.metrics["versions"] = self.backend.versions
         self.metrics["seed"] = self.seed
+        if self.cache.enabled:
+            self.metrics["cache"] = {"hits": self.cache.hits, "misses": self.cache.misses}
         write.write_json(self.metrics, self.path("metrics.json"))
         return float(objective)
 
