@@ -222,7 +222,7 @@ class EmbeddingFiles:
     def _wanted(self, f: Path, names: list[str], columns: list[str] | None) -> list[str]:
         if columns is None:
             return [n for n in names if n != self.embedding_column and not WIDE.match(n)]
-        missing = [c for c in columns if c not in names]
+        missing = [c for c in columns if c != self.id_column and c not in names]
         if missing:
             raise UserError(f"{f}: missing column {missing[0]!r}")
         return [c for c in columns if c != self.id_column]

@@ -1,0 +1,100 @@
+"""The Hydra app: composition, refusal of bad keys and types, one-line errors, run outputs."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from hydra.errors import ConfigCompositionException
+from omegaconf.errors import ConfigKeyError, ValidationError
+
+from tests.conftest import compose
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def engine_cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, "-m", "engine", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_defaults_compose():
+    cfg = compose()
+    assert cfg.job.name == "pipeline"
+    assert cfg.data.name == "synthetic"
+    assert cfg.backend.name == "auto"
+    assert cfg.data.id_column == "id" and cfg.data.embedding_column == "embedding"
+    assert cfg.data.time_column == "datetime" and cfg.data.user_column == "user_id"
+
+
+def test_unknown_key_and_wrong_type_are_refused_at_composition():
+    with pytest.raises((ConfigCompositionException, ConfigKeyError)):
+        compose("job=synth", "job.no_such_key=1")
+    with pytest.raises((ConfigCompositionException, ValidationError)):
+        compose("job=synth", "job.float16=maybe")
+    with pytest.raises((ConfigCompositionException, ValidationError)):
+        compose("data.n_rows=many")
+    with pytest.raises(ConfigCompositionException):
+        compose("job=no_such_job")
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["job=synth", "job.no_such_key=1"], "no_such_key"),
+        (["data.n_rows=many"], "many"),
+        (["backend=gpu", "job=synth"], "backend=gpu"),
+        (["data=files", "data.path=/no/such/file.parquet", "job=pipeline"], "/no/such/file.parquet"),
+    ],
+)
+def test_user_errors_are_one_line_with_exit_2(tmp_path, args, message):
+    if "backend=gpu" in args:
+        from tests.conftest import HAS_GPU
+
+        if HAS_GPU:
+            pytest.skip("a GPU is present")
+    result = engine_cli(*args, f"hydra.run.dir={tmp_path / 'out'}")
+    assert result.returncode == 2, result.stderr
+    errors = [ln for ln in result.stderr.splitlines() if ln.startswith("error: ")]
+    assert len(errors) == 1 and message in errors[0], result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "out" / "metrics.json").exists()
+
+
+def test_end_to_end_subprocess_writes_outputs_with_metrics_last(tmp_path):
+    out = tmp_path / "run"
+    result = engine_cli("job=synth", "data.n_rows=3000", "data.dim=16", "data.n_labelled=200",
+                        "backend=cpu", "seed=5", f"hydra.run.dir={out}")
+    assert result.returncode == 0, result.stderr
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["backend"] == "cpu" and metrics["n_rows"] == 3000 and metrics["seed"] == 5
+    assert "write tweets" in metrics["seconds"] and "numpy" in metrics["versions"]
+    assert (out / ".hydra" / "config.yaml").exists()
+    artifacts = [p for p in out.iterdir() if p.is_file() and p.name != "metrics.json"]
+    newest = max(p.stat().st_mtime_ns for p in artifacts)
+    assert (out / "metrics.json").stat().st_mtime_ns >= newest
+    table = pq.read_table(out / "tweets.parquet")
+    assert table.num_rows == 3000
+    assert pq.read_table(out / "ratings.parquet").num_rows == 200
+
+
+def test_same_seed_same_output(run_job):
+    _, a, _ = run_job("job=synth", "data.n_rows=2000", "data.dim=8", "seed=1")
+    _, b, _ = run_job("job=synth", "data.n_rows=2000", "data.dim=8", "seed=1")
+    assert pq.read_table(a / "tweets.parquet").equals(pq.read_table(b / "tweets.parquet"))
+
+
+def test_synth_float16_streams_row_groups(run_job):
+    _, out, _ = run_job("job=synth", "data.n_rows=5000", "data.dim=8", "job.float16=true",
+                        "job.row_group_rows=1000")
+    f = pq.ParquetFile(out / "tweets.parquet")
+    assert f.num_row_groups == 5
+    t = f.schema_arrow.field("embedding").type
+    assert pa.types.is_fixed_size_list(t) and t.list_size == 8 and pa.types.is_float16(t.value_type)
