@@ -38,7 +38,8 @@ class Params:
     max_groups: int = 5
     tol: float = 0.01  # k-means stops when every centre moves less than this
     max_iter: int = 300
-    replay: str = "auto"  # true | false | auto (replay when votes have times, <= replay_max)
+    # true | false | auto: replay Polis exports (up to replay_max_votes), as Polis ran live
+    replay: str = "auto"
     replay_every: int = 500  # votes between recomputations when replaying
     replay_max_votes: int = 200000
     pick_max: int = 5  # representative statements per group; consensus per direction
@@ -91,7 +92,7 @@ def run(params: Params, data: DataConfig, ctx: RunContext) -> float:
         votes.check_size(m, params.min_voters, data.path or data.name)
     opts = model.Options(params.min_votes, params.min_in_conv, params.base_k,
                          params.max_groups, params.tol, params.max_iter)
-    do_replay = _replay_wanted(params, m)
+    do_replay = _replay_wanted(params, m, data.name)
     with ctx.stage("cluster"):
         if do_replay:
             fit = model.replay(m, opts, params.replay_every, ctx.backend.xp, ctx.progress)
@@ -132,13 +133,13 @@ def run(params: Params, data: DataConfig, ctx: RunContext) -> float:
     return fit.silhouette
 
 
-def _replay_wanted(params: Params, m) -> bool:
+def _replay_wanted(params: Params, m, source: str) -> bool:
     mode = str(params.replay).lower()
     if mode not in ("true", "false", "auto"):
         raise UserError(f"job.replay={params.replay!r}: expected true, false or auto")
     if mode == "true" and params.replay_every < 1:
         raise UserError("job.replay_every: must be >= 1")
-    return mode == "true" or (mode == "auto" and m.time is not None
+    return mode == "true" or (mode == "auto" and source == "polis_export"
                               and len(m.vote) <= params.replay_max_votes)
 
 
@@ -179,9 +180,9 @@ def _voters_table(m, fit, group, subgroup, bridge) -> pa.Table:
     proj = fit.pca.projection
     return pa.table({
         "voter_id": _ids(m.voter_ids), "x": proj[:, 0], "y": proj[:, 1],
-        "n_votes": np.diff(m.values.indptr).astype(np.int32), "in_conv": fit.in_conv,
+        "n_votes": np.diff(m.values.indptr).astype(np.int32),
         "base": _nullable(fit.base_of_voter), "group": _nullable(group),
-        "subgroup": _nullable(subgroup),
+        "subgroup": _nullable(subgroup), "in_conv": fit.in_conv,
         "bridge_score": pa.array(bridge, mask=group < 0),
     })
 

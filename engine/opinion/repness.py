@@ -211,7 +211,6 @@ def _indicator(values, value):
     import scipy.sparse as sp
 
     keep = np.ones(len(values.data), bool) if value is None else values.data == value
-    ind = sp.csr_matrix((keep.astype(np.float64), values.indices, values.indptr),
-                        shape=values.shape)
-    ind.eliminate_zeros()
-    return ind
+    # Shares the pattern arrays with `values` (no copy): never compact it in place.
+    return sp.csr_matrix((keep.astype(np.float64), values.indices, values.indptr),
+                         shape=values.shape)

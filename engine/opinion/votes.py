@@ -68,7 +68,7 @@ def check_votes(vote: np.ndarray, where: str, row_ids=None) -> np.ndarray:
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         at = f"row {row_ids[i]}" if row_ids is not None else f"row {i}"
-        raise UserError(f"{where}: vote {v[i]!r} at {at} is not -1 (disagree), 0 (pass) "
+        raise UserError(f"{where}: vote {v[i].item()!r} at {at} is not -1 (disagree), 0 (pass) "
                         "or 1 (agree)")
     return v.astype(np.int8)
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-FOLLOW = 0.75
+FOLLOW = 0.8
 PASS = 0.1
 CONSENSUS_SHARE = 0.15
 REVOTE_SHARE = 0.01
