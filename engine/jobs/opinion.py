@@ -102,7 +102,9 @@ def run(params: Params, data: DataConfig, ctx: RunContext) -> float:
     subgroup = fit.subgroup_of_voter()
     n_groups = int(group.max()) + 1
     with ctx.stage("statistics"):
-        counts = repness.group_counts(m.values, group, n_groups)
+        # One pass over the votes for the base clusters; groups and subgroups are sums of them.
+        base_counts = repness.group_counts(m.values, fit.base_of_voter, len(fit.base.centres))
+        counts = repness.merge_counts(base_counts, fit.group_of_base, n_groups)
         everyone = repness.group_counts(m.values, np.zeros(m.shape[0], np.int32), 1)
         eligible = ~m.moderated_out
         stats = repness.repness_stats(counts)
@@ -120,7 +122,7 @@ def run(params: Params, data: DataConfig, ctx: RunContext) -> float:
             tables["voter_agreement.parquet"] = _pairs_table(m, in_rows)
     with ctx.stage("write"):
         ctx.write_table("voters.parquet", _voters_table(m, fit, group, subgroup, bridge))
-        ctx.write_table("clusters.parquet", _clusters_table(m, fit, group, subgroup))
+        ctx.write_table("clusters.parquet", _clusters_table(fit, group, subgroup, base_counts))
         for name, table in tables.items():
             ctx.write_table(name, table)
     metrics = _metrics(m, fit, group, reference, ref_name, do_replay)
@@ -187,35 +189,37 @@ def _voters_table(m, fit, group, subgroup, bridge) -> pa.Table:
     })
 
 
-def _clusters_table(m, fit, group, subgroup) -> pa.Table:
+def _clusters_table(fit, group, subgroup, base_counts) -> pa.Table:
     """One row per base cluster, group and subgroup: size, centre, within-cluster consensus
     (share of its members' votes that equal the cluster's majority, pooled over statements)."""
     from engine.opinion import repness
 
     proj = fit.pca.projection
+    n_base = len(fit.base.centres)
+    sub_key = fit.group_of_base * 100 + fit.subgroup_of_base  # subgroup ids within groups
+    sub_ids, sub_of_base = np.unique(sub_key, return_inverse=True)
+    levels = (
+        ("base", fit.base_of_voter, np.arange(n_base), fit.group_of_base),
+        ("group", group, fit.group_of_base, None),
+        ("subgroup", np.where(group >= 0, sub_of_base[np.maximum(fit.base_of_voter, 0)], -1),
+         sub_of_base, sub_ids // 100),
+    )
     rows = []
-    levels = (("base", fit.base_of_voter, None),
-              ("group", group, None),
-              ("subgroup", np.where(group >= 0, group * 100 + subgroup, -1), group))
-    for level, labels, parent in levels:
-        n = int(labels.max()) + 1 if (labels >= 0).any() else 0
-        if n == 0:
-            continue
-        c = repness.group_counts(m.values, labels, n)
+    for level, labels, of_base, parent in levels:
+        n = int(of_base.max()) + 1
+        c = repness.merge_counts(base_counts, of_base, n)
         top = np.maximum(np.maximum(c.agree, c.disagree), c.passed).sum(1)
         cast = c.cast.sum(1)
-        for cid in np.unique(labels[labels >= 0]):
-            members = labels == cid
-            centre = proj[members].mean(0)
-            par = None
-            if level == "base":
-                par = int(fit.group_of_base[cid])
-            elif level == "subgroup":
-                par = int(parent[members][0])
+        size = np.bincount(labels[labels >= 0], minlength=n)
+        sums = np.stack([np.bincount(labels[labels >= 0], weights=proj[labels >= 0, j],
+                                     minlength=n) for j in range(2)], 1)
+        for cid in range(n):
             rows.append({
-                "level": level, "cluster_id": int(cid % 100) if level == "subgroup" else int(cid),
-                "parent": par, "size": int(members.sum()),
-                "x": float(centre[0]), "y": float(centre[1]),
+                "level": level,
+                "cluster_id": int(sub_ids[cid] % 100) if level == "subgroup" else cid,
+                "parent": None if parent is None else int(parent[cid]),
+                "size": int(size[cid]),
+                "x": float(sums[cid, 0] / size[cid]), "y": float(sums[cid, 1] / size[cid]),
                 "consensus_score": float(top[cid] / cast[cid]) if cast[cid] else None,
                 "silhouette": float(fit.silhouette) if level == "group" else None,
             })

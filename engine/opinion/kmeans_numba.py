@@ -6,9 +6,9 @@ import numba
 import numpy as np
 
 
-@numba.njit(cache=True, parallel=True)
+@numba.njit(cache=True)
 def _assign(x, c, out):
-    for i in numba.prange(x.shape[0]):
+    for i in range(x.shape[0]):
         best = 0
         best_d = np.inf
         for j in range(c.shape[0]):

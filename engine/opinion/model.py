@@ -126,6 +126,7 @@ def replay(m: VoteMatrix, opts: Options, every: int, xp=np, progress=None) -> Fi
         rank = np.empty(len(m.vote), np.int64)
         rank[np.argsort(m.time, kind="stable")] = np.arange(len(m.vote))
     total = len(m.vote)
+    voter = m.voter
     ends = list(range(every, total, every)) + [total]
     state: dict = {}
     history = []
@@ -135,7 +136,7 @@ def replay(m: VoteMatrix, opts: Options, every: int, xp=np, progress=None) -> Fi
         keep = rank < end  # triplets stay in (voter, statement) order: CSR directly
         seen_stmt = np.zeros(m.shape[1], bool)
         seen_stmt[m.statement[keep]] = True
-        values = _csr(m.voter[keep], m.statement[keep], m.vote[keep], m.shape)
+        values = _csr(voter[keep], m.statement[keep], m.vote[keep], m.shape)
         if (np.diff(values.indptr) > 0).sum() < 3 or seen_stmt.sum() < 2:
             continue
         sub = VoteMatrix(values, m.voter_ids, m.statement_ids, m.moderated_out & seen_stmt)

@@ -33,18 +33,27 @@ class Counts:
 
 
 def group_counts(values, group_of_row: np.ndarray, n_groups: int, xp=np) -> Counts:
-    """Counts of each vote value per group; rows with group < 0 are left out."""
+    """Counts of each vote value per group in one pass; rows with group < 0 are left out."""
     n, m = values.shape
-    rows = xp.repeat(xp.arange(n, dtype=xp.int64), xp.diff(xp.asarray(values.indptr)))
-    g = xp.asarray(group_of_row)[rows]
-    ok = g >= 0
-    flat = g[ok].astype(xp.int64) * m + xp.asarray(values.indices)[ok]
-    vote = xp.asarray(values.data)[ok]
-    out = []
-    for v in (1, -1, 0):
-        c = xp.bincount(flat[vote == v], minlength=n_groups * m).reshape(n_groups, m)
-        out.append(c if xp is np else c.get())
-    return Counts(*out)
+    g = xp.repeat(xp.asarray(group_of_row, dtype=xp.int64), xp.diff(xp.asarray(values.indptr)))
+    # One bincount over (group, statement, vote + 1) cells.
+    idx = (g * m + xp.asarray(values.indices)) * 3 + (xp.asarray(values.data) + 1)
+    if not bool((g >= 0).all()):
+        idx = idx[g >= 0]
+    c = xp.bincount(idx, minlength=n_groups * m * 3).reshape(n_groups, m, 3)
+    if xp is not np:
+        c = c.get()
+    return Counts(agree=c[:, :, 2], disagree=c[:, :, 0], passed=c[:, :, 1])
+
+
+def merge_counts(c: Counts, parent: np.ndarray, n_parents: int) -> Counts:
+    """Counts of clusters summed into their parents (e.g. base clusters into groups)."""
+    def add(x):
+        out = np.zeros((n_parents, x.shape[1]), x.dtype)
+        np.add.at(out, parent, x)
+        return out
+
+    return Counts(add(c.agree), add(c.disagree), add(c.passed))
 
 
 def prob(success, total):

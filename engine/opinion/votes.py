@@ -25,11 +25,7 @@ class VoteMatrix:
     voter_ids: np.ndarray  # original ids, row order
     statement_ids: np.ndarray  # original ids, column order
     moderated_out: np.ndarray  # bool per statement: a zero column for PCA, never selected
-    # The resolved votes as triplets in (voter, statement) order (replay sorts them by time).
-    voter: np.ndarray = field(repr=False, default=None)
-    statement: np.ndarray = field(repr=False, default=None)
-    vote: np.ndarray = field(repr=False, default=None)
-    time: np.ndarray = field(repr=False, default=None)  # int64, or None without times
+    time: np.ndarray | None = field(repr=False, default=None)  # per stored vote (CSR order)
     n_raw_votes: int = 0  # before re-votes were resolved
     n_dropped_statements: int = 0  # listed (e.g. in comments.csv) but never voted on
 
@@ -37,10 +33,18 @@ class VoteMatrix:
     def shape(self) -> tuple[int, int]:
         return self.values.shape
 
+    # The resolved votes as triplets in CSR (voter, statement) order, without copies.
     @property
-    def n_votes(self) -> np.ndarray:
-        """Votes cast per voter (passes included)."""
-        return np.diff(self.values.indptr).astype(np.int64)
+    def voter(self) -> np.ndarray:
+        return np.repeat(np.arange(self.shape[0], dtype=np.int32), np.diff(self.values.indptr))
+
+    @property
+    def statement(self) -> np.ndarray:
+        return self.values.indices
+
+    @property
+    def vote(self) -> np.ndarray:
+        return self.values.data
 
 
 def factorize(ids: np.ndarray | pa.Array, order: str) -> tuple[np.ndarray, np.ndarray]:
@@ -52,7 +56,7 @@ def factorize(ids: np.ndarray | pa.Array, order: str) -> tuple[np.ndarray, np.nd
     enc = pc.dictionary_encode(arr)
     if isinstance(enc, pa.ChunkedArray):
         enc = enc.combine_chunks()
-    codes = enc.indices.to_numpy(zero_copy_only=False).astype(np.int32)
+    codes = enc.indices.to_numpy(zero_copy_only=False).astype(np.int32, copy=False)
     return codes, enc.dictionary.to_numpy(zero_copy_only=False)
 
 
@@ -62,7 +66,7 @@ def check_votes(vote: np.ndarray, where: str, row_ids=None) -> np.ndarray:
     if v.dtype.kind == "f":
         bad = ~np.isin(v, (-1.0, 0.0, 1.0))  # NaN is bad too
     elif v.dtype.kind in "iub":
-        bad = ~np.isin(v, (-1, 0, 1))
+        bad = (v < -1) | (v > 1)
     else:
         raise UserError(f"{where}: votes must be numbers -1, 0 or 1, got type {v.dtype}")
     if bad.any():
@@ -86,7 +90,8 @@ def latest_votes(voter: np.ndarray, statement: np.ndarray, n_statements: int,
     order = np.argsort(key, kind="stable")  # equal cells stay in input order
     key = key[order]
     starts = np.ones(n, bool)
-    starts[1:] = key[1:] != key[:-1]
+    np.not_equal(key[1:], key[:-1], out=starts[1:])
+    del key
     if starts.all():
         return order
     cell = np.cumsum(starts) - 1
@@ -112,16 +117,14 @@ def build_matrix(voter: np.ndarray, statement: np.ndarray, vote: np.ndarray,
     n_raw = len(vote)
     shape = (len(voter_ids), len(statement_ids))
     keep = latest_votes(voter, statement, shape[1], time)  # row-major cell order
-    voter, statement, vote = voter[keep], statement[keep], vote[keep]
-    time = None if time is None else time[keep]
-    # CSR by hand (cells already sorted by row, then column) so explicit zeros (passes) stay.
     indptr = np.zeros(shape[0] + 1, np.int64)
-    np.cumsum(np.bincount(voter, minlength=shape[0]), out=indptr[1:])
-    values = sp.csr_matrix((vote, statement.astype(np.int32), indptr), shape=shape)
+    np.cumsum(np.bincount(voter[keep], minlength=shape[0]), out=indptr[1:])
+    # CSR by hand (cells sorted by row, then column) so explicit zeros (passes) stay.
+    values = sp.csr_matrix((vote[keep], statement[keep].astype(np.int32, copy=False), indptr),
+                           shape=shape)
     mod = np.zeros(shape[1], bool) if moderated_out is None else np.asarray(moderated_out, bool)
     return VoteMatrix(values, np.asarray(voter_ids), np.asarray(statement_ids), mod,
-                      voter.astype(np.int32), statement.astype(np.int32), vote, time, n_raw,
-                      n_dropped_statements)
+                      None if time is None else time[keep], n_raw, n_dropped_statements)
 
 
 def from_columns(voter_ids, statement_ids, votes, times=None, where: str = "votes",
@@ -142,7 +145,7 @@ def from_columns(voter_ids, statement_ids, votes, times=None, where: str = "vote
         raise UserError(f"{where}: no votes")
     v_codes, v_ids = factorize(voter_ids, order)
     s_codes, s_ids = factorize(statement_ids, order)
-    t = None if times is None else np.asarray(times).astype("int64")
+    t = None if times is None else np.asarray(times).astype("int64", copy=False)
     mod = None
     if moderated_ids is not None:
         mod = np.isin(s_ids, np.asarray(moderated_ids))

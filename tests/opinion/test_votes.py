@@ -129,3 +129,4 @@ def test_vote_files_csv_and_parquet(tmp_path):
     (tmp_path / "w.csv").write_text("who,statement_id,vote\na,1,1\n")
     with pytest.raises(UserError, match="missing column 'voter_id'"):
         readers.read_vote_files(str(tmp_path / "w.csv"), "voter_id", "statement_id", "vote", None)
+
