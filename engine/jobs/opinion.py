@@ -103,9 +103,12 @@ def run(params: Params, data: DataConfig, ctx: RunContext) -> float:
     n_groups = int(group.max()) + 1
     with ctx.stage("statistics"):
         # One pass over the votes for the base clusters; groups and subgroups are sums of them.
-        base_counts = repness.group_counts(m.values, fit.base_of_voter, len(fit.base.centres))
+        xp = ctx.backend.xp
+        on_device = model.device_votes(m.values) if ctx.backend.gpu else m.values
+        base_counts = repness.group_counts(on_device, fit.base_of_voter, len(fit.base.centres),
+                                           xp)
         counts = repness.merge_counts(base_counts, fit.group_of_base, n_groups)
-        everyone = repness.group_counts(m.values, np.zeros(m.shape[0], np.int32), 1)
+        everyone = repness.group_counts(on_device, np.zeros(m.shape[0], np.int32), 1, xp)
         eligible = ~m.moderated_out
         stats = repness.repness_stats(counts)
         tables = {

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-CHUNK = 65536  # rows per distance block: memory stays O(CHUNK x k)
+CHUNK = 16384  # rows per distance block: memory stays O(CHUNK x k)
+SMALL = 4096  # points; above this the CPU runs the numba kernels (not worth loading below)
 
 
 def first_distinct_rows(x: np.ndarray, k: int) -> np.ndarray:
@@ -27,13 +28,11 @@ def first_distinct_rows(x: np.ndarray, k: int) -> np.ndarray:
 
 def assign(x, centres, xp=np):
     """Index of the nearest centre for every row (ties: the lower index)."""
-    if xp is np:
+    if xp is np and len(x) > SMALL:
         return _steps().assign(np.ascontiguousarray(x), np.ascontiguousarray(centres))
-    # |x - c|^2 = |x|^2 - 2 x.c + |c|^2, |x|^2 dropped: one small product per block on GPU.
     out = xp.empty(len(x), dtype=xp.int32)
-    c2 = (centres ** 2).sum(1)
     for lo in range(0, len(x), CHUNK):
-        d = c2[None, :] - 2.0 * (x[lo:lo + CHUNK] @ centres.T)
+        d = ((x[lo:lo + CHUNK, None, :] - centres[None, :, :]) ** 2).sum(-1)
         out[lo:lo + CHUNK] = xp.argmin(d, axis=1)
     return out
 
@@ -53,7 +52,7 @@ def lloyd(x, centres, weights=None, tol: float = 0.01, max_iter: int = 300, xp=n
     c = xp.asarray(centres, dtype=xp.float64)
     w = xp.ones(len(x)) if weights is None else xp.asarray(weights, dtype=xp.float64)
     n_iter, first = 0, 1
-    if xp is np and weights is None and len(x) > 4096:
+    if xp is np and weights is None and len(x) > SMALL:
         # Many points: the numba kernel with Hamerly's bounds (same result, far fewer distances).
         c, n_iter = _steps().lloyd_unweighted(x, c, tol, max_iter)
         first = max_iter + 1  # done: only the final assignment below

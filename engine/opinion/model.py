@@ -153,6 +153,17 @@ def _csr(voter, statement, vote, shape) -> sp.csr_matrix:
     return sp.csr_matrix((vote, statement, indptr), shape=shape)
 
 
+def device_votes(values: sp.csr_matrix):
+    """The CSR arrays on the GPU as they are (int8 votes), for counting."""
+    import types
+
+    import cupy
+
+    return types.SimpleNamespace(shape=values.shape, indptr=cupy.asarray(values.indptr),
+                                 indices=cupy.asarray(values.indices),
+                                 data=cupy.asarray(values.data))
+
+
 def _to_device(values: sp.csr_matrix):
     import cupy
     import cupyx.scipy.sparse as csp

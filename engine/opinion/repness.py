@@ -35,7 +35,12 @@ class Counts:
 def group_counts(values, group_of_row: np.ndarray, n_groups: int, xp=np) -> Counts:
     """Counts of each vote value per group in one pass; rows with group < 0 are left out."""
     n, m = values.shape
-    g = xp.repeat(xp.asarray(group_of_row, dtype=xp.int64), xp.diff(xp.asarray(values.indptr)))
+    indptr = xp.asarray(values.indptr)
+    if xp is np:
+        row = np.repeat(np.arange(n), np.diff(indptr))
+    else:  # CuPy's repeat takes no array of counts: find each vote's row instead
+        row = xp.searchsorted(indptr[1:], xp.arange(len(values.data)), side="right")
+    g = xp.asarray(group_of_row, dtype=xp.int64)[row]
     # One bincount over (group, statement, vote + 1) cells.
     idx = (g * m + xp.asarray(values.indices)) * 3 + (xp.asarray(values.data) + 1)
     if not bool((g >= 0).all()):

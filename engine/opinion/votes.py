@@ -86,7 +86,9 @@ def latest_votes(voter: np.ndarray, statement: np.ndarray, n_statements: int,
     one sort by cell (cheap when the input is grouped by voter, as exports usually are).
     """
     n = len(voter)
-    key = voter.astype(np.int64) * n_statements + statement
+    n_cells = (int(voter.max()) + 1 if n else 1) * n_statements
+    key_type = np.int32 if n_cells < 2**31 else np.int64  # half the memory when it fits
+    key = voter.astype(key_type) * key_type(n_statements) + statement.astype(key_type)
     order = np.argsort(key, kind="stable")  # equal cells stay in input order
     key = key[order]
     starts = np.ones(n, bool)
@@ -94,7 +96,7 @@ def latest_votes(voter: np.ndarray, statement: np.ndarray, n_statements: int,
     del key
     if starts.all():
         return order
-    cell = np.cumsum(starts) - 1
+    cell = np.cumsum(starts, dtype=np.int32 if n < 2**31 else np.int64) - 1
     repeated = np.flatnonzero(np.bincount(cell)[cell] > 1)  # sorted positions in re-voted cells
     keep = starts.copy()
     keep[repeated] = False

@@ -46,14 +46,14 @@ def test_weighted_lloyd_matches_reference():
 
 
 def test_hamerly_kernel_equals_plain_lloyd_and_sklearn():
-    x = blobs(20000, seed=2)  # above the threshold where the numba kernel runs
-    start = kmeans.first_distinct_rows(x, 50)
+    x = blobs(kmeans.SMALL + 1000, seed=2)  # above the size where the numba kernel runs
+    start = kmeans.first_distinct_rows(x, 30)
     labels, centres, n_iter = kmeans.lloyd(x, start, None, tol=0.01, max_iter=300)
     ref_labels, ref_centres = plain_lloyd(x, start, np.ones(len(x)), 0.01, 300)
     np.testing.assert_allclose(centres, ref_centres, atol=1e-9)
     assert np.array_equal(labels, ref_labels)
     # scikit-learn from the same start, run to convergence, lands on the same partition.
-    sk = KMeans(50, init=start, n_init=1, tol=0, max_iter=1000, algorithm="lloyd").fit(x)
+    sk = KMeans(30, init=start, n_init=1, tol=0, max_iter=1000, algorithm="lloyd").fit(x)
     tight, _, _ = kmeans.lloyd(x, start, None, tol=1e-12, max_iter=1000)
     assert np.array_equal(sk.labels_, tight)
 
@@ -62,8 +62,8 @@ def test_base_clusters_k_is_min_100_voters_and_deterministic():
     x = blobs(60)
     small = kmeans.base_clusters(x, 100)
     assert len(small.centres) <= 60 and small.sizes.sum() == 60
-    big = kmeans.base_clusters(blobs(5000), 100)
-    again = kmeans.base_clusters(blobs(5000), 100)
+    big = kmeans.base_clusters(blobs(kmeans.SMALL + 500), 100)
+    again = kmeans.base_clusters(blobs(kmeans.SMALL + 500), 100)
     assert len(big.centres) <= 100 and np.array_equal(big.labels, again.labels)
 
 
