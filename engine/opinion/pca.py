@@ -52,15 +52,18 @@ def centred(values, moderated_out, xp=np, dtype=np.float64):
 
 
 def top_components(a, k: int = 2, xp=np, block: int = 2, tol: float | None = None,
-                   max_iter: int = 500) -> tuple[np.ndarray, np.ndarray]:
+                   max_iter: int = 500, warm=None) -> tuple[np.ndarray, np.ndarray]:
     """(components (k, m), singular values (k,)) of sparse A by block subspace iteration
     with Rayleigh-Ritz: deterministic (fixed start), the same code on NumPy and CuPy.
-    Two sparse products per iteration (A Q is reused by the next Rayleigh-Ritz step)."""
+    Two sparse products per iteration (A Q is reused by the next Rayleigh-Ritz step).
+    `warm` (k, m): the previous components, a start that is nearly converged (replays)."""
     m = a.shape[1]
     if tol is None:  # what the precision allows
         tol = 1e-9 if a.dtype == np.float64 else 1e-5
     b = min(m, k + block)
     start = np.random.default_rng(0).standard_normal((m, b))  # fixed: same start every run
+    if warm is not None:
+        start[:, :k] = np.asarray(warm).T
     q, _ = xp.linalg.qr(xp.asarray(start, dtype=a.dtype))
     aq = a @ q
     prev = None
@@ -106,7 +109,7 @@ def sparsity_aware_pca(values, moderated_out, n_scale_votes, xp=np, reference=No
     # with float64 to ~1e-8, far below what moves a voter between clusters.
     dtype = np.float32 if values.nnz > FLOAT32_ABOVE else np.float64
     a, center = centred(values, moderated_out, xp, dtype)
-    comps, sing = top_components(a, n_components, xp)
+    comps, sing = top_components(a, n_components, xp, warm=reference)
     comps = orient(comps, None if reference is None else xp.asarray(reference), xp)
     m = values.shape[1] if n_statements is None else n_statements
     scale = xp.sqrt(m / xp.maximum(xp.asarray(n_scale_votes, dtype=xp.float64), 1.0))
