@@ -34,7 +34,8 @@ class Params:
     min_voters: int = 15  # fewer voters with votes is an error
     min_votes: int = 7  # in-conversation: votes cast, capped at the number of statements
     min_in_conv: int = 15  # top the in-conversation voters up to this many (most active)
-    base_k: int = 100
+    base_k: int = 100  # Polis: min(100, in-conversation voters)
+    base_k_per_voter: float = 0.0  # > 0: base k = min(base_k, voters x this); seed 003: 0.1
     max_groups: int = 5
     tol: float = 0.01  # k-means stops when every centre moves less than this
     max_iter: int = 300
@@ -91,7 +92,8 @@ def run(params: Params, data: DataConfig, ctx: RunContext) -> float:
         m, reference, ref_name = load_votes(data, params, ctx.seed)
         votes.check_size(m, params.min_voters, data.path or data.name)
     opts = model.Options(params.min_votes, params.min_in_conv, params.base_k,
-                         params.max_groups, params.tol, params.max_iter)
+                         params.max_groups, params.tol, params.max_iter,
+                         params.base_k_per_voter)
     do_replay = _replay_wanted(params, m, data.name)
     with ctx.stage("cluster"):
         if do_replay:

@@ -23,6 +23,7 @@ class Options:
     max_groups: int = 5
     tol: float = 0.01  # every centre moves less than this: converged
     max_iter: int = 300
+    base_k_per_voter: float = 0.0  # > 0: k = min(base_k, voters x this) (seed 003: 0.1)
 
 
 @dataclass
@@ -88,7 +89,10 @@ def fit(m: VoteMatrix, opts: Options, xp=np, state: dict | None = None,
     in_conv = in_conversation(n_votes, n_stmt, opts.min_votes, opts.min_in_conv)
     rows = np.flatnonzero(in_conv)
     x = pca.projection[rows]
-    base = kmeans.base_clusters(xp.asarray(x), opts.base_k, opts.tol, opts.max_iter, xp,
+    k_max = opts.base_k
+    if opts.base_k_per_voter > 0:
+        k_max = max(2, min(k_max, int(len(rows) * opts.base_k_per_voter)))
+    base = kmeans.base_clusters(xp.asarray(x), k_max, opts.tol, opts.max_iter, xp,
                                 init=state.get("base_centres"))
     base_of_voter = np.full(values.shape[0], -1, np.int32)
     base_of_voter[rows] = base.labels

@@ -78,3 +78,9 @@ def test_replay_smooths_k_over_four_recomputations():
     assert fit.k == 3 and adjusted_rand_score(truth[g >= 0], g[g >= 0]) > 0.65
     again = model.replay(mat, model.Options(), every=1000)
     assert np.array_equal(g, again.group_of_voter())
+
+
+def test_seed_rule_base_k_is_a_tenth_of_the_voters():
+    mat, _ = synthetic_matrix(n=400, m=30, density=0.5, seed=1)
+    fit, _ = model.fit(mat, model.Options(base_k_per_voter=0.1))
+    assert len(fit.base.centres) <= int(fit.in_conv.sum() * 0.1)
