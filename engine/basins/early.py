@@ -14,7 +14,6 @@ Per-cluster tables are small (hundreds of rows), so this runs on the host on bot
 from __future__ import annotations
 
 import itertools
-import warnings
 
 import numpy as np
 
@@ -70,11 +69,29 @@ def sustained(table: dict[str, np.ndarray], n_bins: int, N: int, S: int, T: floa
     return label, known, start
 
 
+def fit_logistic(X: np.ndarray, y: np.ndarray, C: float = 1.0, iters: int = 50
+                 ) -> tuple[np.ndarray, float]:
+    """L2-penalised logistic regression by Newton's method (scikit-learn's objective:
+    0.5 |w|^2 + C * sum of log losses, intercept unpenalised). The tables are a few hundred
+    rows, where this is ~50x cheaper than building a scikit-learn estimator per bin."""
+    n, d = X.shape
+    A = np.hstack([X, np.ones((n, 1))])
+    w = np.zeros(d + 1)
+    reg = np.r_[np.ones(d), 0.0] / C
+    for _ in range(iters):
+        p = 1 / (1 + np.exp(-np.clip(A @ w, -30, 30)))
+        grad = A.T @ (p - y) + reg * w
+        H = (A * (p * (1 - p))[:, None]).T @ A + np.diag(reg + 1e-10)
+        step = np.linalg.solve(H, grad)
+        w -= step
+        if np.abs(step).max() < 1e-8:
+            break
+    return w[:d], float(w[d])
+
+
 def rolling_scores(X: np.ndarray, y: np.ndarray, bin_of: np.ndarray, N: int,
                    min_train: int = 8) -> np.ndarray:
     """Score of every row, from a model fitted on rows with t' + N <= t (NaN: no model yet)."""
-    from sklearn.linear_model import LogisticRegression
-
     scores = np.full(len(y), np.nan)
     for t in np.unique(bin_of):
         train = bin_of + N <= t
@@ -82,10 +99,8 @@ def rolling_scores(X: np.ndarray, y: np.ndarray, bin_of: np.ndarray, N: int,
         if train.sum() < min_train or len(np.unique(y[train])) < 2:
             continue
         mu, sd = X[train].mean(0), X[train].std(0) + 1e-9
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            model = LogisticRegression(C=1.0, max_iter=200).fit((X[train] - mu) / sd, y[train])
-        scores[now] = model.predict_proba((X[now] - mu) / sd)[:, 1]
+        coef, b = fit_logistic((X[train] - mu) / sd, y[train].astype(float))
+        scores[now] = 1 / (1 + np.exp(-(((X[now] - mu) / sd) @ coef + b)))
     return scores
 
 

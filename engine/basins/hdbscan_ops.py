@@ -9,7 +9,9 @@ It is always passed explicitly: leaving it to default to min_cluster_size makes 
 CPU: fast_hdbscan (measured faster than hdbscan on these low-dimensional samples; see
 bench/basins.py). The minimum spanning tree of the mutual-reachability graph depends on
 min_samples only, so it is built once per sample and only the condensed tree is recomputed
-per min_cluster_size (the tuning grid's four min_cluster_frac values share it).
+per min_cluster_size (the tuning grid's four min_cluster_frac values share it). Samples below
+`SERIAL_BELOW` points build it on one Numba thread: fast_hdbscan's parallel Boruvka costs
+~0.15 s of thread start-up per call on a busy 2-core machine, 300x the serial time at n=100.
 GPU: cuML HDBSCAN on a CuPy array, one fit per size.
 """
 
@@ -18,6 +20,8 @@ from __future__ import annotations
 import numpy as np
 
 from engine.backend import Backend
+
+SERIAL_BELOW = 50_000
 
 
 def _degenerate(X: np.ndarray, min_samples: int) -> bool:
@@ -31,12 +35,25 @@ def labels_cpu(X: np.ndarray, min_samples: int, sizes: list[int]) -> list[np.nda
     X = np.ascontiguousarray(X, dtype=np.float64)
     if _degenerate(X, min_samples):
         return [np.full(len(X), -1, np.int64) for _ in sizes]
-    mst, _, _ = compute_minimum_spanning_tree(X, min_samples=int(min_samples))
+    mst = _mst(X, int(min_samples), compute_minimum_spanning_tree)
     out = []
     for size in sizes:
         labels = clusters_from_spanning_tree(mst, min_cluster_size=int(max(size, 2)))[0]
         out.append(np.asarray(labels, np.int64))
     return out
+
+
+def _mst(X: np.ndarray, min_samples: int, compute) -> np.ndarray:
+    import numba
+
+    if len(X) >= SERIAL_BELOW:
+        return compute(X, min_samples=min_samples)[0]
+    threads = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        return compute(X, min_samples=min_samples)[0]
+    finally:
+        numba.set_num_threads(threads)
 
 
 def labels_gpu(X, min_samples: int, sizes: list[int]) -> list[np.ndarray]:

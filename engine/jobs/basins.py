@@ -367,8 +367,7 @@ def run(params: Params, data: DataConfig, ctx: RunContext) -> float:
     ctx.record(
         **{k: test.metrics.get(k, float("nan")) for k in test.metrics},
         **{f"train_{k}": v for k, v in train.metrics.items()},
-        **{f"null_{k}": null.get(k, float("nan")) for k in (*HEADLINE, "n_clusters", "n_basins",
-                                                             "continuation_rate", "n_scored")},
+        **{f"null_{k}": null.get(k, float("nan")) for k in {*HEADLINE, *null}},
         early_precision_at_k=test_early.get("precision_at_k", float("nan")),
         early_kappa_lift=test_early.get("kappa_lift", float("nan")),
         early_mean_lead_bins=test_early.get("mean_lead_bins", float("nan")),
