@@ -36,7 +36,7 @@ class Settings:
     min_cosampled: int = 3
     low_cosample: str = "drop"  # drop | shrink
     prior_strength: float = 2.0
-    track_gate: float = 0.5  # x median pairwise centre distance
+    track_gate: float = 1.0  # x median pairwise centre distance
     max_gap: int = 1
     softmatch_gamma: float = 1.0
     softmatch_use_prior: bool = True

@@ -56,7 +56,7 @@ class Params:
     min_cosampled: int = 3
     low_cosample: str = "drop"  # drop | shrink
     # Tracking and soft matching.
-    track_gate: float = 0.5
+    track_gate: float = 1.0
     max_gap: int = 1
     softmatch_gamma: float = 1.0
     softmatch_use_prior: bool = True
@@ -352,14 +352,16 @@ def run(params: Params, data: DataConfig, ctx: RunContext) -> float:
         ctx.write_table("assignments.parquet", pa.concat_tables(
             [assignments_table(part, rows, r) for part, r in results.items()]))
 
-    # 10. Null model: times permuted across rows, same parameters.
+    # 10. Null model: times permuted across rows, same parameters, both parts (null_train_*).
     null = {}
     if params.null_model:
         with ctx.stage("null model"):
             shuffled = rows.permuted_times(ctx.seed)
-            pd = tuning.prepare_part(shuffled, cut, stop, final.bin_size_days, final.knn_k, 1,
-                                     cache)
-            null = tuning.run_part(shuffled, pd, final, ctx.seed, ctx.map, backend).metrics
+            for prefix, (a, b, pid) in {"": (cut, stop, 1), "train_": (start, cut, 0)}.items():
+                pd = tuning.prepare_part(shuffled, a, b, final.bin_size_days, final.knn_k, pid,
+                                         cache)
+                m = tuning.run_part(shuffled, pd, final, ctx.seed, ctx.map, backend).metrics
+                null.update({f"{prefix}{k}": v for k, v in m.items()})
 
     event_counts = {}
     for e in events:
