@@ -12,11 +12,18 @@ early_detection.parquet, early_candidates.parquet, lifecycle_events.parquet,
 assignments.parquet, validation_summary.parquet; metrics.json with the test forecasts'
 scores and the same prefixed `null_` for the null model. Objective: train continuation AUROC
 of the chosen parameters (forward-chaining on train, so sweeps never select on test).
+
+The grid runs in-process with `job.tune=true` (work shared between combos, resumable in the
+same output directory). The same search as a Hydra multirun, one run per combo:
+    python -m engine -m job=basins job.tune=false job.bin_size_days=5,7,14 \
+        job.min_cluster_frac=0.002,0.005,0.01,0.02 job.lambda_factor=0,1,2 job.alpha=0.5,1,2
+or with the Optuna sweeper (`hydra/sweeper=optuna`, direction maximize) over the same keys.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,6 +50,7 @@ class Params:
     bin_size_days: float = 7.0
     min_cluster_frac: float = 0.005
     recency_lambda: float = 0.0
+    lambda_factor: float | None = None  # when set: recency_lambda = factor x ln2 / bin_size_days
     alpha: float = 1.0
     # Consensus.
     n_bootstrap: int = 20
@@ -90,9 +98,12 @@ def settings_of(p: Params):
             raise UserError(f"job.{key}={getattr(p, key)}: must be >= 1")
     if not 0 < p.sample_frac <= 1:
         raise UserError(f"job.sample_frac={p.sample_frac}: expected a fraction in (0, 1]")
+    lam = p.recency_lambda
+    if p.lambda_factor is not None:
+        lam = p.lambda_factor * math.log(2) / p.bin_size_days
     return Settings(
         bin_size_days=p.bin_size_days, min_cluster_frac=p.min_cluster_frac,
-        recency_lambda=p.recency_lambda, alpha=p.alpha, n_bootstrap=p.n_bootstrap,
+        recency_lambda=lam, alpha=p.alpha, n_bootstrap=p.n_bootstrap,
         sample_frac=p.sample_frac, min_samples=p.min_samples,
         min_cluster_size_global=p.min_cluster_size_global, knn_k=p.knn_k,
         consensus_threshold=p.consensus_threshold,

@@ -1,6 +1,7 @@
 """Sparse co-assignment over kNN edges equals a dense brute force; consensus components."""
 
 import numpy as np
+import pytest
 from scipy.sparse.csgraph import connected_components
 
 from engine.basins.consensus import (
@@ -126,3 +127,15 @@ def test_max_clusters_keeps_the_largest():
     res = consensus(n, counts, 0.5, 5, max_clusters=2, min_cosampled=1)
     assert sorted(res.sizes.tolist()) == [30, 50]
     assert (res.labels[truth == 2] == -1).all()
+
+
+@pytest.mark.gpu
+def test_counts_on_gpu_equal_cpu(gpu):
+    rng = np.random.default_rng(4)
+    n = 80
+    src, dst = knn_edges(rng.normal(size=(n, 2)), 5)
+    samples, labels = _runs(n, 6, 60, rng)
+    a = count_coassignment(n, src, dst, samples, labels)
+    b = count_coassignment(n, src, dst, samples, labels, gpu.xp)
+    np.testing.assert_array_equal(a.together, b.together)
+    np.testing.assert_array_equal(a.cosampled, b.cosampled)

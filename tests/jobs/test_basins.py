@@ -17,8 +17,8 @@ SMALL = ("job=basins", "data.n_rows=8000", "data.n_topics=8", "data.n_basins=3",
          "job.n_bootstrap=5", "job.early_N=[2,3]", "job.early_S=[1]", "job.early_Tq=[0.5]")
 
 
-def _run(out, *overrides):
-    run_config(compose("backend=cpu", *overrides), str(out))
+def _run(out, *overrides, backend="cpu"):
+    run_config(compose(f"backend={backend}", *overrides), str(out))
     return out, json.loads((out / "metrics.json").read_text())
 
 
@@ -174,3 +174,20 @@ def test_bad_input_is_one_clear_error(tmp_path, case, match):
     with pytest.raises(UserError, match=match):
         _files_run(tmp_path, table, *overrides)
     assert not (tmp_path / "out" / "metrics.json").exists()
+
+
+def test_lambda_factor_sets_recency_per_bin_size():
+    from engine.jobs.basins import Params, settings_of
+
+    s = settings_of(Params(bin_size_days=7.0, lambda_factor=2.0))
+    assert np.isclose(s.recency_lambda, 2 * np.log(2) / 7)
+    assert settings_of(Params(recency_lambda=0.3)).recency_lambda == 0.3
+
+
+@pytest.mark.gpu
+def test_gpu_run_matches_cpu_clusters(tmp_path, planted):
+    _, cpu_m = planted
+    _, m = _run(tmp_path, *SMALL, "job.tune=false", "job.bin_size_days=14", backend="gpu")
+    assert m["backend"] == "gpu"
+    # Same samples on both backends; HDBSCAN implementations may differ on ties only.
+    assert abs(m["n_clusters"] - cpu_m["n_clusters"]) <= 0.1 * cpu_m["n_clusters"] + 2
