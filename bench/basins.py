@@ -26,8 +26,9 @@ import numpy as np
 
 from engine.basins import tuning
 from engine.basins.consensus import Consensus
-from engine.basins.pipeline import Settings, analyse_part, min_cluster_size
+from engine.basins.pipeline import analyse_part
 from engine.basins.sampling import sample_weights
+from engine.basins.settings import Settings, min_cluster_size
 from engine.config import DataConfig
 from engine.jobs.basins import Params, load_rows
 

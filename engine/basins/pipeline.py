@@ -7,7 +7,7 @@ over Dask workers); `analyse_part` turns the bins' consensus into the cluster ta
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -16,54 +16,7 @@ from engine.basins.bins import Bins
 from engine.basins.consensus import Consensus, consensus, count_coassignment
 from engine.basins.evaluate import continuation_metrics
 from engine.basins.hdbscan_ops import hdbscan_labels
-
-
-@dataclass(frozen=True)
-class Settings:
-    """Every parameter of one pipeline pass (the tuned four first)."""
-
-    bin_size_days: float = 7.0
-    min_cluster_frac: float = 0.005
-    recency_lambda: float = 0.0
-    alpha: float = 1.0
-    n_bootstrap: int = 20
-    sample_frac: float = 0.8
-    min_samples: int = 10
-    min_cluster_size_global: int = 10
-    knn_k: int = 15
-    consensus_threshold: float = 0.5
-    consensus_max_clusters: int = 50
-    min_cosampled: int = 3
-    low_cosample: str = "drop"  # drop | shrink
-    prior_strength: float = 2.0
-    track_gate: float = 1.0  # x median pairwise centre distance
-    max_gap: int = 1
-    softmatch_gamma: float = 1.0
-    softmatch_use_prior: bool = True
-    softmatch_tau: float | None = None
-
-
-@dataclass
-class Rows:
-    """The input rows: ids, float days since the first row, coordinates, counts."""
-
-    ids: np.ndarray
-    days: np.ndarray
-    coords: np.ndarray  # (n, d) float64
-    retweets: np.ndarray
-    favorites: np.ndarray
-    coord_names: list[str] = field(default_factory=list)
-
-    def permuted_times(self, seed: int) -> Rows:
-        """The null model's rows: times shuffled across rows, positions and counts kept."""
-        rng = np.random.default_rng([seed, 7])
-        return Rows(self.ids, self.days[rng.permutation(len(self.days))], self.coords,
-                    self.retweets, self.favorites, self.coord_names)
-
-
-def min_cluster_size(n_points: int, s: Settings, frac: float | None = None) -> int:
-    frac = s.min_cluster_frac if frac is None else frac
-    return int(max(s.min_cluster_size_global, np.ceil(frac * n_points)))
+from engine.basins.settings import Rows, Settings
 
 
 @dataclass

@@ -21,15 +21,8 @@ import numpy as np
 from engine.basins import early
 from engine.basins.bins import Bins, make_bins
 from engine.basins.consensus import Consensus, knn_edges
-from engine.basins.pipeline import (
-    BinTask,
-    PartResult,
-    Rows,
-    Settings,
-    analyse_part,
-    bin_consensus,
-    min_cluster_size,
-)
+from engine.basins.pipeline import BinTask, PartResult, analyse_part, bin_consensus
+from engine.basins.settings import Rows, Settings, min_cluster_size
 
 TUNED = ("bin_size_days", "min_cluster_frac", "lambda_factor", "alpha")
 

@@ -24,12 +24,13 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 
+from engine.basins.settings import Settings
 from engine.config import DataConfig
 from engine.errors import UserError
 from engine.run import RunContext
@@ -40,35 +41,23 @@ HEADLINE = ("continuation_auroc", "continuation_brier", "continuation_logloss", 
 
 
 @dataclass
-class Params:
+class _Name:
     name: str = "basins"
+
+
+@dataclass
+class Params(Settings, _Name):
+    """`name` first, then the pipeline's parameters (`engine.basins.settings.Settings`: bin
+    size, min_cluster_frac, recency_lambda, alpha, n_bootstrap, sample_frac, min_samples,
+    min_cluster_size_global, knn_k, consensus_*, min_cosampled, low_cosample, track_gate,
+    softmatch_*), then the job's own options below."""
+
     coords: list[str] = field(default_factory=list)  # coordinate columns (see module doc)
     retweet_column: str = "retweet_count"
     favorite_column: str = "favorite_count"
     train_split: float = 0.6
-    # The four tuned parameters (used as given when tune=false).
-    bin_size_days: float = 7.0
-    min_cluster_frac: float = 0.005
-    recency_lambda: float = 0.0
     lambda_factor: float | None = None  # when set: recency_lambda = factor x ln2 / bin_size_days
-    alpha: float = 1.0
-    # Consensus.
-    n_bootstrap: int = 20
     final_n_bootstrap: int | None = None  # more runs for the final pass (default: n_bootstrap)
-    sample_frac: float = 0.8
-    min_samples: int = 10
-    min_cluster_size_global: int = 10
-    knn_k: int = 15
-    consensus_threshold: float = 0.5
-    consensus_max_clusters: int = 50
-    min_cosampled: int = 3
-    low_cosample: str = "drop"  # drop | shrink
-    # Tracking and soft matching.
-    track_gate: float = 1.0
-    max_gap: int = 1
-    softmatch_gamma: float = 1.0
-    softmatch_use_prior: bool = True
-    softmatch_tau: float | None = None
     # Tuning grid.
     tune: bool = True
     bin_size_candidates: list[float] = field(default_factory=lambda: [5.0, 7.0, 14.0])
@@ -88,9 +77,8 @@ class Params:
     null_model: bool = True
 
 
-def settings_of(p: Params):
-    from engine.basins.pipeline import Settings
-
+def settings_of(p: Params) -> Settings:
+    """The pipeline settings of the job's parameters, validated."""
     if p.low_cosample not in ("shrink", "drop"):
         raise UserError(f"job.low_cosample={p.low_cosample!r}: expected shrink or drop")
     for key in ("n_bootstrap", "min_samples", "knn_k", "consensus_max_clusters"):
@@ -98,19 +86,10 @@ def settings_of(p: Params):
             raise UserError(f"job.{key}={getattr(p, key)}: must be >= 1")
     if not 0 < p.sample_frac <= 1:
         raise UserError(f"job.sample_frac={p.sample_frac}: expected a fraction in (0, 1]")
-    lam = p.recency_lambda
+    s = Settings(**{f.name: getattr(p, f.name) for f in fields(Settings)})
     if p.lambda_factor is not None:
-        lam = p.lambda_factor * math.log(2) / p.bin_size_days
-    return Settings(
-        bin_size_days=p.bin_size_days, min_cluster_frac=p.min_cluster_frac,
-        recency_lambda=lam, alpha=p.alpha, n_bootstrap=p.n_bootstrap,
-        sample_frac=p.sample_frac, min_samples=p.min_samples,
-        min_cluster_size_global=p.min_cluster_size_global, knn_k=p.knn_k,
-        consensus_threshold=p.consensus_threshold,
-        consensus_max_clusters=p.consensus_max_clusters, min_cosampled=p.min_cosampled,
-        low_cosample=p.low_cosample, track_gate=p.track_gate, max_gap=p.max_gap,
-        softmatch_gamma=p.softmatch_gamma, softmatch_use_prior=p.softmatch_use_prior,
-        softmatch_tau=p.softmatch_tau)
+        s = replace(s, recency_lambda=p.lambda_factor * math.log(2) / p.bin_size_days)
+    return s
 
 
 # -- input ------------------------------------------------------------------------------------
@@ -130,7 +109,7 @@ def _counts(table: pa.Table, name: str, where: str, warnings: list[str]) -> np.n
 def load_rows(p: Params, data: DataConfig, seed: int):
     """(Rows, warnings, planted topics or None) from data=synthetic or a data=files table."""
     from engine.basins.bins import to_days
-    from engine.basins.pipeline import Rows
+    from engine.basins.settings import Rows
     from engine.io.times import to_datetime64
 
     warnings: list[str] = []
@@ -252,8 +231,6 @@ def assignments_table(part: str, rows, result) -> pa.Table:
 
 # -- run --------------------------------------------------------------------------------------
 def run(params: Params, data: DataConfig, ctx: RunContext) -> float:
-    from dataclasses import replace
-
     import pyarrow.parquet as pq
 
     from engine.basins import early, lifecycle, summary, tuning
