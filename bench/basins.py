@@ -41,9 +41,11 @@ def pool_map(workers: int):
     """A mapper over `workers` processes (what `cluster=dask` gives the job's ctx.map)."""
     if workers <= 1:
         return serial_map
+    import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    pool = ProcessPoolExecutor(workers)
+    # spawn: forking after Numba's OpenMP threads start is unsafe.
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
     return lambda fn, items: list(pool.map(fn, items))
 
 

@@ -125,6 +125,8 @@ def analyse_part(rows: Rows, bins: Bins, members: list[np.ndarray], results: lis
         "expected_next_size", "continued", "next_size", "coverage", "n_never_sampled")}
     centre_cols: list[np.ndarray] = []
     age_of: dict[int, int] = {}
+    history: list[tuple] = []  # earlier transitions and their hard-match outcomes
+    outcomes: list[np.ndarray] = []
     for t in range(n_bins):
         k = len(sizes[t])
         prev = np.zeros(k, np.int64)
@@ -134,9 +136,16 @@ def analyse_part(rows: Rows, bins: Bins, members: list[np.ndarray], results: lis
             prev[nm[ok]] = sizes[t - 1][ok]
         has_next = t + 1 < n_bins
         if has_next:
+            tau, gamma = s.softmatch_tau, s.softmatch_gamma
+            if s.softmatch_fit:
+                transition = (centres[t], conf[t], centres[t + 1], conf[t + 1], sizes[t + 1])
+                scale, gamma = forecast.fit_softmatch(history, outcomes, s.softmatch_use_prior,
+                                                      (1.0, s.softmatch_gamma))
+                tau = scale * forecast.auto_tau(centres[t], centres[t + 1])
+                history.append(transition)
+                outcomes.append((tracks.next_match[t] >= 0).astype(float))
             p, p_null = forecast.soft_match(centres[t], conf[t], centres[t + 1], conf[t + 1],
-                                            sizes[t + 1], s.softmatch_tau, s.softmatch_gamma,
-                                            s.softmatch_use_prior)
+                                            sizes[t + 1], tau, gamma, s.softmatch_use_prior)
             exp_size = forecast.expected_next_size(p, sizes[t + 1])
             nm = tracks.next_match[t]
             nxt = np.where(nm >= 0, sizes[t + 1][np.maximum(nm, 0)] if len(sizes[t + 1]) else 0, 0)

@@ -32,6 +32,7 @@ class Settings:
     softmatch_gamma: float = 1.0
     softmatch_use_prior: bool = True
     softmatch_tau: float | None = None
+    softmatch_fit: bool = False  # fit tau (x median) and gamma on earlier transitions
 
 
 @dataclass
