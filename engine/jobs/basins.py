@@ -162,7 +162,8 @@ def load_rows(p: Params, data: DataConfig, seed: int):
                         "nothing to cluster")
     rows = Rows(ids, to_days(times) if len(times) else np.zeros(0), coords,
                 _counts(table, p.retweet_column, where, warnings),
-                _counts(table, p.favorite_column, where, warnings), names)
+                _counts(table, p.favorite_column, where, warnings), names,
+                times.min() if len(times) else None)
     for w in warnings:
         log.warning(w)
     return rows, warnings, topics
@@ -200,12 +201,15 @@ def _table(columns: dict) -> pa.Table:
                      for k, v in columns.items()})
 
 
-def bins_table(part: str, result, coord_names: list[str]) -> pa.Table:
+def bins_table(part: str, result, coord_names: list[str], start) -> pa.Table:
     t = result.table
+    day = result.bins.starts[t["bin"].astype(int)] if len(t["bin"]) else np.zeros(0)
     cols = {"part": np.full(len(t["bin"]), part), "bin": t["bin"].astype(np.int64),
-            "bin_start_day": result.bins.starts[t["bin"].astype(int)] if len(t["bin"]) else
-            np.zeros(0), "cluster": t["cluster"].astype(np.int64),
-            "size": t["size"].astype(np.int64)}
+            "bin_start_day": day}
+    if start is not None:
+        cols["bin_start"] = start + (day * 86400e9).astype("int64").astype("timedelta64[ns]")
+    cols["cluster"] = t["cluster"].astype(np.int64)
+    cols["size"] = t["size"].astype(np.int64)
     for j, name in enumerate(coord_names):
         cols[f"centre_{name}"] = t["centre"][:, j] if len(t["bin"]) else np.zeros(0)
     for k in ("confidence", "spread", "basin_id", "reappeared", "age", "prev_size", "p_cont",
@@ -341,7 +345,7 @@ def run(params: Params, data: DataConfig, ctx: RunContext) -> float:
             test.metrics["continuation_auroc"])
         ctx.write_table("validation_summary.parquet", pa.Table.from_pylist([validation]))
         ctx.write_table("bins.parquet", pa.concat_tables(
-            [bins_table(part, r, rows.coord_names) for part, r in results.items()]))
+            [bins_table(part, r, rows.coord_names, rows.start) for part, r in results.items()]))
         ctx.write_table("assignments.parquet", pa.concat_tables(
             [assignments_table(part, rows, r) for part, r in results.items()]))
 

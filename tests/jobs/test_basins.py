@@ -23,7 +23,8 @@ def _run(out, *overrides, backend="cpu"):
 
 
 def _read(path):
-    return {k: np.asarray(v) for k, v in pq.read_table(path).to_pydict().items()}
+    t = pq.read_table(path)
+    return {k: t.column(k).to_numpy(zero_copy_only=False) for k in t.column_names}
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +46,7 @@ def test_outputs_and_metrics(planted):
     assert {"duration_bins", "avg_size", "total_size", "stability", "trend_slope", "trend_r2",
             "direction", "confidence"} <= set(summary)
     bins = _read(out / "bins.parquet")
-    assert {"size", "confidence", "basin_id", "p_cont", "expected_next_size",
+    assert {"size", "confidence", "basin_id", "p_cont", "expected_next_size", "bin_start",
             "centre_sincerity"} <= set(bins)
     scored = ~np.isnan(bins["p_cont"])
     assert np.all((bins["p_cont"][scored] > 0) & (bins["p_cont"][scored] < 1))
