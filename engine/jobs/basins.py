@@ -298,7 +298,7 @@ def run(params: Params, data: DataConfig, ctx: RunContext) -> float:
     with ctx.stage("final"):
         for part, (a, b, pid) in {"train": (start, cut, 0), "test": (cut, stop, 1)}.items():
             pd = tuning.prepare_part(rows, a, b, final.bin_size_days, final.knn_k, pid, cache)
-            results[part] = tuning.run_part(rows, pd, final, ctx.seed, ctx.map, backend)
+            results[part] = tuning.run_part(rows, pd, final, ctx.seed, ctx.map, backend, cache)
     train, test = results["train"], results["test"]
     if test.bins.n_bins < 2:
         log.warning("test part has %d bin(s): no transitions to score", test.bins.n_bins)
@@ -357,7 +357,8 @@ def run(params: Params, data: DataConfig, ctx: RunContext) -> float:
             for prefix, (a, b, pid) in {"": (cut, stop, 1), "train_": (start, cut, 0)}.items():
                 pd = tuning.prepare_part(shuffled, a, b, final.bin_size_days, final.knn_k, pid,
                                          cache)
-                m = tuning.run_part(shuffled, pd, final, ctx.seed, ctx.map, backend).metrics
+                m = tuning.run_part(shuffled, pd, final, ctx.seed, ctx.map, backend,
+                                    cache).metrics
                 null.update({f"{prefix}{k}": v for k, v in m.items()})
 
     event_counts = {}

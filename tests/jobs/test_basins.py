@@ -192,3 +192,21 @@ def test_gpu_run_matches_cpu_clusters(tmp_path, planted):
     assert m["backend"] == "gpu"
     # Same samples on both backends; HDBSCAN implementations may differ on ties only.
     assert abs(m["n_clusters"] - cpu_m["n_clusters"]) <= 0.1 * cpu_m["n_clusters"] + 2
+
+
+def test_cache_reuses_bins_and_gives_the_same_result(tmp_path):
+    common = (*SMALL, "job.bin_size_candidates=[14]", "job.min_cluster_frac_candidates=[0.005]",
+              "job.lambda_factors=[0]", "job.alpha_candidates=[1]", "job.null_model=false",
+              f"cache_dir={tmp_path / 'cache'}")
+    out1, m1 = _run(tmp_path / "a", *common)
+    stored = sorted((tmp_path / "cache" / "basins_consensus").iterdir())
+    # Tuning stored every train bin and the final train pass read them back: one entry per
+    # train and test bin, none added by the final pass.
+    assert len(stored) == m1["n_train_bins"] + m1["n_test_bins"]
+    assert m1["cache"]["hits"] > 0  # the kNN graphs
+    out2, m2 = _run(tmp_path / "b", *common)
+    assert m2["cache"]["misses"] == 0
+    assert sorted((tmp_path / "cache" / "basins_consensus").iterdir()) == stored
+    a, b = _read(out1 / "bins.parquet"), _read(out2 / "bins.parquet")
+    np.testing.assert_array_equal(a["size"], b["size"])
+    np.testing.assert_allclose(a["p_cont"], b["p_cont"])
