@@ -7,11 +7,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from conftest import compose
 
 from engine.app import run_config
 from engine.errors import UserError
 from engine.synthetic import tweets
+from tests.conftest import compose
 
 SMALL = ("job=basins", "data.n_rows=8000", "data.n_topics=8", "data.n_basins=3",
          "job.n_bootstrap=5", "job.early_N=[2,3]", "job.early_S=[1]", "job.early_Tq=[0.5]")
