@@ -27,9 +27,13 @@ def _solve_one(S, method, eps, max_bids, scale):
 def _solve_tile(G, a_off, a_n, b_off, b_n, method, eps, bids_per_row, scale,
                 out_total, out_bound, out_status):
     for p in prange(a_off.shape[0]):
-        S = G[a_off[p]:a_off[p] + a_n[p], b_off[p]:b_off[p] + b_n[p]]
+        block = G[a_off[p]:a_off[p] + a_n[p], b_off[p]:b_off[p] + b_n[p]]
+        # A contiguous copy with the smaller side as rows: the solvers scan rows, and a
+        # transposed view of the tile would touch a new cache line per element.
         if a_n[p] > b_n[p]:
-            S = S.T
+            S = np.ascontiguousarray(block.T)
+        else:
+            S = np.ascontiguousarray(block)
         max_bids = bids_per_row * min(a_n[p], b_n[p])
         total, bound, status = _solve_one(S, method, eps, max_bids, scale)
         out_total[p] = total

@@ -24,6 +24,10 @@ class MatchOptions:
     max_bids_per_row: int = 2000  # auction: bid cap per pair = this x min(n1, n2)
     eps_scaling: bool = True  # auction: scale eps on square blocks (rectangular: one eps)
     tile_elements: int = 32 * 1024 * 1024  # largest similarity block (float64 entries)
+    # Rows per tile: thin tiles skip the unused lower triangle on CPU; the GPU wants large
+    # batches of pairs per launch more than it minds the extra products.
+    tile_rows_cpu: int = 512
+    tile_rows_gpu: int = 8192
 
 
 @dataclass
@@ -62,7 +66,8 @@ def match_pairs(groups: Groups, backend, options: MatchOptions,
         row_start = groups.user_start[lo:hi + 1] - groups.user_start[lo]
         rows = groups.embeddings[groups.user_start[lo]:groups.user_start[hi]]
         Xn = normalise(xp, rows)
-        for u0, u1 in plan_tiles(row_start, options.tile_elements):
+        max_rows = options.tile_rows_gpu if backend.gpu else options.tile_rows_cpu
+        for u0, u1 in plan_tiles(row_start, options.tile_elements, max_rows):
             tp = tile_pairs(row_start, u0, u1)
             G = similarity_block(xp, Xn, int(row_start[u0]), int(row_start[u1]))
             total, bound, status = solve(G, tp.a_off, tp.a_n, tp.b_off, tp.b_n, options.method,

@@ -25,7 +25,7 @@ def lsap_max(S):
 
     Shortest augmenting paths with row/column potentials (Jonker-Volgenant as refined by
     Crouse, the algorithm behind scipy's linear_sum_assignment), on costs -S: one Dijkstra-like
-    search per row, O(n^2 m).
+    search per row not settled by the greedy start, O(n^2 m).
     """
     n, m = S.shape
     u = np.zeros(n)
@@ -37,7 +37,23 @@ def lsap_max(S):
     seen_row = np.zeros(n, np.bool_)
     seen_col = np.zeros(m, np.bool_)
     remaining = np.empty(m, np.int64)
+    # Start from row potentials u_i = min_j c_ij (c = -S) and give each row its best column
+    # when that column is still free: feasible, tight on the matched edges, and free columns
+    # keep v = 0, so the searches below start from a valid state with fewer rows to route.
+    for i in range(n):
+        best = -INF
+        bj = 0
+        for j in range(m):
+            if S[i, j] > best:
+                best = S[i, j]
+                bj = j
+        u[i] = -best
+        if row4col[bj] == -1:
+            row4col[bj] = i
+            col4row[i] = bj
     for cur in range(n):
+        if col4row[cur] != -1:
+            continue
         for j in range(m):
             remaining[j] = m - 1 - j
             spc[j] = INF

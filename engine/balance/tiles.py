@@ -25,10 +25,13 @@ class TilePairs:
     b_n: np.ndarray
 
 
-def plan_tiles(row_start: np.ndarray, max_elements: int) -> list[tuple[int, int]]:
-    """User ranges [u0, u1) whose G block has at most `max_elements` entries (one user at least).
+def plan_tiles(row_start: np.ndarray, max_elements: int, max_rows: int | None = None
+               ) -> list[tuple[int, int]]:
+    """User ranges [u0, u1) whose G block has at most `max_elements` entries and `max_rows`
+    rows (one user at least).
 
-    `row_start` are the cluster's user offsets (n_users + 1, starting at 0).
+    `row_start` are the cluster's user offsets (n_users + 1, starting at 0). Thin tiles skip
+    most of the lower triangle: with B tiles a cluster costs (B + 1) / 2B of its full product.
     """
     n_users = len(row_start) - 1
     n_rows = int(row_start[-1])
@@ -38,7 +41,8 @@ def plan_tiles(row_start: np.ndarray, max_elements: int) -> list[tuple[int, int]
         r0 = int(row_start[u0])
         width = n_rows - r0
         u1 = u0 + 1
-        while u1 < n_users - 1 and (int(row_start[u1 + 1]) - r0) * width <= max_elements:
+        while (u1 < n_users - 1 and (int(row_start[u1 + 1]) - r0) * width <= max_elements
+               and (max_rows is None or int(row_start[u1 + 1]) - r0 <= max_rows)):
             u1 += 1
         tiles.append((u0, u1))
         u0 = u1
