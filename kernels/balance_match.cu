@@ -41,13 +41,17 @@ __device__ PairBlock pair_block(const double* G, long long ld, long long a_off, 
     return S;
 }
 
-// Sum of v over the block's threads (every thread gets the result).
-__device__ double block_sum(double v, double* s_val) {
+// Sum (IsMax false) or maximum (IsMax true) of v over the block; every thread gets it.
+template <bool IsMax>
+__device__ double block_reduce(double v, double* s_val) {
     const int tid = threadIdx.x;
     s_val[tid] = v;
     __syncthreads();
     for (int s = blockDim.x / 2; s > 0; s >>= 1) {
-        if (tid < s) s_val[tid] += s_val[tid + s];
+        if (tid < s) {
+            const double a = s_val[tid], b = s_val[tid + s];
+            s_val[tid] = IsMax ? (b > a ? b : a) : a + b;
+        }
         __syncthreads();
     }
     const double out = s_val[0];
@@ -55,26 +59,14 @@ __device__ double block_sum(double v, double* s_val) {
     return out;
 }
 
-// Maximum of v over the block's threads (every thread gets the result).
-__device__ double block_max(double v, double* s_val) {
-    const int tid = threadIdx.x;
-    s_val[tid] = v;
-    __syncthreads();
-    for (int s = blockDim.x / 2; s > 0; s >>= 1) {
-        if (tid < s && s_val[tid + s] > s_val[tid]) s_val[tid] = s_val[tid + s];
-        __syncthreads();
-    }
-    const double out = s_val[0];
-    __syncthreads();
-    return out;
-}
+// The arguments every kernel takes (see the top of the file).
+#define BM_PAIR_PARAMS                                                                     \
+    const double* __restrict__ G, long long ld, const long long* __restrict__ a_off,       \
+        const int* __restrict__ a_n, const long long* __restrict__ b_off,                  \
+        const int* __restrict__ b_n, const long long* __restrict__ ws_off, double* ws_d,   \
+        int* ws_i, double* out_total, double* out_bound, int* out_status, int n_pairs
 
-extern "C" __global__ void balance_exact(
-    const double* __restrict__ G, long long ld,
-    const long long* __restrict__ a_off, const int* __restrict__ a_n,
-    const long long* __restrict__ b_off, const int* __restrict__ b_n,
-    const long long* __restrict__ ws_off, double* ws_d, int* ws_i,
-    double* out_total, double* out_bound, int* out_status, int n_pairs) {
+extern "C" __global__ void balance_exact(BM_PAIR_PARAMS) {
     __shared__ double s_val[BM_MAXT];
     __shared__ int s_idx[BM_MAXT];
     __shared__ int s_row, s_sink;
@@ -91,10 +83,27 @@ extern "C" __global__ void balance_exact(
     int* path = row4col + nc;
     int* seen_row = path + nc;
     int* seen_col = seen_row + nr;
-    for (int i = tid; i < nr; i += T) { u[i] = 0.0; col4row[i] = -1; }
+    // Greedy start (as the CPU solver): u_i = min_j c_ij with c = -S, v = 0, and each row
+    // takes its best column while that column is free; only the other rows are routed below.
     for (int j = tid; j < nc; j += T) { v[j] = 0.0; row4col[j] = -1; }
+    for (int i = tid; i < nr; i += T) {
+        double best = -BM_BIG;
+        int best_j = 0;
+        for (int j = 0; j < nc; ++j)
+            if (S.at(i, j) > best) { best = S.at(i, j); best_j = j; }
+        u[i] = -best;
+        col4row[i] = best_j;  // a proposal until thread 0 settles it
+    }
+    __syncthreads();
+    if (tid == 0)
+        for (int i = 0; i < nr; ++i) {
+            const int j = col4row[i];
+            if (row4col[j] < 0) row4col[j] = i;
+            else col4row[i] = -1;
+        }
     __syncthreads();
     for (int cur = 0; cur < nr; ++cur) {
+        if (col4row[cur] >= 0) continue;  // settled by the greedy start
         for (int j = tid; j < nc; j += T) { spc[j] = BM_BIG; seen_col[j] = 0; }
         for (int i = tid; i < nr; i += T) seen_row[i] = 0;
         if (tid == 0) { s_row = cur; s_sink = -1; s_min = 0.0; }
@@ -176,13 +185,8 @@ extern "C" __global__ void balance_exact(
     }
 }
 
-extern "C" __global__ void balance_auction(
-    const double* __restrict__ G, long long ld,
-    const long long* __restrict__ a_off, const int* __restrict__ a_n,
-    const long long* __restrict__ b_off, const int* __restrict__ b_n,
-    const long long* __restrict__ ws_off, double* ws_d, int* ws_i,
-    double* out_total, double* out_bound, int* out_status, int n_pairs,
-    double eps, int bids_per_row, int scale) {
+extern "C" __global__ void balance_auction(BM_PAIR_PARAMS, double eps, int bids_per_row,
+                                           int scale) {
     __shared__ double s_best[BM_MAXT];
     __shared__ double s_second[BM_MAXT];
     __shared__ int s_bj[BM_MAXT];
@@ -208,8 +212,8 @@ extern "C" __global__ void balance_auction(
                 hi = x > hi ? x : hi;
                 lo = x < lo ? x : lo;
             }
-        hi = block_max(hi, s_best);
-        lo = -block_max(-lo, s_best);
+        hi = block_reduce<true>(hi, s_best);
+        lo = -block_reduce<true>(-lo, s_best);
         cur_eps = (hi - lo) / 4.0 > eps ? (hi - lo) / 4.0 : eps;
     }
     if (tid == 0) { s_fail = 0; s_bids = 0; }
@@ -268,14 +272,14 @@ extern "C" __global__ void balance_auction(
     // Dual certificate: sum_j p_j + sum_i max_j (S_ij - p_j) >= optimum (prices >= 0).
     double price_sum = 0.0;
     for (int j = tid; j < nc; j += T) price_sum += price[j];
-    double dual = block_sum(price_sum, s_best);
+    double dual = block_reduce<false>(price_sum, s_best);
     for (int i = 0; i < nr; ++i) {
         double best = -BM_BIG;
         for (int j = tid; j < nc; j += T) {
             const double val = S.at(i, j) - price[j];
             best = val > best ? val : best;
         }
-        dual += block_max(best, s_best);
+        dual += block_reduce<true>(best, s_best);
     }
     if (tid == 0) {
         double total = 0.0;
@@ -286,12 +290,7 @@ extern "C" __global__ void balance_auction(
     }
 }
 
-extern "C" __global__ void balance_greedy(
-    const double* __restrict__ G, long long ld,
-    const long long* __restrict__ a_off, const int* __restrict__ a_n,
-    const long long* __restrict__ b_off, const int* __restrict__ b_n,
-    const long long* __restrict__ ws_off, double* ws_d, int* ws_i,
-    double* out_total, double* out_bound, int* out_status, int n_pairs) {
+extern "C" __global__ void balance_greedy(BM_PAIR_PARAMS) {
     __shared__ double s_val[BM_MAXT];
     __shared__ int s_matched;
     const int p = blockIdx.x;
@@ -350,9 +349,9 @@ extern "C" __global__ void balance_greedy(
             for (int i = 0; i < nr; ++i) best = S.at(i, j) > best ? S.at(i, j) : best;
             cols += best;
         }
-    double upper = block_sum(rows, s_val);
+    double upper = block_reduce<false>(rows, s_val);
     if (nr == nc) {
-        const double upper_cols = block_sum(cols, s_val);
+        const double upper_cols = block_reduce<false>(cols, s_val);
         upper = upper_cols < upper ? upper_cols : upper;
     }
     if (tid == 0) {
