@@ -84,8 +84,10 @@ def run(params: Params, data: DataConfig, ctx: RunContext) -> float:
         matches = match_pairs(groups, ctx.backend, options, ctx.progress)
 
     with ctx.stage("score"):
-        pairs = _pairs_table(groups, matches)
         from engine.balance.scores import category_stats, top_pairs
+        from engine.balance.table import pairs_table
+
+        pairs = pairs_table(groups, matches)
 
         stats = category_stats(pairs)
         top = top_pairs(pairs, params.top_k, params.exclude_category)
@@ -149,37 +151,3 @@ def _column(table: pa.Table, name: str) -> np.ndarray:
     if arr.dtype.kind in "US":
         arr = arr.astype(object)
     return arr
-
-
-def _pairs_table(groups, matches) -> pa.Table:
-    from engine.balance.scores import components
-
-    counts = groups.counts()
-    n1 = counts[matches.user1]
-    n2 = counts[matches.user2]
-    comp = components(n1, n2, matches.sim)
-    categories = np.asarray(groups.cluster_category, dtype=object)
-    category = categories[matches.cluster] if len(matches) else np.zeros(0, object)
-    return pa.table({
-        "cluster_id": _arrow(groups.cluster_ids[matches.cluster]),
-        "user1": _arrow(groups.user_ids[matches.user1]),
-        "user2": _arrow(groups.user_ids[matches.user2]),
-        "user1_convos": pa.array(n1, pa.int64()),
-        "user2_convos": pa.array(n2, pa.int64()),
-        "imbalance": comp["imbalance"],
-        "magnitude_factor": comp["magnitude_factor"],
-        "dist": comp["dist"],
-        "std_imbalance": comp["std_imbalance"],
-        "std_magnitude": comp["std_magnitude"],
-        "std_dist": comp["std_dist"],
-        "balance_score": comp["balance_score"],
-        "category": pa.array(list(category), pa.string()) if all(
-            c is None or isinstance(c, str) for c in categories) else _arrow(category),
-        "error_bound": matches.bound,
-    })
-
-
-def _arrow(values: np.ndarray) -> pa.Array:
-    if values.dtype == object:
-        return pa.array(values.tolist())
-    return pa.array(values)

@@ -68,3 +68,14 @@ def test_zscore_matches_standard_scaler_and_zero_variance_gives_zero():
                                atol=1e-12)
     assert not zscore(np.full(7, 0.3)).any()
     assert len(zscore(np.zeros(0))) == 0
+
+
+def test_score_pairs_with_only_single_user_clusters_gives_an_empty_table():
+    from engine.balance.table import score_pairs
+
+    emb = np.random.default_rng(3).standard_normal((4, 3)).astype(np.float32)
+    table, groups, matches = score_pairs(np.array([0, 0, 1, 2]), np.array([5, 5, 6, 7]), emb,
+                                         cpu_backend())
+    assert table.num_rows == 0 and len(matches) == 0 and groups.n_clusters == 3
+    assert table.column_names[:3] == ["cluster_id", "user1", "user2"]
+    assert "balance_score" in table.column_names
