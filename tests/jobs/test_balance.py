@@ -194,3 +194,30 @@ def test_synthetic_clusters_are_planted_topics(run_job):
     assert abs(z.mean()) < 1e-9  # a sum of z-scores has mean 0
     again = run_job("job=balance", "data.n_rows=600", "data.n_users=40")[1]
     assert pq.read_table(again / "pairs.parquet").equals(pairs)  # same seed, same result
+
+
+def test_exact_on_real_embeddings_equals_seed_definition(run_job, tmp_path, data_dir):
+    """Real MiniLM tweet embeddings (VADER corpus); clusters are sentiment bins and users are
+    assigned at random, so pairs have realistic similarity structure (near-ties included)."""
+    real = pq.read_table(data_dir / "balance" / "vader_sample.parquet")
+    rng = np.random.default_rng(0)
+    sentiment = real["sentiment"].to_numpy()
+    bins = np.digitize(sentiment, [-0.5, 0.5])
+    names = np.array(["negative", "neutral", "positive"])
+    table = pa.table({
+        "id": np.arange(real.num_rows),
+        "cluster_id": names[bins],
+        "user_id": rng.integers(0, 12, real.num_rows),
+        "category": names[bins],
+    })
+    emb = np.stack(real["embedding"].to_numpy(zero_copy_only=False)).astype(np.float32)
+    path = write_rows(tmp_path / "real.parquet", table, emb)
+    _, out, metrics = run_job("job=balance", "data=files", f"data.path={path}",
+                              "job.method=exact")
+    got = keyed(pq.read_table(out / "pairs.parquet"))
+    want = seed_reference(table, emb)
+    assert len(got) == len(want) == metrics["n_pairs"]
+    for w in want:
+        g = got[(w["cluster_id"], w["user1"], w["user2"])]
+        for key in ("dist", "balance_score", "std_dist", "imbalance"):
+            assert g[key] == pytest.approx(w[key], abs=1e-9), key
