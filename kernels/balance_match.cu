@@ -29,14 +29,16 @@ struct PairBlock {
     __device__ double at(int i, int j) const { return base[i * rs + j * cs]; }
 };
 
-__device__ PairBlock pair_block(const double* G, long long ld, long long a_off, int a_n,
-                                long long b_off, int b_n) {
+// The block of the pair this thread block works on (blockIdx.x < n_pairs).
+__device__ PairBlock block_pair(const double* G, long long ld, const long long* a_off,
+                                const int* a_n, const long long* b_off, const int* b_n) {
+    const int p = blockIdx.x;
     PairBlock S;
-    S.base = G + a_off * ld + b_off;
-    if (a_n <= b_n) {
-        S.rs = ld; S.cs = 1; S.nr = a_n; S.nc = b_n;
+    S.base = G + a_off[p] * ld + b_off[p];
+    if (a_n[p] <= b_n[p]) {
+        S.rs = ld; S.cs = 1; S.nr = a_n[p]; S.nc = b_n[p];
     } else {
-        S.rs = 1; S.cs = ld; S.nr = b_n; S.nc = a_n;
+        S.rs = 1; S.cs = ld; S.nr = b_n[p]; S.nc = a_n[p];
     }
     return S;
 }
@@ -73,7 +75,7 @@ extern "C" __global__ void balance_exact(BM_PAIR_PARAMS) {
     __shared__ double s_min;
     const int p = blockIdx.x;
     if (p >= n_pairs) return;
-    const PairBlock S = pair_block(G, ld, a_off[p], a_n[p], b_off[p], b_n[p]);
+    const PairBlock S = block_pair(G, ld, a_off, a_n, b_off, b_n);
     const int nr = S.nr, nc = S.nc, tid = threadIdx.x, T = blockDim.x;
     double* u = ws_d + 3 * ws_off[p];
     double* v = u + nr;
@@ -194,7 +196,7 @@ extern "C" __global__ void balance_auction(BM_PAIR_PARAMS, double eps, int bids_
     __shared__ long long s_bids;
     const int p = blockIdx.x;
     if (p >= n_pairs) return;
-    const PairBlock S = pair_block(G, ld, a_off[p], a_n[p], b_off[p], b_n[p]);
+    const PairBlock S = block_pair(G, ld, a_off, a_n, b_off, b_n);
     const int nr = S.nr, nc = S.nc, tid = threadIdx.x, T = blockDim.x;
     const long long max_bids = (long long)bids_per_row * nr;
     double* price = ws_d + 3 * ws_off[p];
@@ -295,7 +297,7 @@ extern "C" __global__ void balance_greedy(BM_PAIR_PARAMS) {
     __shared__ int s_matched;
     const int p = blockIdx.x;
     if (p >= n_pairs) return;
-    const PairBlock S = pair_block(G, ld, a_off[p], a_n[p], b_off[p], b_n[p]);
+    const PairBlock S = block_pair(G, ld, a_off, a_n, b_off, b_n);
     const int nr = S.nr, nc = S.nc, tid = threadIdx.x, T = blockDim.x;
     int* row_match = ws_i + 5 * ws_off[p];
     int* col_used = row_match + nr;

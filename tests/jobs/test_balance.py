@@ -86,15 +86,13 @@ def keyed(table):
     return {(r["cluster_id"], r["user1"], r["user2"]): r for r in table.to_pylist()}
 
 
-def test_exact_pairs_equal_seed_definition(run_job, tmp_path):
-    table, emb = make_rows(seed=1)
-    path = write_rows(tmp_path / "rows.parquet", table, emb)
+def run_exact_against_seed(run_job, path, table, emb):
+    """Run the job in exact mode; every pair's columns equal the seed's definition."""
     objective, out, metrics = run_job("job=balance", "data=files", f"data.path={path}",
                                       "job.method=exact")
     got = keyed(pq.read_table(out / "pairs.parquet"))
     want = seed_reference(table, emb)
     assert len(got) == len(want) == metrics["n_pairs"]
-    assert ("lonely", 7, 7) not in got  # one-user clusters give no pairs
     for w in want:
         g = got[(w["cluster_id"], w["user1"], w["user2"])]
         for key, value in w.items():
@@ -102,6 +100,14 @@ def test_exact_pairs_equal_seed_definition(run_job, tmp_path):
                 assert g[key] == pytest.approx(value, abs=1e-9), key
             else:
                 assert g[key] == value, key
+    return objective, out, metrics, got, want
+
+
+def test_exact_pairs_equal_seed_definition(run_job, tmp_path):
+    table, emb = make_rows(seed=1)
+    path = write_rows(tmp_path / "rows.parquet", table, emb)
+    objective, out, metrics, got, want = run_exact_against_seed(run_job, path, table, emb)
+    assert ("lonely", 7, 7) not in got  # one-user clusters give no pairs
     assert metrics["n_rows"] == len(emb)
     assert objective == pytest.approx(np.mean([w["dist"] for w in want]), abs=1e-12)
     stats = pq.read_table(out / "category_stats.parquet").to_pylist()
@@ -212,12 +218,4 @@ def test_exact_on_real_embeddings_equals_seed_definition(run_job, tmp_path, data
     })
     emb = np.stack(real["embedding"].to_numpy(zero_copy_only=False)).astype(np.float32)
     path = write_rows(tmp_path / "real.parquet", table, emb)
-    _, out, metrics = run_job("job=balance", "data=files", f"data.path={path}",
-                              "job.method=exact")
-    got = keyed(pq.read_table(out / "pairs.parquet"))
-    want = seed_reference(table, emb)
-    assert len(got) == len(want) == metrics["n_pairs"]
-    for w in want:
-        g = got[(w["cluster_id"], w["user1"], w["user2"])]
-        for key in ("dist", "balance_score", "std_dist", "imbalance"):
-            assert g[key] == pytest.approx(w[key], abs=1e-9), key
+    run_exact_against_seed(run_job, path, table, emb)
