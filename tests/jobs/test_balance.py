@@ -219,3 +219,21 @@ def test_exact_on_real_embeddings_equals_seed_definition(run_job, tmp_path, data
     emb = np.stack(real["embedding"].to_numpy(zero_copy_only=False)).astype(np.float32)
     path = write_rows(tmp_path / "real.parquet", table, emb)
     run_exact_against_seed(run_job, path, table, emb)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("method", ["exact", "auction"])
+def test_gpu_backend_gives_the_cpu_pairs(run_job, tmp_path, method):
+    from engine.app import run_config
+    from tests.conftest import compose
+
+    table, emb = make_rows(seed=6, max_users=30, max_msgs=40)
+    path = write_rows(tmp_path / "rows.parquet", table, emb)
+    args = ("job=balance", "data=files", f"data.path={path}", f"job.method={method}")
+    _, cpu_out, _ = run_job(*args)
+    run_config(compose("backend=gpu", *args), str(tmp_path / "gpu"))
+    cpu_pairs = pq.read_table(cpu_out / "pairs.parquet")
+    gpu_pairs = pq.read_table(tmp_path / "gpu" / "pairs.parquet")
+    assert gpu_pairs["user1"].equals(cpu_pairs["user1"])
+    np.testing.assert_allclose(gpu_pairs["dist"].to_numpy(), cpu_pairs["dist"].to_numpy(),
+                               atol=1e-9)
