@@ -49,6 +49,8 @@ def _solve_tile_parallel(G, a_off, a_n, b_off, b_n, method, eps, bids_per_row, s
                     out_total, out_bound, out_status)
 
 
+# A separate serial loop: a prange function may not be entered from several threads at once
+# (Numba's workqueue layer is not thread-safe), and the tile pool calls this concurrently.
 @njit(cache=True, nogil=True)
 def _solve_tile_serial(G, a_off, a_n, b_off, b_n, method, eps, bids_per_row, scale,
                        out_total, out_bound, out_status):
