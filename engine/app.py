@@ -42,7 +42,20 @@ def run_config(cfg: DictConfig, out_dir: str) -> float:
     finally:
         if ctx.cluster is not None:
             ctx.cluster.close()
+    write_report_safely(ctx, cfg.job.name, objective)
     return ctx.finish(objective)
+
+
+def write_report_safely(ctx: RunContext, job: str, objective: float) -> None:
+    """report.html before metrics.json (still written last); a failed report only warns."""
+    try:
+        from engine.report import write_report
+
+        with ctx.stage("report"):
+            write_report(ctx.out_dir, job, {**ctx.metrics, "objective": float(objective),
+                                            "backend": ctx.backend.name})
+    except Exception as exc:
+        log.warning("report.html not written: %s", exc)
 
 
 @hydra.main(version_base=None, config_path=str(config.conf_dir()), config_name="config")
