@@ -62,7 +62,7 @@ def fit_map(method: str, x: np.ndarray, y: np.ndarray, axes: list[str], rows: np
     if method == "cca" and settings.cca_joint:
         rows = rows[~np.isnan(y[rows]).any(axis=1)]
         w, b = cca.fit_cca(x[rows], y[rows], settings.cca_components, xp)
-        return LinearMap(to_host(w), to_host(b), axes, method)
+        return _fold_constant_columns(LinearMap(to_host(w), to_host(b), axes, method), x[rows])
     groups = _axis_groups(y, rows) if method != "cca" else [[j] for j in range(k)]
     for cols in groups:
         sub = rows[~np.isnan(y[rows][:, cols[0]])]
@@ -78,7 +78,22 @@ def fit_map(method: str, x: np.ndarray, y: np.ndarray, axes: list[str], rows: np
             raise UserError(f"job.method={method!r}: expected one of {', '.join(METHODS)} "
                             f"or compare")
         weights[:, cols], intercept[cols] = to_host(w), to_host(b)
-    return LinearMap(weights, intercept, axes, method, alpha)
+    return _fold_constant_columns(LinearMap(weights, intercept, axes, method, alpha), x[rows])
+
+
+def _fold_constant_columns(lmap: LinearMap, x: np.ndarray) -> LinearMap:
+    """Move the weight of dimensions that are constant on the training rows into the intercept.
+
+    Same predictions for every row with that constant, but no huge weight times a constant
+    (CCA standardises by a spread that is only rounding, giving weights near 1e30) for the
+    float32 apply stage to cancel against the intercept.
+    """
+    spread = x.max(axis=0) - x.min(axis=0)
+    constant = spread <= 1e-12 * max(float(spread.max()), 1e-300)
+    if constant.any():
+        lmap.intercept = lmap.intercept + x[0, constant] @ lmap.weights[constant]
+        lmap.weights[constant] = 0.0
+    return lmap
 
 
 def evaluate(lmap: LinearMap, x: np.ndarray, y: np.ndarray, train: np.ndarray,

@@ -17,12 +17,12 @@ from typing import Any
 
 import numpy as np
 
+OLS_RCOND = 1e-6  # relative rank cutoff of least squares (scikit-learn LinearRegression's tol)
 
 @dataclass
 class CentredSVD:
     """Thin SVD of a centred training matrix, with the targets already rotated (U^T yc)."""
 
-    n_rows: int
     x_mean: Any  # (d,)
     y_mean: Any  # (k,)
     s: Any  # (r,)
@@ -35,29 +35,35 @@ class CentredSVD:
         y = xp.asarray(y, dtype=xp.float64)
         x_mean, y_mean = x.mean(axis=0), y.mean(axis=0)
         u, s, vt = xp.linalg.svd(x - x_mean, full_matrices=False)
-        return cls(x.shape[0], x_mean, y_mean, s, vt, u.T @ (y - y_mean))
+        return cls(x_mean, y_mean, s, vt, u.T @ (y - y_mean))
 
-    def shrinkage(self, alpha: float):
-        """The factors s / (s^2 + alpha); alpha = 0 drops directions below the rank cutoff."""
+    def shrinkage(self, alpha: float, rcond: float = OLS_RCOND):
+        """The factors s / (s^2 + alpha); alpha = 0 (least squares) drops the directions with
+        s <= rcond * max(s)."""
         s = self.s
         if alpha > 0:
             return s / (s * s + alpha)
-        # numpy.linalg.lstsq's default rank cutoff
-        cutoff = float(s.max()) * max(self.n_rows, self.vt.shape[1]) * np.finfo(float).eps
-        keep = s > cutoff
+        keep = s > rcond * float(s.max())
         return keep / (s + ~keep)
 
-    def coefficients(self, alpha, xp: ModuleType = np):
+    def coefficients(self, alpha, xp: ModuleType = np, rcond: float = OLS_RCOND):
         """(weights (d, k), intercept (k,)); `alpha` is a scalar or one value per target."""
         alphas = np.broadcast_to(np.asarray(alpha, float), (self.uty.shape[1],))
-        factors = xp.stack([self.shrinkage(float(a)) for a in alphas], axis=1)  # (r, k)
+        factors = xp.stack([self.shrinkage(float(a), rcond) for a in alphas], axis=1)  # (r, k)
         weights = self.vt.T @ (self.uty * factors)
         return weights, self.y_mean - self.x_mean @ weights
 
 
-def fit_ols(x, y, xp: ModuleType = np):
-    """Least squares with an intercept: (weights (d, k), intercept (k,))."""
-    return CentredSVD.of(x, _as_2d(y), xp).coefficients(0.0, xp)
+def fit_ols(x, y, xp: ModuleType = np, rcond: float = OLS_RCOND):
+    """Least squares with an intercept: (weights (d, k), intercept (k,)).
+
+    Directions of the centred matrix with singular value <= rcond * the largest are left out,
+    as scikit-learn's LinearRegression(tol=rcond) does: embedding matrices are often
+    numerically rank-deficient (a constant dimension, a sum constraint), and a coefficient
+    along such a direction is rounding noise amplified by 1/s, which float16/float32 rows
+    turn into garbage projections.
+    """
+    return CentredSVD.of(x, _as_2d(y), xp).coefficients(0.0, xp, rcond)
 
 
 def ridge_cv_scores(x, y, alphas, folds, xp: ModuleType = np):
