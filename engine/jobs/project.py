@@ -88,7 +88,7 @@ def _fit(params: Params, data: DataConfig, source, ctx: RunContext):
             raise UserError("job.ratings_path is required (a table with an id column and one "
                             "column per axis)")
     with ctx.stage("join"):
-        rated = ratings.join(table, source.batches([data.id_column]), params.axes, where)
+        rated = ratings.join(table, source.batches([]), params.axes, where)  # ids only
         ratings.check_axes(rated, where)
     if rated.n_unknown:
         log.warning("%s: %d of %d rated ids have no embedding (e.g. %s); they are left out",
@@ -186,7 +186,7 @@ def _apply(params: Params, source, lmap, ctx: RunContext) -> None:
     n_batches = -(-source.n_rows // max(1, getattr(source, "batch_rows", 1)))
     with ctx.stage("apply"):
         t0 = time.perf_counter()
-        pairs = projections(source.batches(columns), lmap)
+        pairs = projections(source.batches(columns[1:]), lmap)  # the id comes first anyway
         n = write_projected(ctx.path("projected.parquet"),
                             ctx.progress(pairs, n_batches, "project"), columns, lmap.axes)
         seconds = time.perf_counter() - t0
