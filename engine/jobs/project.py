@@ -117,14 +117,13 @@ def _fit(params: Params, data: DataConfig, source, ctx: RunContext):
         lmap.heldout_r = np.array([r["pearson_r"] for r in rows if r["method"] == chosen])
         if params.refit_all:
             rated_rows = np.flatnonzero(~np.isnan(rated.y).all(axis=1))
-            fixed = fit.FitSettings(list(np.unique(lmap.alpha[np.isfinite(lmap.alpha)]))
-                                    or settings.alphas, **_rest(settings))
-            refit = fit.fit_map(chosen, rated.x, rated.y, params.axes, rated_rows, fixed, xp)
+            refit = fit.fit_map(chosen, rated.x, rated.y, params.axes, rated_rows, settings, xp,
+                                ridge_alpha=lmap.alpha if chosen == "ridge" else None)
             refit.heldout_r = lmap.heldout_r
             lmap = refit
     ctx.write_table("fit.parquet", pa.Table.from_pylist(rows))
     ctx.record(
-        method=chosen, axes=params.axes, n_ratings=rated.n_ratings,
+        refit_all=params.refit_all, method=chosen, axes=params.axes, n_ratings=rated.n_ratings,
         n_ratings_unknown_id=rated.n_unknown, n_rated_rows=len(rated.y),
         n_train=len(train), n_test=len(test), mean_pearson_r=mean_r,
         pearson_r={r["axis"]: r["pearson_r"] for r in rows if r["method"] == chosen},
@@ -134,11 +133,6 @@ def _fit(params: Params, data: DataConfig, source, ctx: RunContext):
     for r in rows:
         log.info("%-6s %-18s r=%.4f R2=%.4f", r["method"], r["axis"], r["pearson_r"], r["r2"])
     return lmap, mean_r[chosen]
-
-
-def _rest(settings) -> dict:
-    return {"n_folds": settings.n_folds, "cca_components": settings.cca_components,
-            "cca_joint": settings.cca_joint, "seed": settings.seed}
 
 
 def _check_params(params: Params) -> None:

@@ -54,8 +54,12 @@ def split_rated(y: np.ndarray, axes: list[str], test_size: float, seed: int,
 
 
 def fit_map(method: str, x: np.ndarray, y: np.ndarray, axes: list[str], rows: np.ndarray,
-            settings: FitSettings, xp: ModuleType = np) -> LinearMap:
-    """Fit `method` on x[rows], y[rows] (NaN ratings left out per axis)."""
+            settings: FitSettings, xp: ModuleType = np,
+            ridge_alpha: np.ndarray | None = None) -> LinearMap:
+    """Fit `method` on x[rows], y[rows] (NaN ratings left out per axis).
+
+    `ridge_alpha` (one per axis) skips ridge's cross-validation (a refit with chosen alphas).
+    """
     d, k = x.shape[1], len(axes)
     weights, intercept = np.zeros((d, k)), np.zeros(k)
     alpha = np.full(k, np.nan)
@@ -69,6 +73,9 @@ def fit_map(method: str, x: np.ndarray, y: np.ndarray, axes: list[str], rows: np
         xs, ys = x[sub], y[sub][:, cols]
         if method == "ols":
             w, b = linear.fit_ols(xs, ys, xp)
+        elif method == "ridge" and ridge_alpha is not None:
+            alpha[cols] = np.asarray(ridge_alpha, float)[cols]
+            w, b = linear.CentredSVD.of(xs, ys, xp).coefficients(alpha[cols], xp)
         elif method == "ridge":
             folds = split.kfold(len(sub), settings.n_folds, settings.seed)
             w, b, alpha[cols], _ = linear.fit_ridge_cv(xs, ys, settings.alphas, folds, xp)

@@ -100,6 +100,22 @@ def test_real_tweets_ridge_matches_ridgecv_and_streams_exactly(run_job):
     assert m2["objective"] == pytest.approx(objective)
 
 
+def test_refit_on_all_rated_rows_keeps_the_chosen_alpha(run_job):
+    from sklearn.linear_model import Ridge
+
+    _, out, metrics = run_job("job=project", *SYNTH, "job.refit_all=true", "job.axes=[charity]")
+    lmap = LinearMap.load(out / "projection.npz")
+    from engine.data import open_embeddings
+
+    source = open_embeddings(compose("job=project", *SYNTH).data, 0)
+    ratings = source.ratings()
+    x = source.read().embeddings[ratings.column("id").to_numpy()].astype(np.float64)
+    ref = Ridge(alpha=metrics["alpha"]["charity"]).fit(x, ratings.column("charity").to_numpy())
+    np.testing.assert_allclose(lmap.weights[:, 0], ref.coef_, rtol=1e-6, atol=1e-9)
+    assert lmap.intercept[0] == pytest.approx(ref.intercept_, rel=1e-9)
+    assert metrics["n_rated_rows"] == 2000
+
+
 def _files(tmp_path, dims=(8, 8), n=60, seed=0):
     tmp_path.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)

@@ -91,3 +91,17 @@ def test_kfold_partitions_rows():
         assert not set(tr) & set(te) and len(tr) + len(te) == 23
     assert all(np.array_equal(a[1], b[1]) for a, b in zip(folds, split.kfold(23, 5, 0),
                                                            strict=True))
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("method", ["ols", "ridge", "cca"])
+def test_gpu_fit_equals_cpu_fit(gpu, method):
+    from engine.project import fit
+
+    x, y = well_conditioned(500, 12, 3, seed=7)
+    rows = np.arange(400)
+    settings = fit.FitSettings(ALPHAS)
+    cpu_map = fit.fit_map(method, x, y, list("abc"), rows, settings)
+    gpu_map = fit.fit_map(method, x, y, list("abc"), rows, settings, gpu.xp)
+    _close(gpu_map.weights, cpu_map.weights, 1e-8)
+    _close(gpu_map.intercept, cpu_map.intercept, 1e-8)
