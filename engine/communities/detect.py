@@ -39,7 +39,7 @@ def _no_stage(name: str):
 def detect(backend: Backend, F, k: int = 15, knn: str = "hnsw", graph: str = "mutual",
            resolution: float = 1.0, seed: int = 0, knn_params: dict | None = None,
            leiden_impl: str = "igraph", n_iterations: int = -1, recall_sample: int = 1000,
-           exclude: np.ndarray | None = None,
+           exclude: np.ndarray | None = None, keep_knn: bool = False,
            stage: Callable[[str], contextlib.AbstractContextManager] = _no_stage) -> Detection:
     n = F.shape[0]
     with stage("knn"):
@@ -54,4 +54,5 @@ def detect(backend: Backend, F, k: int = 15, knn: str = "hnsw", graph: str = "mu
                         n_iterations=n_iterations, implementation=leiden_impl)
     q1 = modularity(n, src, dst, weight, labels, 1.0)
     q = q1 if resolution == 1.0 else modularity(n, src, dst, weight, labels, resolution)
-    return Detection(labels, src, dst, weight, q1, q, recall)
+    extra = {"knn_scores": scores, "knn_idx": idx} if keep_knn else {}
+    return Detection(labels, src, dst, weight, q1, q, recall, extra)

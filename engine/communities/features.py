@@ -68,8 +68,8 @@ def tfidf_sketch_layer(X, rp_dim: int, seed: int, layer: int, batch_rows: int = 
     P, N = X.shape
     w_idf = idf(X, xp)
     buckets, signs = sketch_hashes(N, rp_dim, seed, layer)
-    M = sp.csr_matrix((w_idf * xp.asarray(signs), (xp.arange(N), xp.asarray(buckets))),
-                      shape=(N, rp_dim), dtype=xp.float32)
+    M = sp.coo_matrix((w_idf * xp.asarray(signs), (xp.arange(N), xp.asarray(buckets))),
+                      shape=(N, rp_dim), dtype=xp.float32).tocsr()
     idf_sq = w_idf.astype(xp.float64) ** 2
     out = xp.empty((P, rp_dim), dtype=xp.float32)
     for lo in range(0, P, batch_rows):
