@@ -41,9 +41,9 @@ class Params:
     feature_batch_rows: int = 4096
     knn: str = "auto"  # flat | hnsw (CPU) | ivf | cagra (GPU) | auto (hnsw on CPU, ivf on GPU)
     k: int = 15
-    hnsw_m: int = 16
-    ef_construction: int = 64
-    ef_search: int = 48
+    hnsw_m: int = 20  # HNSW defaults: recall@15 ~0.97 on 200k x 64 blobs (bench/results)
+    ef_construction: int = 60
+    ef_search: int = 64
     nlist: int = 0  # IVF lists; 0: about 4 sqrt(n)
     nprobe: int = 32
     graph_degree: int = 32  # CAGRA
