@@ -39,11 +39,12 @@ def _no_stage(name: str):
 def detect(backend: Backend, F, k: int = 15, knn: str = "hnsw", graph: str = "mutual",
            resolution: float = 1.0, seed: int = 0, knn_params: dict | None = None,
            leiden_impl: str = "igraph", n_iterations: int = -1, recall_sample: int = 1000,
-           exclude: np.ndarray | None = None, keep_knn: bool = False,
+           exclude: np.ndarray | None = None, keep_knn: bool = False, progress=None,
            stage: Callable[[str], contextlib.AbstractContextManager] = _no_stage) -> Detection:
     n = F.shape[0]
     with stage("knn"):
-        scores, idx = self_knn(backend, F, k, method=knn, metric="ip", **(knn_params or {}))
+        scores, idx = self_knn(backend, F, k, method=knn, metric="ip", progress=progress,
+                               **(knn_params or {}))
     with stage("recall"):
         recall = 1.0 if knn == "flat" or recall_sample <= 0 else sample_recall(
             backend, F, idx, recall_sample, seed)

@@ -133,7 +133,8 @@ def run(params: Params, data: DataConfig, ctx: RunContext) -> float:
                     resolution=params.resolution, seed=ctx.seed, knn_params=knn_params,
                     leiden_impl=params.leiden, n_iterations=params.n_iterations,
                     recall_sample=params.recall_sample,
-                    exclude=zero_rows if zero_rows.any() else None, stage=ctx.stage)
+                    exclude=zero_rows if zero_rows.any() else None, stage=ctx.stage,
+                    progress=ctx.progress)
     del F
     with ctx.stage("diagnostics"):
         _write_outputs(ctx, params, ids, result, layer_names, layer_mats)

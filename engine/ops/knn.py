@@ -79,11 +79,13 @@ def drop_self(scores: np.ndarray, idx: np.ndarray, k: int,
 
 
 def self_knn(backend: Backend, X, k: int, method: str = "flat", metric: str = "ip",
-             batch_rows: int = 65536, **index_params) -> tuple[np.ndarray, np.ndarray]:
+             batch_rows: int = 65536, progress=None, **index_params
+             ) -> tuple[np.ndarray, np.ndarray]:
     """k nearest other rows of every row of X (host arrays out).
 
     X: (n, d) float rows (NumPy, or CuPy on the GPU backend). metric "ip" (use L2-normalised
-    rows for cosine) or "l2" (squared distances). Queries run in chunks of `batch_rows`."""
+    rows for cosine) or "l2" (squared distances). Queries run in chunks of `batch_rows`;
+    `progress(iterable, total, desc)` (e.g. RunContext.progress) reports them."""
     n = X.shape[0]
     if k < 1:
         raise UserError(f"k={k} must be at least 1")
@@ -94,17 +96,23 @@ def self_knn(backend: Backend, X, k: int, method: str = "flat", metric: str = "i
         from engine.ops import knn_gpu
 
         scores, idx = knn_gpu.search(backend, X, k + 1, method, metric, batch_rows,
-                                     **index_params)
+                                     progress=progress, **index_params)
     else:
         X = np.ascontiguousarray(X, dtype=np.float32)
         index = build_index_cpu(X, method, metric, **index_params)
         if method == "hnsw":
             # HNSW searches with max(efSearch, k) candidates; keep efSearch >= k + 1.
             index.hnsw.efSearch = max(int(index.hnsw.efSearch), k + 1)
-        parts = [index.search(X[i : i + batch_rows], k + 1) for i in range(0, n, batch_rows)]
+        parts = [index.search(X[i : i + batch_rows], k + 1)
+                 for i in _chunks(n, batch_rows, progress)]
         scores = np.concatenate([p[0] for p in parts])
         idx = np.concatenate([p[1] for p in parts])
     return drop_self(scores, idx, k)
+
+
+def _chunks(n: int, batch_rows: int, progress=None):
+    starts = range(0, n, batch_rows)
+    return progress(starts, len(starts), "knn search") if progress else starts
 
 
 def exact_knn_rows(backend: Backend, X, rows: np.ndarray, k: int,

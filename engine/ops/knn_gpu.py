@@ -84,7 +84,8 @@ def build_index(X: np.ndarray, method: str, metric: str, nlist: int = 0, nprobe:
 
 
 def search(backend: Backend, X, k: int, method: str, metric: str, batch_rows: int,
-           itopk_size: int = 0, **index_params) -> tuple[np.ndarray, np.ndarray]:
+           itopk_size: int = 0, progress=None, **index_params
+           ) -> tuple[np.ndarray, np.ndarray]:
     """Raw (n, k) scores and indices of every row of X against X (self included)."""
     if k > GPU_MAX_K:
         raise UserError(f"job.k={k - 1}: FAISS GPU search allows k <= {GPU_MAX_K - 1} "
@@ -96,7 +97,8 @@ def search(backend: Backend, X, k: int, method: str, metric: str, batch_rows: in
     n = Xh.shape[0]
     scores = np.empty((n, k), np.float32)
     idx = np.empty((n, k), np.int64)
-    for lo in range(0, n, batch_rows):
+    starts = range(0, n, batch_rows)
+    for lo in progress(starts, len(starts), "knn search") if progress else starts:
         hi = min(lo + batch_rows, n)
         if params is None:
             D, Ind = index.search(Xh[lo:hi], k)
