@@ -136,17 +136,17 @@ def test_bad_input_is_one_user_error(run_job, overrides, match):
 
 
 @pytest.mark.gpu
-def test_gpu_matches_cpu_on_synthetic_activations(run_job):
+def test_gpu_matches_cpu_on_synthetic_activations(run_job, tmp_path):
     args = ("job=communities", "job.input=activations", "data.n_prompts=2000", "job.knn=flat")
     _, _, cpu_m = run_job(*args)
     from engine.app import run_config
     from tests.conftest import compose
 
     cfg = compose("backend=gpu", *args)
-    import tempfile
-
-    with tempfile.TemporaryDirectory() as d:
-        run_config(cfg, d)
-        gpu_m = json.loads(open(f"{d}/metrics.json").read())
+    out = tmp_path / "gpu"
+    run_config(cfg, str(out))
+    gpu_m = json.loads((out / "metrics.json").read_text())
     assert gpu_m["ari_truth"] >= 0.9 and cpu_m["ari_truth"] >= 0.9
-    assert gpu_m["n_edges"] == cpu_m["n_edges"]
+    # Exact search on both: the graphs differ only where float rounding reorders near-ties.
+    assert abs(gpu_m["n_edges"] - cpu_m["n_edges"]) <= 0.01 * cpu_m["n_edges"]
+    assert gpu_m["modularity"] == pytest.approx(cpu_m["modularity"], abs=0.02)
