@@ -1,0 +1,84 @@
+"""Matched similarity of every pair of users of every cluster, in batches.
+
+Per cluster: normalise its rows once, then per tile one matrix product for all its pairs' S
+blocks, then every pair's matching in one batched call (Numba on CPU, CUDA kernels on GPU).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import numpy as np
+
+from engine.balance.groups import Groups
+from engine.balance.tiles import normalise, plan_tiles, similarity_block, tile_pairs
+
+METHODS = ("exact", "auction", "greedy")
+
+
+@dataclass
+class MatchOptions:
+    method: str = "exact"
+    eps: float = 1e-3  # auction: guaranteed bound on the error in mean similarity
+    max_bids_per_row: int = 2000  # auction: bid cap per pair = this x min(n1, n2)
+    eps_scaling: bool = True  # auction: scale eps on square blocks (rectangular: one eps)
+    tile_elements: int = 32 * 1024 * 1024  # largest similarity block (float64 entries)
+    # Rows per tile: thin tiles skip the unused lower triangle on CPU; the GPU wants large
+    # batches of pairs per launch more than it minds the extra products.
+    tile_rows_cpu: int = 512
+    tile_rows_gpu: int = 8192
+
+
+@dataclass
+class PairMatches:
+    """One entry per pair: global user indices (into Groups.user_ids), cluster index, result."""
+
+    cluster: np.ndarray
+    user1: np.ndarray
+    user2: np.ndarray
+    sim: np.ndarray  # mean matched similarity
+    bound: np.ndarray  # upper bound on (optimal mean similarity - sim); 0 when exact
+    fallback: np.ndarray  # bool: auction hit its bid cap, solved exactly
+
+    def __len__(self) -> int:
+        return len(self.sim)
+
+
+def match_pairs(groups: Groups, backend, options: MatchOptions,
+                progress: Callable[[Iterable, int, str], Iterable] | None = None) -> PairMatches:
+    """Matched similarity for every unordered pair of distinct users inside each cluster."""
+    if options.method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}")
+    if backend.gpu:
+        from engine.balance.batch_gpu import solve_tile_gpu as solve
+    else:
+        from engine.balance.batch_cpu import solve_tile as solve
+    xp = backend.xp
+    parts = []
+    clusters: Iterable[int] = range(groups.n_clusters)
+    if progress is not None:
+        clusters = progress(clusters, groups.n_clusters, "balance: clusters")
+    for c in clusters:
+        lo, hi = groups.users_of(c)
+        if hi - lo < 2:
+            continue
+        row_start = groups.user_start[lo:hi + 1] - groups.user_start[lo]
+        rows = groups.embeddings[groups.user_start[lo]:groups.user_start[hi]]
+        Xn = normalise(xp, rows)
+        max_rows = options.tile_rows_gpu if backend.gpu else options.tile_rows_cpu
+        for u0, u1 in plan_tiles(row_start, options.tile_elements, max_rows):
+            tp = tile_pairs(row_start, u0, u1)
+            G = similarity_block(xp, Xn, int(row_start[u0]), int(row_start[u1]))
+            total, bound, status = solve(G, tp.a_off, tp.a_n, tp.b_off, tp.b_n, options.method,
+                                         options.eps, options.max_bids_per_row,
+                                         options.eps_scaling)
+            k = np.minimum(tp.a_n, tp.b_n).astype(np.float64)
+            parts.append((np.full(len(k), c, np.int64), lo + tp.user_i, lo + tp.user_j,
+                          total / k, bound / k, status != 0))
+            del G
+    if not parts:
+        empty = np.zeros(0, np.int64)
+        return PairMatches(empty, empty, empty, np.zeros(0), np.zeros(0), np.zeros(0, bool))
+    cols = [np.concatenate(col) for col in zip(*parts, strict=True)]
+    return PairMatches(*cols)
