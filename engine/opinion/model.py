@@ -1,0 +1,177 @@
+"""The Polis clustering of one vote matrix: in-conversation filter, PCA, base clusters,
+groups (k by silhouette, optionally smoothed along a replay of the votes) and subgroups."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.sparse as sp
+
+from engine.opinion import kmeans
+from engine.opinion.pca import PcaResult, sparsity_aware_pca
+from engine.opinion.votes import VoteMatrix
+
+K_SMOOTHING = 4  # Polis keeps a new k only after it wins this many recomputations in a row
+
+
+@dataclass
+class Options:
+    min_votes: int = 7  # in-conversation: votes cast (passes included), capped at n_statements
+    min_in_conv: int = 15  # top up with the most active voters to this many
+    base_k: int = 100
+    max_groups: int = 5
+    tol: float = 0.01  # every centre moves less than this: converged
+    max_iter: int = 300
+    base_k_per_voter: float = 0.0  # > 0: k = min(base_k, voters x this) (seed 003: 0.1)
+
+
+@dataclass
+class Fit:
+    pca: PcaResult
+    in_conv: np.ndarray  # bool per voter
+    base: kmeans.Clustering  # of the in-conversation voters
+    base_of_voter: np.ndarray  # -1 outside the conversation
+    candidates: dict[int, tuple[kmeans.Clustering, float]]  # k -> (groups of bases, silhouette)
+    k: int
+    group_of_base: np.ndarray
+    subgroup_of_base: np.ndarray
+    k_history: list[dict] = field(default_factory=list)  # replay: one entry per recomputation
+
+    @property
+    def groups(self) -> kmeans.Clustering:
+        return self.candidates[self.k][0]
+
+    @property
+    def silhouette(self) -> float:
+        return self.candidates[self.k][1]
+
+    def group_of_voter(self) -> np.ndarray:
+        return np.where(self.base_of_voter >= 0, self.group_of_base[self.base_of_voter], -1)
+
+    def subgroup_of_voter(self) -> np.ndarray:
+        return np.where(self.base_of_voter >= 0, self.subgroup_of_base[self.base_of_voter], -1)
+
+
+def in_conversation(n_votes: np.ndarray, n_statements: int, min_votes: int = 7,
+                    min_in_conv: int = 15) -> np.ndarray:
+    """Voters with >= min(min_votes, n_statements) votes; if fewer than `min_in_conv`
+    qualify, the most active others (ties: data order) are added up to that many."""
+    mask = n_votes >= min(min_votes, n_statements)
+    missing = min(min_in_conv, int((n_votes > 0).sum())) - int(mask.sum())
+    if missing > 0:
+        rest = np.flatnonzero(~mask)
+        rest = rest[np.argsort(-n_votes[rest], kind="stable")]
+        mask[rest[:missing]] = True
+    return mask
+
+
+def scale_votes(values: sp.csr_matrix, moderated_out: np.ndarray) -> np.ndarray:
+    """Per voter, the vote count in the projection's scaling: cast votes on statements still
+    in, plus the moderated-out statements (zero columns hold a 0 for everyone, as in Polis)."""
+    if not moderated_out.any():
+        return np.diff(values.indptr)
+    on_mod = np.bincount(np.repeat(np.arange(values.shape[0]), np.diff(values.indptr)),
+                         weights=moderated_out[values.indices], minlength=values.shape[0])
+    return np.diff(values.indptr) - on_mod + int(moderated_out.sum())
+
+
+def fit(m: VoteMatrix, opts: Options, xp=np, state: dict | None = None,
+        n_statements: int | None = None) -> tuple[Fit, dict]:
+    """One recomputation; `state` carries the previous one's (warm starts, k smoothing)."""
+    state = state or {}
+    values = m.values
+    n_votes = np.diff(values.indptr)
+    n_stmt = values.shape[1] if n_statements is None else n_statements
+    dev_values = values if xp is np else _to_device(values)
+    pca = sparsity_aware_pca(dev_values, m.moderated_out, scale_votes(values, m.moderated_out),
+                             xp, state.get("components"), n_stmt)
+    in_conv = in_conversation(n_votes, n_stmt, opts.min_votes, opts.min_in_conv)
+    rows = np.flatnonzero(in_conv)
+    x = pca.projection[rows]
+    k_max = opts.base_k
+    if opts.base_k_per_voter > 0:
+        k_max = max(2, min(k_max, int(len(rows) * opts.base_k_per_voter)))
+    base = kmeans.base_clusters(xp.asarray(x), k_max, opts.tol, opts.max_iter, xp,
+                                init=state.get("base_centres"))
+    base_of_voter = np.full(values.shape[0], -1, np.int32)
+    base_of_voter[rows] = base.labels
+    weights = base.sizes.astype(np.float64)
+    cands = kmeans.group_candidates(base.centres, weights, opts.max_groups, opts.tol,
+                                    opts.max_iter, state.get("group_centres"))
+    this_k = kmeans.best_k(cands)
+    if this_k is None:  # too few base clusters to split: one group
+        labels = np.zeros(len(base.centres), np.int32)
+        cands = {1: (kmeans.Clustering(labels, np.average(base.centres, 0, weights)[None],
+                                       np.array([weights.sum()]), 0), 0.0)}
+        this_k = 1
+    # Polis's k smoother: a new k replaces the shown one after K_SMOOTHING wins in a row.
+    last_k, count, shown = state.get("last_k"), state.get("k_count", 0), state.get("k")
+    count = count + 1 if this_k == last_k else 1
+    k = this_k if count >= K_SMOOTHING or shown is None or shown not in cands else shown
+    group_of_base = cands[k][0].labels
+    sub = kmeans.subgroups(base.centres, weights, group_of_base, opts.max_groups, opts.tol,
+                           opts.max_iter)
+    new_state = {
+        "components": pca.components,
+        "base_centres": base.centres,
+        "group_centres": {kk: c.centres for kk, (c, _) in cands.items()},
+        "last_k": this_k, "k_count": count, "k": k,
+    }
+    return Fit(pca, in_conv, base, base_of_voter, cands, k, group_of_base, sub), new_state
+
+
+def replay(m: VoteMatrix, opts: Options, every: int, xp=np, progress=None) -> Fit:
+    """Recompute along the votes' time order every `every` votes, warm-starting each step from
+    the last (PCA orientation, base and group centres) and smoothing k as Polis did live."""
+    if m.time is None:
+        rank = np.arange(len(m.vote))
+    else:
+        rank = np.empty(len(m.vote), np.int64)
+        rank[np.argsort(m.time, kind="stable")] = np.arange(len(m.vote))
+    total = len(m.vote)
+    voter = m.voter
+    ends = list(range(every, total, every)) + [total]
+    state: dict = {}
+    history = []
+    fit_ = None
+    steps = ends if progress is None else progress(ends, len(ends), "replay")
+    for end in steps:
+        keep = rank < end  # triplets stay in (voter, statement) order: CSR directly
+        seen_stmt = np.zeros(m.shape[1], bool)
+        seen_stmt[m.statement[keep]] = True
+        values = _csr(voter[keep], m.statement[keep], m.vote[keep], m.shape)
+        if (np.diff(values.indptr) > 0).sum() < 3 or seen_stmt.sum() < 2:
+            continue
+        sub = VoteMatrix(values, m.voter_ids, m.statement_ids, m.moderated_out & seen_stmt)
+        fit_, state = fit(sub, opts, xp, state, n_statements=int(seen_stmt.sum()))
+        history.append({"votes": int(end), "best_k": int(state["last_k"]), "k": int(state["k"]),
+                        "silhouette": float(fit_.candidates[state["last_k"]][1])})
+    fit_.k_history = history
+    return fit_
+
+
+def _csr(voter, statement, vote, shape) -> sp.csr_matrix:
+    indptr = np.zeros(shape[0] + 1, np.int64)
+    np.cumsum(np.bincount(voter, minlength=shape[0]), out=indptr[1:])
+    return sp.csr_matrix((vote, statement, indptr), shape=shape)
+
+
+def device_votes(values: sp.csr_matrix):
+    """The CSR arrays on the GPU as they are (int8 votes), for counting."""
+    import types
+
+    import cupy
+
+    return types.SimpleNamespace(shape=values.shape, indptr=cupy.asarray(values.indptr),
+                                 indices=cupy.asarray(values.indices),
+                                 data=cupy.asarray(values.data))
+
+
+def _to_device(values: sp.csr_matrix):
+    import cupy
+    import cupyx.scipy.sparse as csp
+
+    return csp.csr_matrix((cupy.asarray(values.data.astype(np.float64)),
+                           cupy.asarray(values.indices), cupy.asarray(values.indptr)),
+                          shape=values.shape)

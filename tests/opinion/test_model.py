@@ -1,0 +1,86 @@
+"""In-conversation rules, determinism, replay with k smoothing, planted groups."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.metrics import adjusted_rand_score
+
+from engine.opinion import model
+from engine.opinion.votes import build_matrix
+from engine.synthetic.votes import make_votes
+
+
+def synthetic_matrix(n=1500, m=50, groups=3, density=0.4, seed=0):
+    s = make_votes(n, m, groups, density, seed)
+    mat = build_matrix(s.voter, s.statement, s.vote, s.time, np.arange(n), np.arange(m))
+    return mat, s.truth.groups
+
+
+def test_in_conversation_threshold_counts_passes_and_caps_at_n_statements():
+    n_votes = np.array([7, 6, 10, 3, 7] + [8] * 20)
+    mask = model.in_conversation(n_votes, n_statements=50)
+    assert mask.tolist()[:5] == [True, False, True, False, True]
+    # Fewer statements than 7: casting every one is enough.
+    assert model.in_conversation(np.array([4] * 20), n_statements=4).all()
+
+
+def test_in_conversation_tops_up_to_15_with_the_most_active():
+    n_votes = np.array([9, 9, 9, 1, 5, 6, 2, 3, 4, 5, 6, 2, 1, 3, 6, 4, 2, 0])
+    mask = model.in_conversation(n_votes, n_statements=50)
+    assert mask.sum() == 15
+    # The three qualified voters, then the most active; ties go to the earlier voter.
+    left_out = np.flatnonzero(~mask).tolist()
+    assert left_out == [3, 12, 17]  # the least active (and the voter without votes)
+    few = model.in_conversation(np.array([1, 2, 0, 3]), n_statements=50)
+    assert few.tolist() == [True, True, False, True]  # only voters with votes
+
+
+def test_fit_recovers_planted_groups_and_is_deterministic():
+    mat, truth = synthetic_matrix()
+    fit_a, _ = model.fit(mat, model.Options())
+    fit_b, _ = model.fit(mat, model.Options())
+    g = fit_a.group_of_voter()
+    assert np.array_equal(g, fit_b.group_of_voter())
+    assert np.array_equal(fit_a.pca.projection, fit_b.pca.projection)
+    inside = g >= 0
+    assert fit_a.k == 3
+    assert adjusted_rand_score(truth[inside], g[inside]) > 0.8
+    assert len(fit_a.base.centres) == 100
+    # Every base cluster belongs to one group; subgroups are within groups.
+    assert fit_a.group_of_base.shape == (len(fit_a.base.centres),)
+    assert (fit_a.subgroup_of_voter()[inside] >= 0).all()
+
+
+def test_voters_outside_the_conversation_get_no_group():
+    mat, _ = synthetic_matrix(n=300, m=30, density=0.15, seed=3)
+    fit, _ = model.fit(mat, model.Options())
+    n_votes = np.diff(mat.values.indptr)
+    out = n_votes < 7
+    assert out.any()
+    assert (fit.group_of_voter()[out] == -1).all() and (fit.base_of_voter[out] == -1).all()
+    assert (fit.group_of_voter()[~out] >= 0).all()
+    assert np.isfinite(fit.pca.projection[out]).all()  # still projected
+
+
+def test_replay_smooths_k_over_four_recomputations():
+    mat, truth = synthetic_matrix(n=600, m=40, density=0.4, seed=6)
+    fit = model.replay(mat, model.Options(), every=1000)
+    hist = fit.k_history
+    assert hist[-1]["votes"] == len(mat.vote)
+    # The shown k only changes to a k that won 4 recomputations in a row.
+    shown = hist[0]["k"]
+    for i, h in enumerate(hist):
+        if h["k"] != shown:
+            run = [x["best_k"] for x in hist[max(0, i - 3):i + 1]]
+            assert run == [h["k"]] * 4
+            shown = h["k"]
+    g = fit.group_of_voter()
+    assert fit.k == 3 and adjusted_rand_score(truth[g >= 0], g[g >= 0]) > 0.65
+    again = model.replay(mat, model.Options(), every=1000)
+    assert np.array_equal(g, again.group_of_voter())
+
+
+def test_seed_rule_base_k_is_a_tenth_of_the_voters():
+    mat, _ = synthetic_matrix(n=400, m=30, density=0.5, seed=1)
+    fit, _ = model.fit(mat, model.Options(base_k_per_voter=0.1))
+    assert len(fit.base.centres) <= int(fit.in_conv.sum() * 0.1)
