@@ -16,7 +16,7 @@ def seq_sum(a: np.ndarray) -> np.ndarray:
 
 def unit(x: np.ndarray) -> np.ndarray:
     x = np.asarray(x, dtype=np.float64)
-    return x / np.sqrt(seq_sum(x * x))
+    return x / np.sqrt(np.cumsum(x * x, axis=-1)[..., -1:])
 
 
 class Reference:
