@@ -70,7 +70,7 @@ def read(data: DataConfig, seed: int) -> Iterator[Messages]:
                                                               "data.user_column")):
         if col not in available:
             raise UserError(f"{data.path}: no column {col!r} (set {key})")
-    for batch in source.batches([data.id_column, data.time_column, data.user_column]):
+    for batch in source.batches([data.time_column, data.user_column]):  # id comes first
         ids = batch.table.column(data.id_column).combine_chunks()
         where = f"{data.path}: column {data.time_column!r}"
         times = to_datetime64(batch.table.column(data.time_column), where, ids.to_pylist())
