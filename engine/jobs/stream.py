@@ -38,6 +38,7 @@ class Params:
     cap: int = 1000  # n_eff = min(n, cap) in the running mean
     window_days: float | None = None  # clusters silent for longer are not candidates (None: all)
     batch_size: int = 512  # messages per screening product
+    screen: str = "auto"  # screening product: float32 | bfloat16 (CPU, torch) | auto
     state_dir: str | None = None  # load/continue/save here (default: <run dir>/state)
     top_n: int = 10  # connections kept per user and cluster
     users: list[str] = field(default_factory=list)  # connections for these users (empty: all)
@@ -80,7 +81,8 @@ def run(params: Params, data: DataConfig, ctx: RunContext) -> float:
                 if engine is None:
                     engine = OnlineClustering(ctx.backend, state.dim, params.threshold,
                                               params.cap, params.window_days,
-                                              params.batch_size, state.centroids)
+                                              params.batch_size, state.centroids,
+                                              params.screen)
                 t0 = time.perf_counter()
                 out = engine.assign(msgs.embeddings, msgs.times)
                 stats.seconds += time.perf_counter() - t0
@@ -107,6 +109,7 @@ def run(params: Params, data: DataConfig, ctx: RunContext) -> float:
         state_io.save(state, state_dir)
     ctx.record(n_rows=stats.n, **stats.metrics(), n_clusters=state.centroids.size,
                exact_checks_per_message=engine.exact_checks / max(stats.n, 1),
+               screen=engine.screen.kind,
                messages_per_second=stats.n / max(stats.seconds, 1e-9),
                state_messages=state.n_messages, state_dir=str(state_dir))
     return stats.mean_confidence
@@ -122,6 +125,8 @@ def _check(params: Params) -> None:
         raise UserError(f"job.batch_size={params.batch_size}: must be >= 1")
     if params.top_n < 1:
         raise UserError(f"job.top_n={params.top_n}: must be >= 1")
+    if params.screen not in ("auto", "float32", "bfloat16"):
+        raise UserError(f"job.screen={params.screen!r}: expected auto, float32 or bfloat16")
     if params.window_days is not None and params.window_days <= 0:
         raise UserError(f"job.window_days={params.window_days}: must be > 0 (or null: all)")
 

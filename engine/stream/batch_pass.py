@@ -22,13 +22,21 @@ DRIFT_SLACK = 1e-9  # relative padding on |c_now - c_then| for its own rounding
 
 
 @njit(cache=True)
-def _block_max(row, lo, hi) -> float:
-    m = row[lo]
-    for j in range(lo + 1, hi):
-        v = row[j]
-        if v > m:
-            m = v
-    return m
+def _count_at_least(row, lo, hi, bar) -> int:
+    c = 0
+    for j in range(lo, hi):
+        c += row[j] >= bar  # branch-free, so LLVM vectorises it
+    return c
+
+
+@njit(cache=True)
+def _consider(j, v, err, s_th, cand, cand_est, cand_err, nc) -> int:
+    if v + err >= s_th:
+        cand[nc] = j
+        cand_est[nc] = v
+        cand_err[nc] = err
+        nc += 1
+    return nc
 
 
 @njit(cache=True)
@@ -45,44 +53,44 @@ def assign_batch(X, times, S, G, C, n, last_seen, K0, cap, s_th, eps, window_ns,
     K = K0
     n_touched = 0
     n_exact = 0
-    max_drift = 0.0
     cand = np.empty(K0 + B, np.int64)
     cand_est = np.empty(K0 + B, np.float64)
     cand_err = np.empty(K0 + B, np.float64)
     work = np.empty(d, np.float64)
     block = 64
+    clean_bar = np.float32(s_th - eps - 1e-12)  # est + eps >= s_th, in float32 terms
+    while np.float64(clean_bar) > s_th - eps - 1e-12:
+        clean_bar = np.nextafter(clean_bar, np.float32(-np.inf))
     for i in range(B):
         t = times[i]
         x = X[i]
-        lo = s_th - eps - max_drift * (1.0 + DRIFT_SLACK) - 1e-12
         nc = 0
         row = S[i]
+        # Centroids unchanged since the snapshot: their screened value is within eps.
         for b0 in range(0, K0, block):
             b1 = min(b0 + block, K0)
-            if _block_max(row, b0, b1) < lo:
+            if _count_at_least(row, b0, b1, clean_bar) == 0:
                 continue
             for j in range(b0, b1):
-                v = np.float64(row[j])
-                if v < lo:
+                if row[j] < clean_bar or slot[j] >= 0:
                     continue
                 if window_ns >= 0 and t - last_seen[j] > window_ns:
                     continue
-                err = eps + drift[j] * (1.0 + DRIFT_SLACK) + 1e-12
-                if v + err >= s_th:
-                    cand[nc] = j
-                    cand_est[nc] = v
-                    cand_err[nc] = err
-                    nc += 1
+                nc = _consider(j, np.float64(row[j]), eps, s_th, cand, cand_est, cand_err, nc)
+        # Centroids moved inside this batch: add how far they moved.
+        for q in range(n_touched):
+            j = touched[q]
+            if window_ns >= 0 and t - last_seen[j] > window_ns:
+                continue
+            err = eps + drift[j] * (1.0 + DRIFT_SLACK) + 1e-12
+            nc = _consider(j, np.float64(row[j]), err, s_th, cand, cand_est, cand_err, nc)
+        # Centroids created inside this batch: screened through the batch's Gram matrix.
         for j in range(K0, K):
             if window_ns >= 0 and t - last_seen[j] > window_ns:
                 continue
-            v = np.float64(G[i, creator[j - K0]])
             err = eps + drift[j] * (1.0 + DRIFT_SLACK) + 1e-12
-            if v + err >= s_th:
-                cand[nc] = j
-                cand_est[nc] = v
-                cand_err[nc] = err
-                nc += 1
+            v = np.float64(G[i, creator[j - K0]])
+            nc = _consider(j, v, err, s_th, cand, cand_est, cand_err, nc)
         # The best exact similarity is at least the largest est - err among the candidates.
         bar = s_th
         for q in range(nc):
@@ -91,13 +99,13 @@ def assign_batch(X, times, S, G, C, n, last_seen, K0, cap, s_th, eps, window_ns,
                 bar = lb
         best = -1
         best_s = -np.inf
-        for q in range(nc):  # candidates come in increasing id order
+        for q in range(nc):
             if cand_est[q] + cand_err[q] < bar:
                 continue
             j = cand[q]
             s = dot(x, C[j])
             n_exact += 1
-            if s > best_s:
+            if s > best_s or (s == best_s and j < best):  # ties: the lowest id
                 best_s = s
                 best = j
         if best >= 0 and best_s >= s_th:
@@ -114,8 +122,6 @@ def assign_batch(X, times, S, G, C, n, last_seen, K0, cap, s_th, eps, window_ns,
                 drift[j] = distance(C[j], snap[slot[j]])
             else:
                 drift[j] = distance(C[j], X[creator[j - K0]])
-            if drift[j] > max_drift:
-                max_drift = drift[j]
             out_cluster[i] = j
             out_conf[i] = best_s
             out_new[i] = False

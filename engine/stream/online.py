@@ -9,8 +9,8 @@ normalise((n_eff c + x_hat) / (n_eff + 1)), n_eff = min(n, cap). The arithmetic 
 `engine.stream.exact`'s (float64, fixed order), so the result is defined to the bit.
 
 Batched computation: one matrix product screens a micro-batch against every centroid of the
-snapshot in float32 (BLAS on CPU, cuBLAS through CuPy on GPU) together with the batch's own
-Gram matrix; then the sequential pass (`batch_pass.assign_batch`, Numba on the CPU for both
+snapshot in low precision (`screen`: float32 BLAS or bfloat16 torch on CPU, float32 cuBLAS
+through CuPy on GPU) together with the batch's own Gram matrix; then the sequential pass (`batch_pass.assign_batch`, Numba on the CPU for both
 backends) walks the messages in order, re-computing exactly only the centroids the screening
 cannot rule out and correcting for centroids created or moved inside the batch. The result
 equals the strictly sequential loop bit for bit (assignments, confidences and centroids),
@@ -82,7 +82,7 @@ class OnlineClustering:
 
     def __init__(self, backend: Backend, dim: int, threshold: float = 0.22, cap: int = 1000,
                  window_days: float | None = None, batch_size: int = 512,
-                 centroids: Centroids | None = None):
+                 centroids: Centroids | None = None, screen_kind: str = "auto"):
         if not 0.0 <= threshold <= 2.0:
             raise ValueError("threshold must be a cosine distance in [0, 2]")
         if cap < 1 or batch_size < 1:
@@ -93,7 +93,8 @@ class OnlineClustering:
         self.cap = int(cap)
         self.window_ns = -1 if window_days is None else int(round(window_days * NS_PER_DAY))
         self.batch_size = int(batch_size)
-        self.eps = screen.error_bound(dim, backend.gpu)
+        self.screen = screen.Screen(backend, screen_kind, dim)
+        self.eps = self.screen.eps
         self.centroids = centroids if centroids is not None else Centroids(dim)
         if self.centroids.dim != dim:
             raise ValueError(f"centroids have dimension {self.centroids.dim}, messages {dim}")
@@ -103,14 +104,13 @@ class OnlineClustering:
 
     # -- the float32 mirror used by the screening product -----------------------------------
     def _refresh_mirror(self, rows: np.ndarray | None) -> None:
-        xp = self.backend.xp
         c = self.centroids
         cap = c.vectors.shape[0]
         if self._mirror is None or self._mirror.shape[0] != cap:
-            self._mirror = xp.asarray(c.vectors.astype(np.float32))
+            self._mirror = self.screen.convert(c.vectors)
             return
         if rows is not None and len(rows):
-            self._mirror[xp.asarray(rows)] = xp.asarray(c.vectors[rows].astype(np.float32))
+            self._mirror[self.screen.index(rows)] = self.screen.convert(c.vectors[rows])
 
     def assign(self, embeddings: np.ndarray, times: np.ndarray) -> Assignments:
         """Assign messages (rows of `embeddings`, times in int64 ns, non-decreasing)."""
@@ -122,7 +122,6 @@ class OnlineClustering:
         times = np.ascontiguousarray(times, dtype=np.int64)
         B = self.batch_size
         c = self.centroids
-        xp = self.backend.xp
         drift = slot = None
         snap = np.empty((B, self.dim))
         creator = np.empty(B, np.int64)
@@ -139,11 +138,11 @@ class OnlineClustering:
                 slot = np.full(c.vectors.shape[0], -1, np.int64)
             self._refresh_mirror(None)
             K0 = c.size
-            X32 = xp.asarray(X.astype(np.float32))
-            S = self.backend.to_host(screen.similarities(xp, X32, self._mirror[:K0]))
-            G = self.backend.to_host(X32 @ X32.T)
+            Xs = self.screen.convert(X)
+            S = self.screen.product(Xs, self._mirror[:K0])
+            G = self.screen.product(Xs, Xs)
             K, n_touched, n_exact = assign_batch(
-                X, times[lo:hi], np.ascontiguousarray(S), np.ascontiguousarray(G),
+                X, times[lo:hi], S, G,
                 c.vectors, c.counts, c.last_seen, K0, self.cap, self.sim_threshold, self.eps,
                 self.window_ns, out.cluster[lo:hi], out.confidence[lo:hi],
                 out.new_cluster[lo:hi], drift, snap, slot, creator, touched)

@@ -70,15 +70,17 @@ def generate_chunk(truth: MessageTruth, days: np.ndarray, start_row: int, seed: 
         if not off.any():
             break
         topic[off] = rng.integers(0, n_topics, int(off.sum()))
+    # Loyal messages come from a fan of the topic (a user who prefers it), if it has any.
     n_users = len(truth.user_topics)
     user = rng.integers(0, n_users, n)
-    loyal = rng.uniform(size=n) < USER_LOYALTY
-    fans: dict[int, np.ndarray] = {}
-    for k in np.unique(topic[loyal]):
-        fans[k] = np.flatnonzero((truth.user_topics == k).any(axis=1))
-        rows = np.flatnonzero(loyal & (topic == k))
-        if len(fans[k]):
-            user[rows] = fans[k][rng.integers(0, len(fans[k]), len(rows))]
+    fan_topic = truth.user_topics.reshape(-1)
+    order = np.argsort(fan_topic, kind="stable")
+    fans = order // truth.user_topics.shape[1]
+    first = np.searchsorted(fan_topic[order], np.arange(n_topics))
+    count = np.bincount(fan_topic, minlength=n_topics)
+    loyal = (rng.uniform(size=n) < USER_LOYALTY) & (count[topic] > 0)
+    pick = first[topic] + (rng.uniform(size=n) * count[topic]).astype(np.int64)
+    user[loyal] = fans[pick[loyal]]
     sigma = np.sqrt((1 / TOPIC_COS**2 - 1) / d)
     emb = (truth.centres[topic] + sigma * rng.standard_normal((n, d))).astype(np.float32)
     times = truth.start + (days * 86400e9).astype("int64").astype("timedelta64[ns]")

@@ -11,10 +11,12 @@ from tests.stream.reference import Reference, seq_sum, unit
 DAY = 86_400 * 10**9
 
 
-def run_both(backend, emb, times, batch_size, threshold=0.22, cap=1000, window_days=None):
+def run_both(backend, emb, times, batch_size, threshold=0.22, cap=1000, window_days=None,
+             screen="float32"):
     ref = Reference(emb.shape[1], threshold, cap, window_days)
     expected = ref.run(emb, times)
-    oc = OnlineClustering(backend, emb.shape[1], threshold, cap, window_days, batch_size)
+    oc = OnlineClustering(backend, emb.shape[1], threshold, cap, window_days, batch_size,
+                          screen_kind=screen)
     got = oc.assign(emb, times)
     np.testing.assert_array_equal(got.cluster, expected[0])
     np.testing.assert_array_equal(got.new_cluster, expected[2])
@@ -45,6 +47,19 @@ def test_random_streams_equal_reference(cpu, batch_size, cap):
     emb, times, _ = topic_stream(rng, 1200, 24, 30, 0.12)
     got, _ = run_both(cpu, emb, times, batch_size, cap=cap)
     assert 0 < got.new_cluster.sum() < len(emb)
+
+
+@pytest.mark.parametrize("batch_size", [64, 256])
+def test_bfloat16_screening_equals_reference(cpu, batch_size):
+    """The wide bfloat16 bound means many exact re-checks, never a different decision."""
+    pytest.importorskip("torch")
+    rng = np.random.default_rng(batch_size)
+    emb, times, _ = topic_stream(rng, 1500, 48, 40, 0.09)
+    got, oc = run_both(cpu, emb, times, batch_size, cap=4, screen="bfloat16")
+    assert oc.screen.kind == "bfloat16" and 0 < got.new_cluster.sum() < len(emb)
+    offsets = np.array([-3e-16, 0.0, 1e-12, -1e-9, 2e-3, -2e-3, 8e-3])
+    emb = adaptive_threshold_stream(20, 300, 0.22, 4, offsets)
+    run_both(cpu, emb, np.zeros(len(emb), np.int64), batch_size, screen="bfloat16")
 
 
 @pytest.mark.parametrize("batch_size", [4, 128])
