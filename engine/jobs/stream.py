@@ -163,14 +163,11 @@ def _check_times(msgs, last: int | None, where: str) -> None:
 
 
 def _drop_or_check(msgs, data: DataConfig, where: str):
-    from engine.stream.exact import normalise_rows
-
+    """Messages whose embedding has no direction (zero, NaN or inf): an error, or dropped."""
     norms = np.einsum("ij,ij->i", msgs.embeddings, msgs.embeddings, dtype=np.float64)
-    bad = ~(norms > 0) | ~np.isfinite(norms)
+    bad = ~((norms > 0) & np.isfinite(norms))
     if not bad.any():
-        scratch = np.empty((1, msgs.embeddings.shape[1]))
-        if normalise_rows(msgs.embeddings[:1], scratch) < 0:
-            return msgs
+        return msgs
     if data.drop_invalid:
         return msgs.take(np.flatnonzero(~bad))
     i = int(np.flatnonzero(bad)[0])
