@@ -8,17 +8,47 @@ of this batch) is within `eps + drift[j]` of the exact similarity, where drift[j
 far the centroid moved since the value was screened (|c_now - c_then|, since |x| = 1). Only
 centroids whose est + err can reach both the threshold and the best lower bound are
 re-computed exactly; the winner is the exact maximum, ties to the lowest id, exactly as the
-plain loop decides.
+plain loop decides. bfloat16 screens arrive as raw bits (int16): for the non-negative values
+that can reach the threshold, bits order like values, so rows are scanned as integers and
+decoded through a 65536-entry table only where they pass.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, types
+from numba.extending import overload
 
 from engine.stream.exact import distance, dot, update_centroid
 
 DRIFT_SLACK = 1e-9  # relative padding on |c_now - c_then| for its own rounding
+
+
+def screened(row, j, lut):
+    """The screened similarity row[j] as float64 (bfloat16 rows hold raw bits)."""
+
+
+@overload(screened)
+def _screened(row, j, lut):
+    if isinstance(row.dtype, types.Integer):  # bfloat16 bits: decode through the table
+        return lambda row, j, lut: np.float64(lut[np.int64(row[j]) & 0xFFFF])
+    return lambda row, j, lut: np.float64(row[j])
+
+
+BF16_VALUES = (np.arange(65536, dtype=np.uint32) << np.uint32(16)).view(np.float32)
+
+
+def screen_key(value: float, dtype) -> np.generic:
+    """The largest key of S's dtype whose value is <= `value` (keys compare like values for
+    the non-negative values that matter; a non-positive bar lets every entry through)."""
+    f = np.float32(value)
+    while np.float64(f) > value:
+        f = np.nextafter(f, np.float32(-np.inf))
+    if np.dtype(dtype) == np.float32:
+        return f
+    if f <= 0:
+        return np.int16(-32768)
+    return np.int16(np.array([f], np.float32).view(np.int32)[0] >> 16)  # truncation: <= f
 
 
 @njit(cache=True)
@@ -40,8 +70,8 @@ def _consider(j, v, err, s_th, cand, cand_est, cand_err, nc) -> int:
 
 
 @njit(cache=True)
-def assign_batch(X, times, S, G, C, n, last_seen, K0, cap, s_th, eps, window_ns,
-                 out_cluster, out_conf, out_new, drift, snap, slot, creator, touched):
+def assign_batch(X, times, S, G, lut, clean_bar, C, n, last_seen, K0, cap, s_th, eps,
+                 window_ns, out_cluster, out_conf, out_new, drift, snap, slot, creator, touched):
     """Assign the batch's messages in order; returns (K, n_touched, n_exact).
 
     C, n, last_seen (capacity >= K0 + B rows) are updated in place; `touched` receives the ids
@@ -58,9 +88,6 @@ def assign_batch(X, times, S, G, C, n, last_seen, K0, cap, s_th, eps, window_ns,
     cand_err = np.empty(K0 + B, np.float64)
     work = np.empty(d, np.float64)
     block = 64
-    clean_bar = np.float32(s_th - eps - 1e-12)  # est + eps >= s_th, in float32 terms
-    while np.float64(clean_bar) > s_th - eps - 1e-12:
-        clean_bar = np.nextafter(clean_bar, np.float32(-np.inf))
     for i in range(B):
         t = times[i]
         x = X[i]
@@ -76,20 +103,21 @@ def assign_batch(X, times, S, G, C, n, last_seen, K0, cap, s_th, eps, window_ns,
                     continue
                 if window_ns >= 0 and t - last_seen[j] > window_ns:
                     continue
-                nc = _consider(j, np.float64(row[j]), eps, s_th, cand, cand_est, cand_err, nc)
+                v = screened(row, j, lut)
+                nc = _consider(j, v, eps, s_th, cand, cand_est, cand_err, nc)
         # Centroids moved inside this batch: add how far they moved.
         for q in range(n_touched):
             j = touched[q]
             if window_ns >= 0 and t - last_seen[j] > window_ns:
                 continue
             err = eps + drift[j] * (1.0 + DRIFT_SLACK) + 1e-12
-            nc = _consider(j, np.float64(row[j]), err, s_th, cand, cand_est, cand_err, nc)
+            nc = _consider(j, screened(row, j, lut), err, s_th, cand, cand_est, cand_err, nc)
         # Centroids created inside this batch: screened through the batch's Gram matrix.
         for j in range(K0, K):
             if window_ns >= 0 and t - last_seen[j] > window_ns:
                 continue
             err = eps + drift[j] * (1.0 + DRIFT_SLACK) + 1e-12
-            v = np.float64(G[i, creator[j - K0]])
+            v = screened(G[i], creator[j - K0], lut)
             nc = _consider(j, v, err, s_th, cand, cand_est, cand_err, nc)
         # The best exact similarity is at least the largest est - err among the candidates.
         bar = s_th

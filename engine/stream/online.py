@@ -110,11 +110,11 @@ class OnlineClustering:
             self._mirror = self.screen.convert(c.vectors)
             return
         if rows is not None and len(rows):
-            self._mirror[self.screen.index(rows)] = self.screen.convert(c.vectors[rows])
+            self.screen.update_rows(self._mirror, rows, c.vectors[rows])
 
     def assign(self, embeddings: np.ndarray, times: np.ndarray) -> Assignments:
         """Assign messages (rows of `embeddings`, times in int64 ns, non-decreasing)."""
-        from engine.stream.batch_pass import assign_batch
+        from engine.stream.batch_pass import BF16_VALUES, assign_batch, screen_key
         from engine.stream.exact import normalise_rows
 
         N = embeddings.shape[0]
@@ -141,8 +141,9 @@ class OnlineClustering:
             Xs = self.screen.convert(X)
             S = self.screen.product(Xs, self._mirror[:K0])
             G = self.screen.product(Xs, Xs)
+            bar = screen_key(self.sim_threshold - self.eps - 1e-12, S.dtype)
             K, n_touched, n_exact = assign_batch(
-                X, times[lo:hi], S, G,
+                X, times[lo:hi], S, G, BF16_VALUES, bar,
                 c.vectors, c.counts, c.last_seen, K0, self.cap, self.sim_threshold, self.eps,
                 self.window_ns, out.cluster[lo:hi], out.confidence[lo:hi],
                 out.new_cluster[lo:hi], drift, snap, slot, creator, touched)

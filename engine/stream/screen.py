@@ -55,6 +55,13 @@ def resolve(kind: str, gpu: bool) -> str:
     return kind
 
 
+def bfloat16_bits(a: np.ndarray) -> np.ndarray:
+    """float32 -> bfloat16 bit patterns (int16), rounding to nearest even (finite input)."""
+    u = a.view(np.uint32)
+    rounded = (u + np.uint32(0x7FFF) + ((u >> np.uint32(16)) & np.uint32(1))) >> np.uint32(16)
+    return rounded.astype(np.uint16).view(np.int16)
+
+
 class Screen:
     """Converts rows to the screening format and multiplies them, on the backend's device."""
 
@@ -72,18 +79,32 @@ class Screen:
     def convert(self, rows: np.ndarray):
         rows32 = np.ascontiguousarray(rows, dtype=np.float32)
         if self.kind == "bfloat16":
-            return self._torch.from_numpy(rows32).to(self._torch.bfloat16)
+            return self._torch.from_numpy(bfloat16_bits(rows32)).view(self._torch.bfloat16)
         return self.backend.xp.asarray(rows32)
 
-    def index(self, rows: np.ndarray):
-        if self.kind == "bfloat16":
-            return self._torch.from_numpy(rows)
-        return self.backend.xp.asarray(rows)
+    def update_rows(self, mirror, rows: np.ndarray, values: np.ndarray) -> None:
+        """mirror[rows] = convert(values), in place."""
+        if self.kind == "bfloat16":  # through NumPy: the tensor shares its memory
+            mirror.view(self._torch.int16).numpy()[rows] = bfloat16_bits(
+                np.ascontiguousarray(values, dtype=np.float32))
+        else:
+            mirror[self.backend.xp.asarray(rows)] = self.convert(values)
+
+    @staticmethod
+    def values(S: np.ndarray) -> np.ndarray:
+        """A product's entries as float32 (decodes bfloat16 bits)."""
+        if S.dtype == np.int16:
+            return (S.astype(np.uint16).astype(np.uint32) << np.uint32(16)).view(np.float32)
+        return S
 
     def product(self, A, B) -> np.ndarray:
-        """Host float32 (len(A), len(B)) screened similarities A @ B.T."""
+        """Host (len(A), len(B)) screened similarities A @ B.T: float32, or for bfloat16 the
+        raw bits as int16 (decoded only where the sequential pass looks; converting the whole
+        product would cost as much as computing it)."""
+        if self.kind == "bfloat16":
+            if B.shape[0] == 0:
+                return np.zeros((A.shape[0], 0), np.int16)
+            return (A @ B.T).view(self._torch.int16).numpy()
         if B.shape[0] == 0:
             return np.zeros((A.shape[0], 0), np.float32)
-        if self.kind == "bfloat16":
-            return (A @ B.T).float().numpy()
         return np.ascontiguousarray(self.backend.to_host(A @ B.T), dtype=np.float32)
