@@ -157,25 +157,36 @@ def main() -> None:
 
     rows, checks = [], []
     # -- plain loop: prefix from empty, segment from our state at `mid` --------------------
+    from threadpoolctl import threadpool_limits
+
     for dtype in (np.float32, np.float64):
-        (pc, pf, _), tp, cp = timed(plain_loop, emb[: args.prefix], Centroids(args.dim),
-                                    s_th, args.cap, dtype)
-        checks.append(compare(f"plain {np.dtype(dtype).name}, prefix", cluster[: args.prefix],
-                              conf[: args.prefix], pc, pf))
-        seg_p = slice(mid, mid + args.segment)
-        (sc, sf, _), ts, cs = timed(plain_loop, emb[seg_p], snapshot, s_th, args.cap, dtype)
-        checks.append(compare(f"plain {np.dtype(dtype).name}, segment at {mid}", cluster[seg_p],
-                              conf[seg_p], sc, sf))
-        # Per-message cost a + b K from the two measurements.
-        k1 = k_before[: args.prefix].mean()
-        k2 = k_before[seg_p].mean()
-        total = extrapolate(tp / args.prefix, ts / args.segment, k1, k2, k_before)
-        total_cpu = extrapolate(cp / args.prefix, cs / args.segment, k1, k2, k_before)
-        print(f"plain {np.dtype(dtype).name}: {tp / args.prefix * 1e6:.0f} us/msg at "
-              f"K~{k1:.0f}, {ts / args.segment * 1e6:.0f} us/msg at K~{k2:.0f} -> "
-              f"{total:.0f}s ({total_cpu:.0f}s cpu) for {args.n} (extrapolated)")
-        rows.append((f"plain loop, NumPy {np.dtype(dtype).name} (extrapolated)", total,
-                     total_cpu, args.n / total, total / ours_s, total_cpu / ours_cpu))
+        name = np.dtype(dtype).name
+        best = None
+        # One BLAS thread or two: on loaded cores two threads can stall each small product,
+        # so the plain loop gets whichever is faster.
+        for threads in (1, 2):
+            with threadpool_limits(threads):
+                (pc, pf, _), tp, cp = timed(plain_loop, emb[: args.prefix],
+                                            Centroids(args.dim), s_th, args.cap, dtype)
+                seg_p = slice(mid, mid + args.segment)
+                (sc, sf, _), ts, cs = timed(plain_loop, emb[seg_p], snapshot, s_th, args.cap,
+                                            dtype)
+            checks.append(compare(f"plain {name} ({threads} thread), prefix",
+                                  cluster[: args.prefix], conf[: args.prefix], pc, pf))
+            checks.append(compare(f"plain {name} ({threads} thread), segment at {mid}",
+                                  cluster[seg_p], conf[seg_p], sc, sf))
+            # Per-message cost a + b K from the two measurements.
+            k1 = k_before[: args.prefix].mean()
+            k2 = k_before[seg_p].mean()
+            total = extrapolate(tp / args.prefix, ts / args.segment, k1, k2, k_before)
+            total_cpu = extrapolate(cp / args.prefix, cs / args.segment, k1, k2, k_before)
+            print(f"plain {name}, {threads} thread: {tp / args.prefix * 1e6:.0f} us/msg at "
+                  f"K~{k1:.0f}, {ts / args.segment * 1e6:.0f} us/msg at K~{k2:.0f} -> "
+                  f"{total:.0f}s ({total_cpu:.0f}s cpu) for {args.n} (extrapolated)")
+            if best is None or total < best[1]:
+                best = (f"plain loop, NumPy {name}, {threads} BLAS thread (extrapolated)",
+                        total, total_cpu, args.n / total, total / ours_s, total_cpu / ours_cpu)
+        rows.append(best)
 
     # -- the literal reference (bit-exact arithmetic) on a short prefix ---------------------
     sys.path.insert(0, str(ROOT))
@@ -196,6 +207,9 @@ def main() -> None:
         rows.insert(1, (f"ours, {oc.screen.kind} screen (second half of the full run)",
                         None, None, ours_seg_rate, None, None))
     load_after = os.getloadavg()
+    import resource
+
+    print(f"peak memory {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.1f} GiB")
     report(args, rows, checks, oc, ari, ours_cpu, load_before, load_after)
 
 
