@@ -12,6 +12,13 @@ message stops the run with an error naming its id, unless `job.sort=true`, which
 whole input into memory and sorts it by time (stably, keeping the input order of equal times).
 Zero-length embeddings have no direction: an error, or dropped with `data.drop_invalid=true`.
 
+Run: `python -m engine job=stream` (synthetic stream with planted topics), or
+`python -m engine job=stream data=files data.path=msgs.parquet job.state_dir=state/ \
+job.window_days=30 job.users=[u1,u2]` (columns id, datetime, user_id, embedding by default).
+Metrics: n_clusters, n_new_clusters, mean_confidence, exact_checks_per_message,
+messages_per_second, and planted_ari (adjusted Rand index against the planted topics) on
+synthetic data.
+
 Objective: the mean confidence of this run's messages (how tightly they sit in their
 clusters; compare runs at the same threshold, since a stricter threshold raises it).
 """
