@@ -13,6 +13,7 @@ from omegaconf import DictConfig, OmegaConf
 from engine import config
 from engine.backend import resolve
 from engine.errors import UserError
+from engine.report import write_report_safely
 from engine.run import RunContext
 
 log = logging.getLogger("engine")
@@ -44,18 +45,6 @@ def run_config(cfg: DictConfig, out_dir: str) -> float:
             ctx.cluster.close()
     write_report_safely(ctx, cfg.job.name, objective)
     return ctx.finish(objective)
-
-
-def write_report_safely(ctx: RunContext, job: str, objective: float) -> None:
-    """report.html before metrics.json (still written last); a failed report only warns."""
-    try:
-        from engine.report import write_report
-
-        with ctx.stage("report"):
-            write_report(ctx.out_dir, job, {**ctx.metrics, "objective": float(objective),
-                                            "backend": ctx.backend.name})
-    except Exception as exc:
-        log.warning("report.html not written: %s", exc)
 
 
 @hydra.main(version_base=None, config_path=str(config.conf_dir()), config_name="config")

@@ -45,3 +45,14 @@ def write_report(run_dir: str | Path, job: str, metrics: dict[str, Any] | None =
     path = Path(run_dir) / "report.html"
     write_text(build_report(run_dir, job, metrics), path)
     return path
+
+
+def write_report_safely(ctx, job: str, objective: float) -> None:
+    """Write ctx's report.html before its metrics.json (still written last); a report that
+    fails only logs a warning, so it never costs a run its results."""
+    try:
+        with ctx.stage("report"):
+            write_report(ctx.out_dir, job, {**ctx.metrics, "objective": float(objective),
+                                            "backend": ctx.backend.name})
+    except Exception as exc:
+        log.warning("report.html not written: %s", exc)
