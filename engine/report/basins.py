@@ -54,14 +54,18 @@ def bins_section(bins: pl.DataFrame) -> Section:
     bin_col = pick(bins, "bin", "bin_index", "bin_id", "t")
     size_col = pick(bins, "size", "n_points", "n")
     basin_col = pick(bins, "basin_id", "basin")
+    # Train and test bins are tracked separately (bin and basin ids restart in each part).
+    parts = (bins.partition_by("part", as_dict=False, maintain_order=True)
+             if "part" in bins.columns else [bins])
     figs = []
     if bin_col and size_col and basin_col:
-        figs.append(sizes_over_bins(bins, bin_col, size_col, basin_col))
+        figs += [sizes_over_bins(part, bin_col, size_col, basin_col) for part in parts]
     p_col = pick(bins, "p_cont", "p_continue")
     if p_col and bin_col:
-        outcome = continued(bins, bin_col, basin_col)
-        if outcome is not None:
-            figs.append(calibration(numeric(bins, p_col), outcome))
+        outcomes = [continued(part, bin_col, basin_col) for part in parts]
+        if all(o is not None for o in outcomes):
+            figs.append(calibration(np.concatenate([numeric(part, p_col) for part in parts]),
+                                    np.concatenate(outcomes)))
     if figs:
         s.figures(*figs)
     s.note(f"{len(bins)} clusters over {bins[bin_col].n_unique() if bin_col else '?'} bins.")
@@ -79,7 +83,8 @@ def sizes_over_bins(bins: pl.DataFrame, bin_col: str, size_col: str, basin_col: 
         part = tracked.filter(pl.col(basin_col) == b).sort(bin_col)
         series.append((f"basin {b}", numeric(part, bin_col), numeric(part, size_col)))
     n_basins = tracked[basin_col].n_unique()
-    return (svg.lines(series, title="Basin sizes over bins", xlabel="bin", ylabel="size",
+    part = f" ({bins['part'][0]})" if "part" in bins.columns and len(bins) else ""
+    return (svg.lines(series, title=f"Basin sizes over bins{part}", xlabel="bin", ylabel="size",
                       points=True),
             f"the {len(series)} largest of {n_basins} basins")
 

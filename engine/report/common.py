@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from html import escape
 from pathlib import Path
 from typing import Any
 
@@ -53,8 +54,7 @@ def run_section(metrics: dict[str, Any], title: str = "Run") -> Section:
     s = Section(title)
     flat = scalars(metrics)
     if flat:
-        s.table(pl.DataFrame({"metric": list(flat), "value": [_text(v) for v in flat.values()]}),
-                max_rows=60)
+        s.add(key_values(flat))
     seconds = {k: float(v) for k, v in metrics.get("seconds", {}).items()
                if isinstance(v, (int, float))}
     if seconds:
@@ -63,6 +63,13 @@ def run_section(metrics: dict[str, Any], title: str = "Run") -> Section:
     if not flat and not seconds:
         s.note("No metrics recorded.")
     return s
+
+
+def key_values(values: dict[str, Any]) -> str:
+    """Metrics as a compact grid of name: value cells."""
+    cells = "".join(f"<div><span>{escape(k)}</span> {escape(_text(v))}</div>"
+                    for k, v in values.items())
+    return f'<div class="kv">{cells}</div>'
 
 
 def _text(v: Any) -> str:

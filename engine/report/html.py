@@ -26,6 +26,8 @@ svg.plot{font-size:10px;background:#fff}svg.plot .title{font-size:12px;font-weig
 table{border-collapse:collapse;font-size:12px;margin:6px 0}
 th,td{border-bottom:1px solid #eee;padding:3px 8px;text-align:right}
 th{background:#f3f3f3}td.text,th.text{text-align:left;max-width:480px}
+.kv{display:grid;grid-template-columns:repeat(auto-fill,minmax(260px,1fr));gap:2px 16px;
+font-size:12px;margin:6px 0}.kv span{color:#666}
 .note{color:#666;font-size:12px}.warn{color:#a33}
 """
 
