@@ -23,6 +23,8 @@ def sections(run_dir: Path) -> list[Section]:
     s.figures(opinion_map(voters))
     clusters = read(run_dir, "clusters.parquet")
     if clusters is not None:
+        if "level" in clusters.columns:  # base clusters are many and small: groups first
+            clusters = clusters.filter(pl.col("level") != "base")
         s.heading("Groups").table(clusters, max_rows=20)
     repness = read(run_dir, "repness.parquet")
     if repness is not None:
@@ -59,6 +61,8 @@ def opinion_map(voters: pl.DataFrame):
 def representative(repness: pl.DataFrame) -> pl.DataFrame:
     """The top statements of each group by representativeness."""
     group = pick(repness, "group", "group_id")
+    if group and "rank" in repness.columns:  # Polis's selection: ranked statements only
+        return repness.filter(pl.col("rank").is_not_null()).sort([group, "rank"])
     score = pick(repness, "repness", "repness_test", "score", "repful")
     if not group or not score:
         return repness
