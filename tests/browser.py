@@ -3,6 +3,7 @@ Playwright; no browser download). Tests using `page` skip where either is absent
 
 from __future__ import annotations
 
+import atexit
 import functools
 import http.server
 import shutil
@@ -18,15 +19,20 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--no-first-run", "--disable-sync"]
 
 
+_STARTED: dict = {}  # one Playwright per process, shared by every test folder importing this
+
+
 @pytest.fixture(scope="session")
 def browser():
     if CHROMIUM is None:
         pytest.skip("chromium is not installed (apt-get install chromium)")
     sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
+    if not _STARTED:
+        pw = sync_api.sync_playwright().start()
+        _STARTED["browser"] = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        atexit.register(pw.stop)
+        atexit.register(_STARTED["browser"].close)
+    return _STARTED["browser"]
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ from pathlib import Path
 import polars as pl
 import pyarrow.parquet as pq
 
+from engine.config import DataConfig
 from engine.errors import UserError
 
 PAGE = Path(__file__).with_name("explorer.html")
@@ -27,13 +28,18 @@ TWITTER_TIME = "%a %b %d %H:%M:%S %z %Y"  # created_at as the Twitter API writes
 MAX_CATEGORIES = 10
 
 
+_DATA = DataConfig()  # the default column names
+
+
 @dataclass
 class Columns:
-    time: str = "datetime"
-    id: str = "id"
-    text: str = "full_text"
-    user: str = "user_id"
-    category: str = "category"
+    """Column names of projected.parquet (project passes the input's metadata through)."""
+
+    time: str = _DATA.time_column
+    id: str = _DATA.id_column
+    text: str = _DATA.text_column
+    user: str = _DATA.user_column
+    category: str = _DATA.category_column
     retweets: str = "retweet_count"
     favorites: str = "favorite_count"
 

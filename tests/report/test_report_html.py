@@ -55,8 +55,16 @@ def test_pipeline_stages_are_wired_through_files(pipeline_run):
     assert given["cluster_id"].to_list() == labels["community"].to_list()
     basins = json.loads((pipeline_run / "basins" / "metrics.json").read_text())
     assert basins["coords"] == ["sincerity", "charity", "constructiveness"]
+    assert basins["params_used"]["n_bootstrap"] == 4  # job.basins.* reaches the stage
     pairs = pl.read_parquet(pipeline_run / "balance" / "pairs.parquet")
     assert set(pairs["cluster_id"].unique().to_list()) <= set(labels["community"].to_list())
+
+
+def test_pipeline_needs_tweet_embeddings(run_job):
+    from engine.errors import UserError
+
+    with pytest.raises(UserError, match="job=pipeline needs tweet embeddings"):
+        run_job("job=pipeline", "data=polis_export", "data.path=somewhere")
 
 
 def test_pipeline_report_in_chromium(pipeline_run, page, tmp_path):
