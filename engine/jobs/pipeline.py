@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.compute as pc
 
 from engine.config import DataConfig
@@ -57,6 +58,8 @@ def run(params: Params, data: DataConfig, ctx: RunContext) -> float:
     results: dict[str, dict[str, Any]] = {}
 
     projected = stage(ctx, "project", project, params.project, data, results)
+    with ctx.stage("held-out predictions"):
+        write_heldout_predictions(params.project, data, ctx, projected)
     coords = list(params.basins.coords) or list(params.project.axes)
     basins_data = files_config(data, projected / "projected.parquet")
     stage(ctx, "basins", basins, dataclasses.replace(params.basins, coords=coords),
@@ -95,6 +98,38 @@ def stage(ctx: RunContext, name: str, module, params, data: DataConfig,
 def files_config(data: DataConfig, path) -> DataConfig:
     """`data` pointing at a table written by an earlier stage (same column names)."""
     return dataclasses.replace(data, name="files", path=str(path))
+
+
+def write_heldout_predictions(p: project.Params, data: DataConfig, ctx: RunContext,
+                              out_dir) -> None:
+    """`project/predictions.parquet`: id, <axis>_true, <axis>_pred on the project stage's own
+    held-out rows (same ratings, same seeded split), for the report's predicted-vs-actual plot.
+    Skipped when the map was refit on all rated rows (nothing is held out then)."""
+    from engine.data import open_embeddings
+    from engine.io.write import write_parquet
+    from engine.project import fit, ratings
+    from engine.project.linear_map import LinearMap
+
+    if p.refit_all or p.projection_file:
+        return
+    try:
+        source = open_embeddings(data, ctx.seed)
+        if p.ratings_path:
+            table = ratings.read_ratings(p.ratings_path, p.rating_id_column, p.axes)
+        else:
+            table = ratings.ratings_table(source.ratings(), "id", p.axes, "synthetic ratings")
+        rated = ratings.join(table, source.batches([]), p.axes, "ratings")
+        _, test = fit.split_rated(rated.y, p.axes, p.test_size, ctx.seed,
+                                  min_train=max(2 * p.n_folds, 5))
+        pred = LinearMap.load(out_dir / "projection.npz").predict(rated.x[test])
+    except (UserError, OSError, ValueError) as exc:
+        log.warning("held-out predictions not written: %s", exc)
+        return
+    columns = {"id": rated.ids.take(pa.array(test))}
+    for j, axis in enumerate(p.axes):
+        columns[f"{axis}_true"] = rated.y[test, j]
+        columns[f"{axis}_pred"] = np.asarray(pred)[:, j]
+    write_parquet(pa.table(columns), out_dir / "predictions.parquet")
 
 
 def write_balance_input(data: DataConfig, labels_path, ctx: RunContext):

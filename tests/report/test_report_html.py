@@ -60,6 +60,15 @@ def test_pipeline_stages_are_wired_through_files(pipeline_run):
     assert set(pairs["cluster_id"].unique().to_list()) <= set(labels["community"].to_list())
 
 
+def test_pipeline_heldout_predictions_are_the_project_test_rows(pipeline_run):
+    preds = pl.read_parquet(pipeline_run / "project" / "predictions.parquet")
+    fit = pl.read_parquet(pipeline_run / "project" / "fit.parquet")
+    for axis, r, n_test in fit.select("axis", "pearson_r", "n_test").iter_rows():
+        assert len(preds) == n_test
+        got = np.corrcoef(preds[f"{axis}_true"], preds[f"{axis}_pred"])[0, 1]
+        assert got == pytest.approx(r, abs=1e-9)
+
+
 def test_pipeline_needs_tweet_embeddings(run_job):
     from engine.errors import UserError
 
@@ -80,6 +89,7 @@ def test_pipeline_report_in_chromium(pipeline_run, page, tmp_path):
     assert n == marks(html) and n > 1000  # the projected-axes scatter alone has ~3000 points
     assert page.locator("svg.plot[data-kind=heatmap] .mark").count() == 16
     assert page.locator("svg.plot[data-kind=network]").count() == 1
+    assert page.get_by_text("predicted vs actual").count() == 3
     assert page.locator(".warn").count() == 0
     page.screenshot(path=str(tmp_path / "pipeline_report.png"), full_page=True)
     assert page.errors == []
