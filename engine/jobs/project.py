@@ -7,7 +7,8 @@ rows through it. `job.projection_file=...` reuses a saved map without fitting.
 
 Artifacts: `projection.npz`, `fit.parquet` (method, axis, pearson_r, r2, n_train, n_test,
 alpha), `projected.parquet` (id, passthrough columns, one float32 column per axis).
-Objective: the mean held-out Pearson r of the chosen method.
+Objective: the mean held-out Pearson r of the chosen method (higher is better; with
+`job.projection_file`, the one stored in the file).
 """
 
 from __future__ import annotations
@@ -66,27 +67,34 @@ def run(params: Params, data: DataConfig, ctx: RunContext) -> float:
     return objective
 
 
+def _load_ratings(params: Params, data: DataConfig, source):
+    """(ratings table: id + one float64 column per axis, where it came from)."""
+    from engine.project import ratings
+
+    if params.ratings_path:
+        where = params.ratings_path
+        return ratings.read_ratings(where, params.rating_id_column, params.axes), where
+    if data.name != "synthetic":
+        raise UserError("job.ratings_path is required (a table with an id column and one "
+                        "column per axis)")
+    where = "synthetic ratings"
+    table = source.ratings()
+    missing = [a for a in params.axes if a not in table.column_names]
+    if missing:
+        raise UserError(f"job.axes: synthetic ratings have no axis {missing[0]!r} "
+                        f"(they have {', '.join(table.column_names[1:])})")
+    return ratings.ratings_table(table, "id", params.axes, where), where
+
+
 def _fit(params: Params, data: DataConfig, source, ctx: RunContext):
     import pyarrow as pa
+    from threadpoolctl import threadpool_limits
 
     from engine.project import fit, ratings
 
     _check_params(params)
     with ctx.stage("load ratings"):
-        if params.ratings_path:
-            where = params.ratings_path
-            table = ratings.read_ratings(where, params.rating_id_column, params.axes)
-        elif data.name == "synthetic":
-            where = "synthetic ratings"
-            table = source.ratings()
-            missing = [a for a in params.axes if a not in table.column_names]
-            if missing:
-                raise UserError(f"job.axes: synthetic ratings have no axis {missing[0]!r} "
-                                f"(they have {', '.join(table.column_names[1:])})")
-            table = ratings.ratings_table(table, "id", params.axes, where)
-        else:
-            raise UserError("job.ratings_path is required (a table with an id column and one "
-                            "column per axis)")
+        table, where = _load_ratings(params, data, source)
     with ctx.stage("join"):
         rated = ratings.join(table, source.batches([]), params.axes, where)  # ids only
         ratings.check_axes(rated, where)
@@ -95,8 +103,6 @@ def _fit(params: Params, data: DataConfig, source, ctx: RunContext):
                     where, rated.n_unknown, rated.n_ratings, rated.unknown_examples)
     settings = fit.FitSettings([float(a) for a in params.alphas], params.n_folds,
                                params.cca_components, params.cca_joint, ctx.seed)
-    from threadpoolctl import threadpool_limits
-
     # The rated matrices are small: BLAS threads cost more than they give (and on shared
     # cores they spin), so the fit runs single-threaded.
     with ctx.stage("fit"), threadpool_limits(1, user_api="blas"):

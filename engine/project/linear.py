@@ -72,6 +72,7 @@ def ridge_cv_scores(x, y, alphas, folds, xp: ModuleType = np):
     y = xp.asarray(_as_2d(y), dtype=xp.float64)
     scores = xp.zeros((len(alphas), y.shape[1]))
     for train, test in folds:
+        train, test = xp.asarray(train), xp.asarray(test)  # device indices for CuPy arrays
         svd = CentredSVD.of(x[train], y[train], xp)
         rotated = (x[test] - svd.x_mean) @ svd.vt.T  # (n_test, r)
         y_test = y[test]
