@@ -36,6 +36,7 @@ class BinTask:
     min_sizes: list[int]  # consensus minimum sizes, one result each
     settings: Settings
     backend: str = "cpu"
+    cache_dir: str | None = None  # on-disk cache of the result (engine.cache), shared by runs
 
 
 def empty_consensus(n: int) -> Consensus:
@@ -43,8 +44,46 @@ def empty_consensus(n: int) -> Consensus:
                      0.0, n)
 
 
+CONSENSUS_SETTINGS = ("n_bootstrap", "sample_frac", "min_samples", "consensus_threshold",
+                      "consensus_max_clusters", "min_cosampled", "prior_strength", "low_cosample")
+CONSENSUS_FIELDS = ("labels", "point_conf", "cluster_conf", "sizes")
+
+
 def bin_consensus(task: BinTask) -> list[Consensus]:
-    """Bootstrap HDBSCAN consensus of one bin, one result per minimum size."""
+    """Bootstrap HDBSCAN consensus of one bin, one result per minimum size; read from the
+    cache when `task.cache_dir` is set and the same bin was done before (the final pass
+    repeats the best tuning combo on train; sweeps repeat bins across runs)."""
+    if task.cache_dir is None:
+        return _bin_consensus(task)
+    from engine.cache import Cache
+
+    parts = {"X": task.X, "retweets": task.retweets, "favorites": task.favorites,
+             "days_to_end": task.days_to_end, "src": task.src, "dst": task.dst,
+             "bin_key": task.bin_key, "seed": task.seed, "alpha": task.alpha,
+             "recency_lambda": task.recency_lambda, "backend": task.backend,
+             **{k: getattr(task.settings, k) for k in CONSENSUS_SETTINGS}}
+    cache = Cache(task.cache_dir)
+    done: list[Consensus] = []  # all sizes, computed together on the first miss
+
+    def compute(i: int) -> dict[str, np.ndarray]:
+        if not done:
+            done.extend(_bin_consensus(task))
+        c = done[i]
+        return {**{k: np.asarray(getattr(c, k)) for k in CONSENSUS_FIELDS},
+                "stats": np.array([c.coverage, c.n_never_sampled], float)}
+
+    out = []
+    # One entry per minimum size: a size's result does not depend on the others, so the
+    # final pass (one size) reuses what tuning (four sizes) stored.
+    for i, m in enumerate(task.min_sizes):
+        z = cache.get_or_compute("basins_consensus", {**parts, "min_size": int(m)},
+                                 lambda i=i: compute(i))
+        out.append(Consensus(*(z[k] for k in CONSENSUS_FIELDS), float(z["stats"][0]),
+                             int(z["stats"][1])))
+    return out
+
+
+def _bin_consensus(task: BinTask) -> list[Consensus]:
     from engine.backend import cpu_backend, resolve
 
     s = task.settings

@@ -45,12 +45,13 @@ class Rows:
     retweets: np.ndarray
     favorites: np.ndarray
     coord_names: list[str] = field(default_factory=list)
+    start: np.datetime64 | None = None  # the time of day 0
 
     def permuted_times(self, seed: int) -> Rows:
         """The null model's rows: times shuffled across rows, positions and counts kept."""
         rng = np.random.default_rng([seed, 7])
         return Rows(self.ids, self.days[rng.permutation(len(self.days))], self.coords,
-                    self.retweets, self.favorites, self.coord_names)
+                    self.retweets, self.favorites, self.coord_names, self.start)
 
 
 def min_cluster_size(n_points: int, s: Settings, frac: float | None = None) -> int:

@@ -84,12 +84,16 @@ def prepare_part(rows: Rows, start: float, stop: float, bin_size: float, knn_k: 
     return PartData(bins, members, edges, part)
 
 
+def _cache_dir(cache) -> str | None:
+    return str(cache.root) if cache is not None and cache.enabled else None
+
+
 def bin_key(bin_size: float, part: int, b: int) -> int:
     return int(round(bin_size * 1000)) * 1_000_000 + part * 100_000 + b
 
 
 def consensus_by_frac(rows: Rows, pd: PartData, s: Settings, fracs: list[float], seed: int,
-                      mapper: Callable, backend: str = "cpu"
+                      mapper: Callable, backend: str = "cpu", cache_dir: str | None = None
                       ) -> dict[float, tuple[list[Consensus], list[int]]]:
     """Every bin's consensus for each min_cluster_frac, sharing the runs across fracs."""
     tasks = []
@@ -101,16 +105,17 @@ def consensus_by_frac(rows: Rows, pd: PartData, s: Settings, fracs: list[float],
             X=rows.coords[idx], retweets=rows.retweets[idx], favorites=rows.favorites[idx],
             days_to_end=pd.bins.ends[b] - rows.days[idx], src=pd.edges[b][0], dst=pd.edges[b][1],
             bin_key=bin_key(pd.bins.size_days, pd.part, b), seed=seed, alpha=s.alpha,
-            recency_lambda=s.recency_lambda, min_sizes=sizes, settings=s, backend=backend))
+            recency_lambda=s.recency_lambda, min_sizes=sizes, settings=s, backend=backend,
+            cache_dir=cache_dir))
     results = mapper(bin_consensus, tasks)
     return {f: ([r[i] for r in results], [sz[i] for sz in sizes_by_bin])
             for i, f in enumerate(fracs)}
 
 
 def run_part(rows: Rows, pd: PartData, s: Settings, seed: int, mapper: Callable,
-             backend: str = "cpu") -> PartResult:
-    res, sizes = consensus_by_frac(rows, pd, s, [s.min_cluster_frac], seed, mapper,
-                                   backend)[s.min_cluster_frac]
+             backend: str = "cpu", cache=None) -> PartResult:
+    res, sizes = consensus_by_frac(rows, pd, s, [s.min_cluster_frac], seed, mapper, backend,
+                                   _cache_dir(cache))[s.min_cluster_frac]
     return analyse_part(rows, pd.bins, pd.members, res, sizes, s)
 
 
@@ -140,7 +145,7 @@ def tune(rows: Rows, start: float, stop: float, base: Settings, combos: list[dic
         s = replace(base, bin_size_days=bin_size, alpha=alpha,
                     recency_lambda=group[0]["recency_lambda"])
         fracs = [c["min_cluster_frac"] for c in group]
-        by_frac = consensus_by_frac(rows, pd, s, fracs, seed, mapper, backend)
+        by_frac = consensus_by_frac(rows, pd, s, fracs, seed, mapper, backend, _cache_dir(cache))
         for c in group:
             sc = replace(s, min_cluster_frac=c["min_cluster_frac"])
             res, sizes = by_frac[c["min_cluster_frac"]]

@@ -18,6 +18,11 @@ same output directory). The same search as a Hydra multirun, one run per combo:
     python -m engine -m job=basins job.tune=false job.bin_size_days=5,7,14 \
         job.min_cluster_frac=0.002,0.005,0.01,0.02 job.lambda_factor=0,1,2 job.alpha=0.5,1,2
 or with the Optuna sweeper (`hydra/sweeper=optuna`, direction maximize) over the same keys.
+
+Soft matching follows SPEC by default (tau = median centre distance, gamma = 1);
+`job.softmatch_fit=true` instead fits both per transition on the earlier transitions (forward
+chained), which on the synthetic tweets gives better calibrated continuation probabilities
+and next-size forecasts.
 """
 
 from __future__ import annotations
@@ -157,7 +162,8 @@ def load_rows(p: Params, data: DataConfig, seed: int):
                         "nothing to cluster")
     rows = Rows(ids, to_days(times) if len(times) else np.zeros(0), coords,
                 _counts(table, p.retweet_column, where, warnings),
-                _counts(table, p.favorite_column, where, warnings), names)
+                _counts(table, p.favorite_column, where, warnings), names,
+                times.min() if len(times) else None)
     for w in warnings:
         log.warning(w)
     return rows, warnings, topics
@@ -195,12 +201,15 @@ def _table(columns: dict) -> pa.Table:
                      for k, v in columns.items()})
 
 
-def bins_table(part: str, result, coord_names: list[str]) -> pa.Table:
+def bins_table(part: str, result, coord_names: list[str], start) -> pa.Table:
     t = result.table
+    day = result.bins.starts[t["bin"].astype(int)] if len(t["bin"]) else np.zeros(0)
     cols = {"part": np.full(len(t["bin"]), part), "bin": t["bin"].astype(np.int64),
-            "bin_start_day": result.bins.starts[t["bin"].astype(int)] if len(t["bin"]) else
-            np.zeros(0), "cluster": t["cluster"].astype(np.int64),
-            "size": t["size"].astype(np.int64)}
+            "bin_start_day": day}
+    if start is not None:
+        cols["bin_start"] = start + (day * 86400e9).astype("int64").astype("timedelta64[ns]")
+    cols["cluster"] = t["cluster"].astype(np.int64)
+    cols["size"] = t["size"].astype(np.int64)
     for j, name in enumerate(coord_names):
         cols[f"centre_{name}"] = t["centre"][:, j] if len(t["bin"]) else np.zeros(0)
     for k in ("confidence", "spread", "basin_id", "reappeared", "age", "prev_size", "p_cont",
@@ -289,7 +298,7 @@ def run(params: Params, data: DataConfig, ctx: RunContext) -> float:
     with ctx.stage("final"):
         for part, (a, b, pid) in {"train": (start, cut, 0), "test": (cut, stop, 1)}.items():
             pd = tuning.prepare_part(rows, a, b, final.bin_size_days, final.knn_k, pid, cache)
-            results[part] = tuning.run_part(rows, pd, final, ctx.seed, ctx.map, backend)
+            results[part] = tuning.run_part(rows, pd, final, ctx.seed, ctx.map, backend, cache)
     train, test = results["train"], results["test"]
     if test.bins.n_bins < 2:
         log.warning("test part has %d bin(s): no transitions to score", test.bins.n_bins)
@@ -336,7 +345,7 @@ def run(params: Params, data: DataConfig, ctx: RunContext) -> float:
             test.metrics["continuation_auroc"])
         ctx.write_table("validation_summary.parquet", pa.Table.from_pylist([validation]))
         ctx.write_table("bins.parquet", pa.concat_tables(
-            [bins_table(part, r, rows.coord_names) for part, r in results.items()]))
+            [bins_table(part, r, rows.coord_names, rows.start) for part, r in results.items()]))
         ctx.write_table("assignments.parquet", pa.concat_tables(
             [assignments_table(part, rows, r) for part, r in results.items()]))
 
@@ -348,7 +357,8 @@ def run(params: Params, data: DataConfig, ctx: RunContext) -> float:
             for prefix, (a, b, pid) in {"": (cut, stop, 1), "train_": (start, cut, 0)}.items():
                 pd = tuning.prepare_part(shuffled, a, b, final.bin_size_days, final.knn_k, pid,
                                          cache)
-                m = tuning.run_part(shuffled, pd, final, ctx.seed, ctx.map, backend).metrics
+                m = tuning.run_part(shuffled, pd, final, ctx.seed, ctx.map, backend,
+                                    cache).metrics
                 null.update({f"{prefix}{k}": v for k, v in m.items()})
 
     event_counts = {}

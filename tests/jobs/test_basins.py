@@ -23,7 +23,8 @@ def _run(out, *overrides, backend="cpu"):
 
 
 def _read(path):
-    return {k: np.asarray(v) for k, v in pq.read_table(path).to_pydict().items()}
+    t = pq.read_table(path)
+    return {k: t.column(k).to_numpy(zero_copy_only=False) for k in t.column_names}
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +46,7 @@ def test_outputs_and_metrics(planted):
     assert {"duration_bins", "avg_size", "total_size", "stability", "trend_slope", "trend_r2",
             "direction", "confidence"} <= set(summary)
     bins = _read(out / "bins.parquet")
-    assert {"size", "confidence", "basin_id", "p_cont", "expected_next_size",
+    assert {"size", "confidence", "basin_id", "p_cont", "expected_next_size", "bin_start",
             "centre_sincerity"} <= set(bins)
     scored = ~np.isnan(bins["p_cont"])
     assert np.all((bins["p_cont"][scored] > 0) & (bins["p_cont"][scored] < 1))
@@ -191,3 +192,21 @@ def test_gpu_run_matches_cpu_clusters(tmp_path, planted):
     assert m["backend"] == "gpu"
     # Same samples on both backends; HDBSCAN implementations may differ on ties only.
     assert abs(m["n_clusters"] - cpu_m["n_clusters"]) <= 0.1 * cpu_m["n_clusters"] + 2
+
+
+def test_cache_reuses_bins_and_gives_the_same_result(tmp_path):
+    common = (*SMALL, "job.bin_size_candidates=[14]", "job.min_cluster_frac_candidates=[0.005]",
+              "job.lambda_factors=[0]", "job.alpha_candidates=[1]", "job.null_model=false",
+              f"cache_dir={tmp_path / 'cache'}")
+    out1, m1 = _run(tmp_path / "a", *common)
+    stored = sorted((tmp_path / "cache" / "basins_consensus").iterdir())
+    # Tuning stored every train bin and the final train pass read them back: one entry per
+    # train and test bin, none added by the final pass.
+    assert len(stored) == m1["n_train_bins"] + m1["n_test_bins"]
+    assert m1["cache"]["hits"] > 0  # the kNN graphs
+    out2, m2 = _run(tmp_path / "b", *common)
+    assert m2["cache"]["misses"] == 0
+    assert sorted((tmp_path / "cache" / "basins_consensus").iterdir()) == stored
+    a, b = _read(out1 / "bins.parquet"), _read(out2 / "bins.parquet")
+    np.testing.assert_array_equal(a["size"], b["size"])
+    np.testing.assert_allclose(a["p_cont"], b["p_cont"])
