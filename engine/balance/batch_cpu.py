@@ -1,4 +1,5 @@
-"""All pairs of one similarity tile, solved in parallel with Numba (the CPU backend)."""
+"""All pairs of one similarity tile, solved with Numba (the CPU backend): in parallel over
+pairs, or on the calling thread without the GIL when tiles themselves run concurrently."""
 
 from __future__ import annotations
 
@@ -23,31 +24,50 @@ def _solve_one(S, method, eps, max_bids, scale):
     return lsap_max(S)
 
 
-@njit(parallel=True, cache=True)
-def _solve_tile(G, a_off, a_n, b_off, b_n, method, eps, bids_per_row, scale,
+@njit(cache=True, nogil=True)
+def _solve_pair(G, a_off, a_n, b_off, b_n, p, method, eps, bids_per_row, scale,
                 out_total, out_bound, out_status):
+    block = G[a_off[p]:a_off[p] + a_n[p], b_off[p]:b_off[p] + b_n[p]]
+    # A contiguous copy with the smaller side as rows: the solvers scan rows, and a
+    # transposed view of the tile would touch a new cache line per element.
+    if a_n[p] > b_n[p]:
+        S = np.ascontiguousarray(block.T)
+    else:
+        S = np.ascontiguousarray(block)
+    max_bids = bids_per_row * min(a_n[p], b_n[p])
+    total, bound, status = _solve_one(S, method, eps, max_bids, scale)
+    out_total[p] = total
+    out_bound[p] = bound
+    out_status[p] = status
+
+
+@njit(parallel=True, cache=True)
+def _solve_tile_parallel(G, a_off, a_n, b_off, b_n, method, eps, bids_per_row, scale,
+                         out_total, out_bound, out_status):
     for p in prange(a_off.shape[0]):
-        block = G[a_off[p]:a_off[p] + a_n[p], b_off[p]:b_off[p] + b_n[p]]
-        # A contiguous copy with the smaller side as rows: the solvers scan rows, and a
-        # transposed view of the tile would touch a new cache line per element.
-        if a_n[p] > b_n[p]:
-            S = np.ascontiguousarray(block.T)
-        else:
-            S = np.ascontiguousarray(block)
-        max_bids = bids_per_row * min(a_n[p], b_n[p])
-        total, bound, status = _solve_one(S, method, eps, max_bids, scale)
-        out_total[p] = total
-        out_bound[p] = bound
-        out_status[p] = status
+        _solve_pair(G, a_off, a_n, b_off, b_n, p, method, eps, bids_per_row, scale,
+                    out_total, out_bound, out_status)
+
+
+# A separate serial loop: a prange function may not be entered from several threads at once
+# (Numba's workqueue layer is not thread-safe), and the tile pool calls this concurrently.
+@njit(cache=True, nogil=True)
+def _solve_tile_serial(G, a_off, a_n, b_off, b_n, method, eps, bids_per_row, scale,
+                       out_total, out_bound, out_status):
+    for p in range(a_off.shape[0]):
+        _solve_pair(G, a_off, a_n, b_off, b_n, p, method, eps, bids_per_row, scale,
+                    out_total, out_bound, out_status)
 
 
 def solve_tile(G: np.ndarray, a_off: np.ndarray, a_n: np.ndarray, b_off: np.ndarray,
                b_n: np.ndarray, method: str, eps: float, max_bids_per_row: int,
-               scale: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+               scale: bool, parallel: bool = True
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Solve every pair p whose block is G[a_off:a_off+a_n, b_off:b_off+b_n].
 
     Returns (total matched similarity, error bound on the total, status) per pair; status 1
-    marks auction pairs that hit the bid cap and were re-solved exactly.
+    marks auction pairs that hit the bid cap and were re-solved exactly. `parallel=False`
+    runs on the calling thread without the GIL (for callers that run tiles concurrently).
     """
     n = len(a_off)
     out_total = np.empty(n)
@@ -55,9 +75,13 @@ def solve_tile(G: np.ndarray, a_off: np.ndarray, a_n: np.ndarray, b_off: np.ndar
     out_status = np.zeros(n, np.int8)
     if n == 0:
         return out_total, out_bound, out_status
+    args = (G, a_off.astype(np.int64), a_n.astype(np.int64), b_off.astype(np.int64),
+            b_n.astype(np.int64), METHOD_CODES[method], float(eps), int(max_bids_per_row),
+            bool(scale), out_total, out_bound, out_status)
+    if not parallel:
+        _solve_tile_serial(*args)
+        return out_total, out_bound, out_status
     # Pairs differ in size; small chunks keep both cores busy to the end.
     with numba.parallel_chunksize(16):
-        _solve_tile(G, a_off.astype(np.int64), a_n.astype(np.int64), b_off.astype(np.int64),
-                    b_n.astype(np.int64), METHOD_CODES[method], float(eps), int(max_bids_per_row),
-                    bool(scale), out_total, out_bound, out_status)
+        _solve_tile_parallel(*args)
     return out_total, out_bound, out_status

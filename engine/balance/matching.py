@@ -6,6 +6,7 @@ blocks, then every pair's matching in one batched call (Numba on CPU, CUDA kerne
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -47,38 +48,78 @@ class PairMatches:
 
 def match_pairs(groups: Groups, backend, options: MatchOptions,
                 progress: Callable[[Iterable, int, str], Iterable] | None = None) -> PairMatches:
-    """Matched similarity for every unordered pair of distinct users inside each cluster."""
+    """Matched similarity for every unordered pair of distinct users inside each cluster.
+
+    CPU: tiles run concurrently on a pool of threads, one BLAS thread each, each solving its
+    pairs in Numba without the GIL: the products and the matchings of different tiles overlap
+    and no thread waits at a fork-join barrier (with only a few tiles, one tile at a time,
+    parallel over its pairs). GPU: one tile at a time, all its pairs in one batch of kernels.
+    """
     if options.method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}")
-    if backend.gpu:
-        from engine.balance.batch_gpu import solve_tile_gpu as solve
+    max_rows = options.tile_rows_gpu if backend.gpu else options.tile_rows_cpu
+    jobs = list(_tile_jobs(groups, options.tile_elements, max_rows))
+    n_workers = 1 if backend.gpu else _cpu_workers()
+    concurrent = n_workers > 1 and len(jobs) >= 2 * n_workers
+    run = functools.partial(_run_tile, groups=groups, backend=backend, options=options,
+                            parallel=not concurrent)
+    if concurrent:
+        from concurrent.futures import ThreadPoolExecutor
+
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(limits=1, user_api="blas"), \
+                ThreadPoolExecutor(n_workers) as pool:
+            parts = _collect(pool.map(run, jobs), len(jobs), progress)
     else:
-        from engine.balance.batch_cpu import solve_tile as solve
-    xp = backend.xp
-    parts = []
-    clusters: Iterable[int] = range(groups.n_clusters)
-    if progress is not None:
-        clusters = progress(clusters, groups.n_clusters, "balance: clusters")
-    for c in clusters:
-        lo, hi = groups.users_of(c)
-        if hi - lo < 2:
-            continue
-        row_start = groups.user_start[lo:hi + 1] - groups.user_start[lo]
-        rows = groups.embeddings[groups.user_start[lo]:groups.user_start[hi]]
-        Xn = normalise(xp, rows)
-        max_rows = options.tile_rows_gpu if backend.gpu else options.tile_rows_cpu
-        for u0, u1 in plan_tiles(row_start, options.tile_elements, max_rows):
-            tp = tile_pairs(row_start, u0, u1)
-            G = similarity_block(xp, Xn, int(row_start[u0]), int(row_start[u1]))
-            total, bound, status = solve(G, tp.a_off, tp.a_n, tp.b_off, tp.b_n, options.method,
-                                         options.eps, options.max_bids_per_row,
-                                         options.eps_scaling)
-            k = np.minimum(tp.a_n, tp.b_n).astype(np.float64)
-            parts.append((np.full(len(k), c, np.int64), lo + tp.user_i, lo + tp.user_j,
-                          total / k, bound / k, status != 0))
-            del G
+        parts = _collect(map(run, jobs), len(jobs), progress)
     if not parts:
         empty = np.zeros(0, np.int64)
         return PairMatches(empty, empty, empty, np.zeros(0), np.zeros(0), np.zeros(0, bool))
     cols = [np.concatenate(col) for col in zip(*parts, strict=True)]
     return PairMatches(*cols)
+
+
+def _tile_jobs(groups: Groups, max_elements: int, max_rows: int):
+    """(cluster, first user, end user, tile's first local user, tile's end local user)."""
+    for c in range(groups.n_clusters):
+        lo, hi = groups.users_of(c)
+        if hi - lo < 2:
+            continue
+        row_start = groups.user_start[lo:hi + 1] - groups.user_start[lo]
+        for u0, u1 in plan_tiles(row_start, max_elements, max_rows):
+            yield c, lo, hi, u0, u1
+
+
+def _run_tile(job, groups: Groups, backend, options: MatchOptions, parallel: bool):
+    c, lo, hi, u0, u1 = job
+    if backend.gpu:
+        from engine.balance.batch_gpu import solve_tile_gpu as solve
+    else:
+        from engine.balance.batch_cpu import solve_tile
+
+        solve = functools.partial(solve_tile, parallel=parallel)
+    row_start = groups.user_start[lo:hi + 1] - groups.user_start[lo]
+    r0 = int(row_start[u0])
+    first = int(groups.user_start[lo])
+    # Rows r0.. of the cluster: the tile's own rows and every later user's.
+    Xn = normalise(backend.xp, groups.embeddings[first + r0:first + int(row_start[-1])])
+    G = similarity_block(backend.xp, Xn, 0, int(row_start[u1]) - r0)
+    tp = tile_pairs(row_start, u0, u1)
+    total, bound, status = solve(G, tp.a_off, tp.a_n, tp.b_off, tp.b_n, options.method,
+                                 options.eps, options.max_bids_per_row, options.eps_scaling)
+    k = np.minimum(tp.a_n, tp.b_n).astype(np.float64)
+    return (np.full(len(k), c, np.int64), lo + tp.user_i, lo + tp.user_j, total / k,
+            bound / k, status != 0)
+
+
+def _collect(results: Iterable, total: int, progress) -> list:
+    if progress is not None:
+        results = progress(results, total, "balance: tiles")
+    return list(results)
+
+
+def _cpu_workers() -> int:
+    import numba
+
+    return int(numba.get_num_threads())
