@@ -248,6 +248,12 @@ def main() -> None:
             lines.append(f"| {name} | {label} | {fmt(r, 'seconds', '.2f')} | "
                          f"{fmt(r, 'peak_rss_mb', '.0f')} | {above} | {fmt(r, 'ari', '.4f')} | "
                          f"{r.get('n_compared', '')} | {r.get('k', '')} | {speed} |")
+    skipped = [ds for ds, res in rows if "reddwarf" not in res]
+    if skipped:
+        lines += ["", f"red-dwarf not run on synthetic {', '.join(skipped)} voters "
+                  "(--skip-reddwarf-above): it pivots the votes into a dense voters x statements "
+                  "float64 frame and copies it for imputation and PCA (1.7 GB peak at 10k "
+                  "voters; several GB plus ~11M vote dicts at 100k, on a shared 24 GB machine)."]
     text = "\n".join(lines) + "\n"
     print(text)
     out = ROOT / "bench" / "results" / "opinion.md"
