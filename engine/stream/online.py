@@ -27,6 +27,7 @@ from engine.backend import Backend
 from engine.stream import screen
 
 NS_PER_DAY = 86_400 * 10**9
+SHAPE_STEP = 512
 
 
 @dataclass
@@ -139,7 +140,11 @@ class OnlineClustering:
             self._refresh_mirror(None)
             K0 = c.size
             Xs = self.screen.convert(X)
-            S = self.screen.product(Xs, self._mirror[:K0])
+            # Screen against a column count rounded up to SHAPE_STEP: the extra columns are
+            # never read, and a handful of distinct shapes keeps oneDNN's per-shape primitive
+            # cache (and its buffers) from growing with every new cluster.
+            K0_padded = min(-(-K0 // SHAPE_STEP) * SHAPE_STEP, c.vectors.shape[0])
+            S = self.screen.product(Xs, self._mirror[:K0_padded])
             G = self.screen.product(Xs, Xs)
             bar = screen_key(self.sim_threshold - self.eps - 1e-12, S.dtype)
             K, n_touched, n_exact = assign_batch(
