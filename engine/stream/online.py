@@ -100,10 +100,9 @@ class OnlineClustering:
         if self.centroids.dim != dim:
             raise ValueError(f"centroids have dimension {self.centroids.dim}, messages {dim}")
         self.exact_checks = 0
-        self._mirror_rows = 0
-        self._mirror = None  # float32 copy of the centroids on the backend's device
+        self._mirror = None  # the centroids in the screening format, on the backend's device
 
-    # -- the float32 mirror used by the screening product -----------------------------------
+    # -- the low-precision copy of the centroids used by the screening product -------------
     def _refresh_mirror(self, rows: np.ndarray | None) -> None:
         c = self.centroids
         cap = c.vectors.shape[0]
