@@ -35,6 +35,24 @@ def _screened(row, j, lut):
     return lambda row, j, lut: np.float64(row[j])
 
 
+def key_below(value, row):
+    """A key of row's dtype at or below `value` (conservative by a 1e-6 relative margin)."""
+
+
+@overload(key_below)
+def _key_below(value, row):
+    if isinstance(row.dtype, types.Integer):
+        def impl(value, row):
+            v = value - 1e-6 * abs(value) - 1e-9
+            if v <= 0.0:
+                return np.int16(-32768)
+            f = np.empty(1, np.float32)
+            f[0] = v  # rounding to float32 moves v by < 1e-7 relative: inside the margin
+            return np.int16(f.view(np.int32)[0] >> 16)  # truncation rounds down
+        return impl
+    return lambda value, row: np.float32(value - 1e-6 * abs(value) - 1e-9)
+
+
 BF16_VALUES = (np.arange(65536, dtype=np.uint32) << np.uint32(16)).view(np.float32)
 
 
@@ -83,6 +101,7 @@ def assign_batch(X, times, S, G, lut, clean_bar, C, n, last_seen, K0, cap, s_th,
     K = K0
     n_touched = 0
     n_exact = 0
+    max_drift = 0.0
     cand = np.empty(K0 + B, np.int64)
     cand_est = np.empty(K0 + B, np.float64)
     cand_err = np.empty(K0 + B, np.float64)
@@ -105,9 +124,12 @@ def assign_batch(X, times, S, G, lut, clean_bar, C, n, last_seen, K0, cap, s_th,
                     continue
                 v = screened(row, j, lut)
                 nc = _consider(j, v, eps, s_th, cand, cand_est, cand_err, nc)
-        # Centroids moved inside this batch: add how far they moved.
+        # Centroids moved inside this batch: add how far they moved (at most max_drift).
+        touched_bar = key_below(s_th - eps - max_drift * (1.0 + DRIFT_SLACK) - 1e-12, row)
         for q in range(n_touched):
             j = touched[q]
+            if row[j] < touched_bar:
+                continue
             if window_ns >= 0 and t - last_seen[j] > window_ns:
                 continue
             err = eps + drift[j] * (1.0 + DRIFT_SLACK) + 1e-12
@@ -148,6 +170,7 @@ def assign_batch(X, times, S, G, lut, clean_bar, C, n, last_seen, K0, cap, s_th,
             last_seen[j] = t
             if j < K0:
                 drift[j] = distance(C[j], snap[slot[j]])
+                max_drift = max(max_drift, drift[j])
             else:
                 drift[j] = distance(C[j], X[creator[j - K0]])
             out_cluster[i] = j

@@ -27,6 +27,7 @@ from engine.backend import Backend
 from engine.stream import screen
 
 NS_PER_DAY = 86_400 * 10**9
+SHAPE_STEP = 512
 
 
 @dataclass
@@ -99,10 +100,9 @@ class OnlineClustering:
         if self.centroids.dim != dim:
             raise ValueError(f"centroids have dimension {self.centroids.dim}, messages {dim}")
         self.exact_checks = 0
-        self._mirror_rows = 0
-        self._mirror = None  # float32 copy of the centroids on the backend's device
+        self._mirror = None  # the centroids in the screening format, on the backend's device
 
-    # -- the float32 mirror used by the screening product -----------------------------------
+    # -- the low-precision copy of the centroids used by the screening product -------------
     def _refresh_mirror(self, rows: np.ndarray | None) -> None:
         c = self.centroids
         cap = c.vectors.shape[0]
@@ -139,7 +139,11 @@ class OnlineClustering:
             self._refresh_mirror(None)
             K0 = c.size
             Xs = self.screen.convert(X)
-            S = self.screen.product(Xs, self._mirror[:K0])
+            # Screen against a column count rounded up to SHAPE_STEP: the extra columns are
+            # never read, and a handful of distinct shapes keeps oneDNN's per-shape primitive
+            # cache (and its buffers) from growing with every new cluster.
+            K0_padded = min(-(-K0 // SHAPE_STEP) * SHAPE_STEP, c.vectors.shape[0])
+            S = self.screen.product(Xs, self._mirror[:K0_padded])
             G = self.screen.product(Xs, Xs)
             bar = screen_key(self.sim_threshold - self.eps - 1e-12, S.dtype)
             K, n_touched, n_exact = assign_batch(

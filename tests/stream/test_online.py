@@ -237,3 +237,26 @@ def test_gpu_screening_equals_reference(gpu):
     run_both(gpu, emb, times, 256, cap=4)
     emb = adaptive_threshold_stream(20, 300, 0.22, 2, np.array([0.0, 1e-12, -1e-12, 1e-5]))
     run_both(gpu, emb, np.zeros(len(emb), np.int64), 64)
+
+
+@pytest.mark.parametrize("screen", ["float32", "bfloat16"])
+def test_centroids_walking_far_inside_one_batch(cpu, screen):
+    """With cap=1 a centroid follows a random walk: by the end of a batch it is far from where
+    the screening product saw it, so only the drift allowance keeps the decisions exact."""
+    if screen == "bfloat16":
+        pytest.importorskip("torch")
+    rng = np.random.default_rng(12)
+    d, n = 32, 600
+    walk = [unit(rng.standard_normal(d))]
+    for _ in range(n - 1):
+        r = rng.standard_normal(d)
+        r -= (r @ walk[-1]) * walk[-1]
+        cos = rng.uniform(0.93, 0.98)
+        walk.append(cos * walk[-1] + np.sqrt(1 - cos * cos) * unit(r))
+    emb = np.array(walk)
+    emb[::7] = rng.standard_normal((len(emb[::7]), d))  # interleaved unrelated messages
+    got, oc = run_both(cpu, emb, np.zeros(n, np.int64), 256, cap=1, screen=screen)
+    big = int(np.argmax(oc.centroids.counts[: oc.centroids.size]))
+    creator = unit(emb[np.flatnonzero(got.cluster == big)[0]])
+    assert oc.centroids.counts[big] > 100
+    assert oc.centroids.vectors[big] @ creator < 0.5  # it walked far from where it started
