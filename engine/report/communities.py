@@ -38,9 +38,8 @@ def sections(run_dir: Path) -> list[Section]:
     s.figures(*figs)
     table = read(run_dir, "communities.parquet")
     if table is not None:
-        s.heading("Per community").table(table.drop([c for c in table.columns
-                                                    if table[c].dtype == pl.List(pl.Int64)]),
-                                         max_rows=20)
+        lists = [c for c, t in table.schema.items() if isinstance(t, pl.List)]  # member ids
+        s.heading("Per community").table(table.drop(lists), max_rows=20)
     neurons = read(run_dir, "top_neurons.parquet")
     if neurons is not None:
         s.heading("Top neurons per community").table(neurons, max_rows=20)
