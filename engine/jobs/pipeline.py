@@ -187,6 +187,7 @@ def print_summary(ctx: RunContext, results: dict[str, dict[str, Any]]) -> None:
     console = Console()
     console.print(table)
     console.print(f"report: {ctx.path('report.html')}")
+    console.print(f"explore over time: python -m engine.explore {ctx.out_dir}")
 
 
 def _short(v: Any) -> str:

@@ -68,7 +68,9 @@ def bins_section(bins: pl.DataFrame) -> Section:
                                     np.concatenate(outcomes)))
     if figs:
         s.figures(*figs)
-    s.note(f"{len(bins)} clusters over {bins[bin_col].n_unique() if bin_col else '?'} bins.")
+    if bin_col:
+        n_bins = bins.select([c for c in ("part", bin_col) if c in bins.columns]).n_unique()
+        s.note(f"{len(bins)} clusters over {n_bins} bins.")
     return s
 
 

@@ -27,6 +27,7 @@ def sections(run_dir: Path) -> list[Section]:
     distribution = projected_axes(run_dir)
     if distribution:
         s.heading("Projected rows").figures(*distribution)
+        s.note(f"Over time: python -m engine.explore {Path(run_dir).resolve()}")
     if len(s.parts) == 0:
         s.note("No projection artifacts found.")
     return [s]
