@@ -34,6 +34,7 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--time-column", default="datetime")
     ap.add_argument("--text-column", default="full_text")
     ap.add_argument("--out", type=Path, help="explorer folder (default RUN_DIR/explorer)")
+    ap.add_argument("--max-per-day", type=int, help="keep the N most engaged tweets per day")
     ap.add_argument("--rebuild", action="store_true")
     ap.add_argument("--no-serve", action="store_true", help="build only")
     args = ap.parse_args(argv)
@@ -44,7 +45,8 @@ def main(argv: list[str]) -> int:
         if args.rebuild or not index.exists() or index.stat().st_mtime < source.stat().st_mtime:
             t0 = time.perf_counter()
             built = build(source, out, args.axes.split(",") if args.axes else None,
-                          Columns(time=args.time_column, text=args.text_column))
+                          Columns(time=args.time_column, text=args.text_column),
+                          max_per_day=args.max_per_day)
             print(f"built {out}: {built['rows']:,} tweets over {len(built['days'])} days "
                   f"in {time.perf_counter() - t0:.1f}s")
     except UserError as exc:

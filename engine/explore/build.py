@@ -46,8 +46,11 @@ class Columns:
 
 def build(projected: Path, out_dir: Path, axes: list[str] | None = None,
           columns: Columns | None = None, max_rows: int = 1_000_000,
-          max_text: int = 280, digits: int = 3) -> dict:
-    """Write the explorer for `projected` into `out_dir` (replaced atomically); its index."""
+          max_text: int = 280, digits: int = 3, max_per_day: int | None = None) -> dict:
+    """Write the explorer for `projected` into `out_dir` (replaced atomically); its index.
+
+    `max_per_day` keeps only the most engaged tweets of each day (retweets + favourites),
+    bounding file sizes and drawing time on very large corpora."""
     from engine.report.project import axis_columns
 
     projected, out_dir = Path(projected), Path(out_dir)
@@ -82,10 +85,14 @@ def build(projected: Path, out_dir: Path, axes: list[str] | None = None,
     try:
         (tmp / "render").mkdir()
         (tmp / "detail").mkdir()
+        kept = {}
         for lo, hi in day_ranges(days, max_rows):
             chunk = (lf.filter(pl.col("_day").is_between(lo, hi)).sort("_t")
                      .collect(engine="streaming"))
             for (day,), part in chunk.group_by("_day", maintain_order=True):
+                if max_per_day and len(part) > max_per_day:
+                    part = most_engaged(part, max_per_day, c)
+                kept[day] = len(part)
                 name = f"{day.isoformat()}.json"
                 _dump(render_file(part, axes, categories, c, digits), tmp / "render" / name)
                 _dump(detail_file(part, detail_cols, max_text), tmp / "detail" / name)
@@ -96,7 +103,8 @@ def build(projected: Path, out_dir: Path, axes: list[str] | None = None,
             "categories": categories,
             "detail_columns": sorted(detail_cols),
             "rows": int(days["len"].sum()),
-            "days": [{"day": d.isoformat(), "n": int(n)} for d, n in days.iter_rows()],
+            "days": [{"day": d.isoformat(), "n": kept[d], "total": int(n)}
+                     for d, n in days.iter_rows()],
         }
         _dump(index, tmp / "index.json")
         shutil.copyfile(PAGE, tmp / "index.html")
@@ -134,6 +142,16 @@ def day_ranges(days: pl.DataFrame, max_rows: int) -> list[tuple]:
         prev, total = day, total + n
     out.append((lo, prev))
     return out
+
+
+def most_engaged(part: pl.DataFrame, n: int, c: Columns) -> pl.DataFrame:
+    counts = [pl.col(k).cast(pl.Float64).fill_null(0) for k in (c.retweets, c.favorites)
+              if k in part.columns]
+    if not counts:
+        return part.head(n)
+    return (part.with_row_index("_row").sort(pl.sum_horizontal(counts), "_row",
+                                             descending=[True, False])
+            .head(n).sort("_row").drop("_row"))
 
 
 def render_file(part: pl.DataFrame, axes: list[str], categories: list[str], c: Columns,

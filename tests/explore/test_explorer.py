@@ -67,6 +67,22 @@ def test_small_memory_budget_gives_the_same_files(projected, explorer, tmp_path)
         assert (tmp_path / "e" / "render" / f.name).read_text() == f.read_text()
 
 
+def test_max_per_day_keeps_the_most_engaged(projected, explorer, tmp_path):
+    _, full = explorer
+    index = build(projected, tmp_path / "e", AXES, max_per_day=10)
+    df = pl.read_parquet(projected).with_columns(
+        d=pl.col("datetime").dt.date().cast(pl.String),
+        e=pl.col("retweet_count") + pl.col("favorite_count"))
+    for entry, whole in zip(index["days"], full["days"], strict=True):
+        assert entry["n"] == min(10, whole["n"]) and entry["total"] == whole["n"]
+    day = max(index["days"], key=lambda d: d["total"])["day"]
+    detail = json.loads((tmp_path / "e" / "detail" / f"{day}.json").read_text())
+    rows = df.filter(pl.col("d") == day)
+    kept = rows.filter(pl.col("id").is_in(detail["id"]))
+    assert kept["e"].min() >= rows.filter(~pl.col("id").is_in(detail["id"]))["e"].max()
+    assert detail["id"] == kept.sort("datetime")["id"].to_list()  # still in time order
+
+
 def test_created_at_strings_and_bad_columns(projected, tmp_path):
     df = pl.read_parquet(projected).with_columns(
         created_at=pl.col("datetime").dt.replace_time_zone("UTC")
