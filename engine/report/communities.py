@@ -6,12 +6,14 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
+import pyarrow.parquet as pq
 
 from engine.report import svg
 from engine.report.common import group_codes, numeric, pick, read, sample
 from engine.report.html import Section
 
 MAX_NODES = 40  # communities drawn in the map
+MAX_EDGES = 2_000_000  # edges read for the map
 
 
 def sections(run_dir: Path) -> list[Section]:
@@ -32,7 +34,7 @@ def sections(run_dir: Path) -> list[Section]:
         figs.append((svg.scatter(numeric(pts, "x"), numeric(pts, "y"), groups=codes,
                                  title="Vertices in 2-D", radius=1.8), "coloured by community"))
     else:
-        edges = read(run_dir, "edges.parquet")
+        edges = thinned_edges(Path(run_dir) / "edges.parquet")
         if edges is not None and len(edges):
             figs.append(community_map(comm.to_numpy(), edges))
     s.figures(*figs)
@@ -44,6 +46,16 @@ def sections(run_dir: Path) -> list[Section]:
     if neurons is not None:
         s.heading("Top neurons per community").table(neurons, max_rows=20)
     return [s]
+
+
+def thinned_edges(path: Path, limit: int = MAX_EDGES) -> pl.DataFrame | None:
+    """The edge list, or every k-th edge of a very large graph (the map needs only totals
+    between communities, which a uniform thinning keeps in proportion)."""
+    if not path.exists():
+        return None
+    n = pq.ParquetFile(path).metadata.num_rows
+    lf = pl.scan_parquet(path)
+    return (lf if n <= limit else lf.gather_every(-(-n // limit))).collect()
 
 
 def community_map(comm: np.ndarray, edges: pl.DataFrame):
