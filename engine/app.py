@@ -13,6 +13,7 @@ from omegaconf import DictConfig, OmegaConf
 from engine import config
 from engine.backend import resolve
 from engine.errors import UserError
+from engine.report import write_report_safely
 from engine.run import RunContext
 
 log = logging.getLogger("engine")
@@ -42,6 +43,7 @@ def run_config(cfg: DictConfig, out_dir: str) -> float:
     finally:
         if ctx.cluster is not None:
             ctx.cluster.close()
+    write_report_safely(ctx, cfg.job.name, objective)
     return ctx.finish(objective)
 
 

@@ -4,6 +4,13 @@
 product (cosine on L2-normalised rows) or squared L2: `(scores, indices)`, both (n, k), with
 self matches and FAISS's invalid (-1) results removed and the rows left-packed; missing
 neighbours are marked with index -1 and score NaN.
+
+Index parameters (keyword arguments; those of other methods are ignored):
+- hnsw (CPU): `hnsw_m` (graph degree), `ef_construction`, `ef_search`;
+- ivf (GPU): `nlist` (0: about 4 sqrt(n)), `nprobe`;
+- cagra (GPU): `graph_degree`, `intermediate_graph_degree`, `itopk_size`.
+
+`sample_recall` measures an approximate result against exact search on a sample of rows.
 """
 
 from __future__ import annotations
@@ -14,6 +21,8 @@ from engine.backend import Backend
 from engine.errors import UserError
 
 METHODS = ("flat", "hnsw", "ivf", "cagra")
+CPU_METHODS = ("flat", "hnsw")
+GPU_METHODS = ("flat", "ivf", "cagra")
 
 
 def _faiss():
@@ -22,17 +31,28 @@ def _faiss():
     return faiss
 
 
+def check_method(backend: Backend, method: str) -> None:
+    """One clear line when a method does not exist or does not run on this backend."""
+    if method not in METHODS:
+        raise UserError(f"job.knn={method!r}: expected one of {', '.join(METHODS)}")
+    allowed = GPU_METHODS if backend.gpu else CPU_METHODS
+    if method not in allowed:
+        where = "GPU" if backend.gpu else "CPU"
+        raise UserError(f"job.knn={method} does not run on the {where} backend "
+                        f"({where}: {' or '.join(allowed)})")
+
+
 def build_index_cpu(X: np.ndarray, method: str, metric: str, hnsw_m: int = 32,
-                    ef_construction: int = 200, ef_search: int = 128, seed: int = 0):
+                    ef_construction: int = 200, ef_search: int = 128, **_ignored):
     faiss = _faiss()
     d = X.shape[1]
     faiss_metric = faiss.METRIC_INNER_PRODUCT if metric == "ip" else faiss.METRIC_L2
     if method == "flat":
         index = faiss.IndexFlatIP(d) if metric == "ip" else faiss.IndexFlatL2(d)
     elif method == "hnsw":
-        index = faiss.IndexHNSWFlat(d, hnsw_m, faiss_metric)
-        index.hnsw.efConstruction = ef_construction
-        index.hnsw.efSearch = ef_search
+        index = faiss.IndexHNSWFlat(d, int(hnsw_m), faiss_metric)
+        index.hnsw.efConstruction = int(ef_construction)
+        index.hnsw.efSearch = int(ef_search)
     elif method in ("ivf", "cagra"):
         raise UserError(f"job.knn={method} needs the GPU backend (CPU: flat or hnsw)")
     else:
@@ -41,10 +61,13 @@ def build_index_cpu(X: np.ndarray, method: str, metric: str, hnsw_m: int = 32,
     return index
 
 
-def drop_self(scores: np.ndarray, idx: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Remove each row's own index and -1 results, left-pack, keep k columns."""
-    n = idx.shape[0]
-    valid = (idx >= 0) & (idx != np.arange(n)[:, None])
+def drop_self(scores: np.ndarray, idx: np.ndarray, k: int,
+              row_ids: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Remove each row's own index and -1 results, left-pack, keep k columns.
+
+    `row_ids[i]` is the index of query row i in the database (default: i)."""
+    own = np.arange(idx.shape[0]) if row_ids is None else np.asarray(row_ids)
+    valid = (idx >= 0) & (idx != own[:, None])
     # Stable left-pack: order valid entries first, preserving their rank order.
     order = np.argsort(~valid, axis=1, kind="stable")
     idx = np.take_along_axis(idx, order, 1)[:, :k]
@@ -56,20 +79,73 @@ def drop_self(scores: np.ndarray, idx: np.ndarray, k: int) -> tuple[np.ndarray, 
 
 
 def self_knn(backend: Backend, X, k: int, method: str = "flat", metric: str = "ip",
-             batch_rows: int = 65536, **index_params) -> tuple[np.ndarray, np.ndarray]:
-    """k nearest other rows of every row of X (host arrays out)."""
+             batch_rows: int = 65536, progress=None, **index_params
+             ) -> tuple[np.ndarray, np.ndarray]:
+    """k nearest other rows of every row of X (host arrays out).
+
+    X: (n, d) float rows (NumPy, or CuPy on the GPU backend). metric "ip" (use L2-normalised
+    rows for cosine) or "l2" (squared distances). Queries run in chunks of `batch_rows`;
+    `progress(iterable, total, desc)` (e.g. RunContext.progress) reports them."""
     n = X.shape[0]
+    if k < 1:
+        raise UserError(f"k={k} must be at least 1")
     if k >= n:
         raise UserError(f"k={k} must be smaller than the number of rows ({n})")
+    check_method(backend, method)
     if backend.gpu:
         from engine.ops import knn_gpu
 
         scores, idx = knn_gpu.search(backend, X, k + 1, method, metric, batch_rows,
-                                     **index_params)
+                                     progress=progress, **index_params)
     else:
         X = np.ascontiguousarray(X, dtype=np.float32)
         index = build_index_cpu(X, method, metric, **index_params)
-        parts = [index.search(X[i : i + batch_rows], k + 1) for i in range(0, n, batch_rows)]
+        if method == "hnsw":
+            # HNSW searches with max(efSearch, k) candidates; keep efSearch >= k + 1.
+            index.hnsw.efSearch = max(int(index.hnsw.efSearch), k + 1)
+        parts = [index.search(X[i : i + batch_rows], k + 1)
+                 for i in _chunks(n, batch_rows, progress)]
         scores = np.concatenate([p[0] for p in parts])
         idx = np.concatenate([p[1] for p in parts])
     return drop_self(scores, idx, k)
+
+
+def _chunks(n: int, batch_rows: int, progress=None):
+    starts = range(0, n, batch_rows)
+    return progress(starts, len(starts), "knn search") if progress else starts
+
+
+def exact_knn_rows(backend: Backend, X, rows: np.ndarray, k: int,
+                   metric: str = "ip") -> tuple[np.ndarray, np.ndarray]:
+    """Exact k nearest other rows of X[rows] (brute force over all of X), host arrays."""
+    if backend.gpu:
+        from engine.ops import knn_gpu
+
+        scores, idx = knn_gpu.exact_rows(backend, X, rows, k + 1, metric)
+    else:
+        faiss = _faiss()
+        X = np.ascontiguousarray(X, dtype=np.float32)
+        faiss_metric = faiss.METRIC_INNER_PRODUCT if metric == "ip" else faiss.METRIC_L2
+        scores, idx = faiss.knn(X[rows], X, k + 1, metric=faiss_metric)
+    return drop_self(scores, idx, k, row_ids=rows)
+
+
+def recall_at_k(approx_idx: np.ndarray, exact_idx: np.ndarray) -> float:
+    """Share of the exact neighbours (index >= 0) that the approximate lists also hold."""
+    approx_idx = np.where(np.asarray(approx_idx) >= 0, approx_idx, -1)
+    exact_idx = np.where(np.asarray(exact_idx) >= 0, exact_idx, -2)
+    # Each list holds distinct indices, so a value seen twice in a sorted row is a hit.
+    both = np.sort(np.concatenate([approx_idx, exact_idx], axis=1), axis=1)
+    hits = int(((both[:, 1:] == both[:, :-1]) & (both[:, 1:] >= 0)).sum())
+    total = int((exact_idx >= 0).sum())
+    return hits / total if total else 1.0
+
+
+def sample_recall(backend: Backend, X, idx: np.ndarray, n_sample: int = 1000, seed: int = 0,
+                  metric: str = "ip") -> float:
+    """recall@k of the neighbour lists `idx` (n, k) against exact search on sampled rows."""
+    n, k = idx.shape
+    rng = np.random.default_rng([seed, 7])
+    rows = np.sort(rng.choice(n, size=min(n_sample, n), replace=False))
+    _, exact = exact_knn_rows(backend, X, rows, k, metric)
+    return recall_at_k(idx[rows], exact)

@@ -1,0 +1,59 @@
+"""kNN -> graph -> Leiden on feature rows: the shared core of the `communities` job.
+
+`detect(backend, F, k=15, ...)` takes L2-normalised rows (cosine = inner product) and returns a
+`Detection`: labels (0 = largest community), the undirected edges, the modularity and the
+recall@k of the kNN index on a sample. Rows that are all zero get no edges (their
+similarities are meaningless) and end up as singleton communities.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from engine.backend import Backend
+from engine.communities.graph import knn_edges
+from engine.ops.knn import sample_recall, self_knn
+from engine.ops.leiden import leiden, modularity
+
+
+@dataclass
+class Detection:
+    labels: np.ndarray  # (n,) int32
+    src: np.ndarray  # (m,) int64, src < dst
+    dst: np.ndarray
+    weight: np.ndarray  # (m,) float32
+    modularity: float  # at resolution 1
+    quality: float  # modularity at the run's resolution (Leiden's objective)
+    recall: float  # recall@k of the kNN index against exact search on a sample
+    extra: dict = field(default_factory=dict)
+
+
+def _no_stage(name: str):
+    return contextlib.nullcontext()
+
+
+def detect(backend: Backend, F, k: int = 15, knn: str = "hnsw", graph: str = "mutual",
+           resolution: float = 1.0, seed: int = 0, knn_params: dict | None = None,
+           leiden_impl: str = "igraph", n_iterations: int = -1, recall_sample: int = 1000,
+           exclude: np.ndarray | None = None, keep_knn: bool = False, progress=None,
+           stage: Callable[[str], contextlib.AbstractContextManager] = _no_stage) -> Detection:
+    n = F.shape[0]
+    with stage("knn"):
+        scores, idx = self_knn(backend, F, k, method=knn, metric="ip", progress=progress,
+                               **(knn_params or {}))
+    with stage("recall"):
+        recall = 1.0 if knn == "flat" or recall_sample <= 0 else sample_recall(
+            backend, F, idx, recall_sample, seed)
+    with stage("graph"):
+        src, dst, weight = knn_edges(idx, scores, graph, exclude=exclude)
+    with stage("leiden"):
+        labels = leiden(backend, n, src, dst, weight, resolution=resolution, seed=seed,
+                        n_iterations=n_iterations, implementation=leiden_impl)
+    q1 = modularity(n, src, dst, weight, labels, 1.0)
+    q = q1 if resolution == 1.0 else modularity(n, src, dst, weight, labels, resolution)
+    extra = {"knn_scores": scores, "knn_idx": idx} if keep_knn else {}
+    return Detection(labels, src, dst, weight, q1, q, recall, extra)

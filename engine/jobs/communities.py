@@ -1,0 +1,186 @@
+"""`job=communities`: kNN graph + Leiden communities of embeddings or activation maps (seed 002).
+
+Inputs (`job.input`):
+- `embeddings`: the rows of `data` (data=synthetic tweets, or data=files embedding tables);
+- `activations`: one file per layer (torch `{prompt_id: {"post": tensor}}` or sparse long
+  Parquet, see `engine.communities.layers`) from `job.layers_path` (default `data.path`), or
+  synthetic activation maps with data=synthetic. Layers are aligned to the prompts present in
+  every layer; the others are dropped and counted per layer in metrics.json.
+
+Outputs: `labels.parquet` (id, community; row i = vertex i), `edges.parquet` (src, dst, weight;
+each undirected edge once, src < dst), `communities.parquet` (community, size, internal_weight,
+volume, cut, conductance, ids), `top_neurons.parquet` (layer, community, rank, neuron, score,
+prototype; for embeddings the "neurons" are embedding dimensions, layer `embedding`).
+Objective and metrics: `modularity` (resolution 1), `n_communities`, `quality` (modularity at
+`job.resolution`), `knn_recall`, degree / component diagnostics.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+
+from engine.config import DataConfig
+from engine.errors import UserError
+from engine.run import RunContext
+
+INPUTS = ("embeddings", "activations")
+
+
+@dataclass
+class Params:
+    name: str = "communities"
+    input: str = "embeddings"  # embeddings | activations
+    layers_path: str | None = None  # activation layer files (file, dir or glob); default data.path
+    prompt_column: str = "prompt_id"  # prompt id column of Parquet activation layers
+    features: str = "auto"  # none | tfidf_sketch | auto (none for embeddings, else tfidf_sketch)
+    rp_dim: int = 64  # CountSketch width per layer
+    layer_weights: list[float] = field(default_factory=list)  # per layer; empty: all 1
+    feature_batch_rows: int = 4096
+    knn: str = "auto"  # flat | hnsw (CPU) | ivf | cagra (GPU) | auto (hnsw on CPU, ivf on GPU)
+    k: int = 15
+    hnsw_m: int = 20  # HNSW defaults: recall@15 ~0.97 on 200k x 64 blobs (bench/results)
+    ef_construction: int = 60
+    ef_search: int = 64
+    nlist: int = 0  # IVF lists; 0: about 4 sqrt(n)
+    nprobe: int = 32
+    graph_degree: int = 32  # CAGRA
+    intermediate_graph_degree: int = 64
+    itopk_size: int = 0  # CAGRA search list; 0: max(k + 1, 64)
+    recall_sample: int = 1000  # rows checked against exact search (0: skip)
+    graph: str = "union"  # union | mutual (mutual isolates many low-degree rows; see README)
+    resolution: float = 1.0
+    leiden: str = "igraph"  # igraph | leidenalg (CPU)
+    n_iterations: int = -1  # Leiden passes (-1: until stable)
+    zscore: bool = False  # z-score neurons before the prototypes
+    baseline: str = "global"  # global | others (top neurons)
+    top_neurons: int = 20
+
+
+def _knn_method(params: Params, gpu: bool) -> str:
+    if params.knn == "auto":
+        return "ivf" if gpu else "hnsw"
+    return params.knn
+
+
+def _load_embeddings(data: DataConfig, ctx: RunContext):
+    from engine.data import open_embeddings
+
+    source = open_embeddings(data, ctx.seed)
+    batch = source.read([])  # the id column only (always first)
+    truth = source.topics() if hasattr(source, "topics") else None
+    return batch.table.column(0), batch.embeddings, truth
+
+
+def _load_activations(params: Params, data: DataConfig, ctx: RunContext):
+    from engine.communities import layers as L
+
+    path = params.layers_path or (data.path if data.name == "files" else None)
+    if path is None and data.name == "synthetic":
+        from engine.synthetic.activations import make_activations
+
+        syn = make_activations(data.n_prompts, data.n_layers, data.n_neurons,
+                               data.n_prompt_groups, ctx.seed)
+        aligned = L.align([L.Layer(n, syn.ids, X)
+                           for n, X in zip(syn.names, syn.layers, strict=True)])
+        return aligned, syn.groups
+    if path is None:
+        raise UserError("job.input=activations needs job.layers_path=DIR|GLOB (or data=files "
+                        "data.path=...)")
+    return L.align(L.read_layers(path, params.prompt_column)), None
+
+
+def run(params: Params, data: DataConfig, ctx: RunContext) -> float:
+    from engine.communities.detect import detect
+    from engine.communities.features import make_features
+
+    if params.input not in INPUTS:
+        raise UserError(f"job.input={params.input!r}: expected one of {', '.join(INPUTS)}")
+    xp = ctx.backend.xp
+    features = params.features
+    if features == "auto":
+        features = "none" if params.input == "embeddings" else "tfidf_sketch"
+    with ctx.stage("load"):
+        if params.input == "embeddings":
+            ids, X, truth = _load_embeddings(data, ctx)
+            layer_names, layer_mats = ["embedding"], [X]
+        else:
+            aligned, truth = _load_activations(params, data, ctx)
+            ids = pa.array(aligned.ids.tolist())
+            layer_names, layer_mats = aligned.names, aligned.matrices
+            ctx.record(layers=aligned.names, prompts_per_layer=aligned.n_all,
+                       removed_per_layer=aligned.removed)
+    n = len(ids)
+    ctx.record(n_rows=n)
+    with ctx.stage("features"):
+        if params.input == "embeddings":
+            F = make_features(features, embeddings=xp.asarray(X), xp=xp)
+        else:
+            F = make_features(features, layers=layer_mats, rp_dim=params.rp_dim, seed=ctx.seed,
+                              layer_weights=params.layer_weights or None,
+                              batch_rows=params.feature_batch_rows, xp=xp)
+        zero_rows = ctx.backend.to_host((F != 0).sum(axis=1) == 0)
+    ctx.record(features=features, feature_dim=int(F.shape[1]), n_zero_rows=int(zero_rows.sum()))
+    method = _knn_method(params, ctx.backend.gpu)
+    knn_params = dict(hnsw_m=params.hnsw_m, ef_construction=params.ef_construction,
+                      ef_search=params.ef_search, nlist=params.nlist, nprobe=params.nprobe,
+                      graph_degree=params.graph_degree,
+                      intermediate_graph_degree=params.intermediate_graph_degree,
+                      itopk_size=params.itopk_size, seed=ctx.seed)
+    result = detect(ctx.backend, F, k=params.k, knn=method, graph=params.graph,
+                    resolution=params.resolution, seed=ctx.seed, knn_params=knn_params,
+                    leiden_impl=params.leiden, n_iterations=params.n_iterations,
+                    recall_sample=params.recall_sample,
+                    exclude=zero_rows if zero_rows.any() else None, stage=ctx.stage,
+                    progress=ctx.progress)
+    del F
+    with ctx.stage("diagnostics"):
+        _write_outputs(ctx, params, ids, result, layer_names, layer_mats)
+    ctx.record(knn=method, modularity=result.modularity, quality=result.quality,
+               knn_recall=result.recall)
+    if truth is not None:
+        from sklearn.metrics import adjusted_rand_score
+
+        planted = truth >= 0  # synthetic tweets mark diffuse rows -1: they belong nowhere
+        ctx.record(ari_truth=float(adjusted_rand_score(truth[planted],
+                                                       result.labels[planted])))
+    return result.modularity
+
+
+def _write_outputs(ctx: RunContext, params: Params, ids, result, layer_names, layer_mats):
+    from engine.communities.diagnostics import community_table, graph_summary
+    from engine.communities.prototypes import layer_prototypes, top_neurons
+
+    n = len(ids)
+    labels = result.labels
+    ctx.write_table("labels.parquet", pa.table({"id": ids, "community": labels}))
+    ctx.write_table("edges.parquet", pa.table({"src": result.src, "dst": result.dst,
+                                               "weight": result.weight}))
+    table = community_table(n, result.src, result.dst, result.weight, labels)
+    # ids per community: one sort of the vertices by label, then offsets.
+    order = np.argsort(labels, kind="stable")
+    offsets = np.concatenate([[0], np.cumsum(table["size"])]).astype(np.int64)
+    values = ids.take(pa.array(order))
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    id_lists = pa.LargeListArray.from_arrays(pa.array(offsets), values)
+    ctx.write_table("communities.parquet", pa.table({**table, "ids": id_lists}))
+    summary = graph_summary(n, result.src, result.dst, labels)
+    ctx.record(**summary)
+    parts = []
+    for name, X in zip(layer_names, layer_mats, strict=True):
+        X = ctx.backend.to_host(X) if not hasattr(X, "tocsr") else X
+        proto = layer_prototypes(X, labels, zscore=params.zscore)
+        idx, score = top_neurons(proto, params.top_neurons, params.baseline)
+        C, t = idx.shape
+        parts.append(pa.table({
+            "layer": pa.array([name] * (C * t)),
+            "community": np.repeat(np.arange(C, dtype=np.int32), t),
+            "rank": np.tile(np.arange(t, dtype=np.int32), C),
+            "neuron": idx.reshape(-1).astype(np.int32),
+            "score": score.reshape(-1),
+            "prototype": np.take_along_axis(proto, idx, 1).reshape(-1),
+        }))
+    ctx.write_table("top_neurons.parquet", pa.concat_tables(parts))

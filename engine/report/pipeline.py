@@ -1,0 +1,25 @@
+"""Report of `job=pipeline`: each stage's report, from the stage's subdirectory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from engine.report.common import read_metrics, run_section
+from engine.report.html import Section
+
+STAGES = ("project", "basins", "communities", "balance")
+
+
+def sections(run_dir: Path) -> list[Section]:
+    from engine.report import job_sections
+
+    out = []
+    for stage in STAGES:
+        sub = Path(run_dir) / stage
+        if not sub.is_dir():
+            continue
+        out.append(run_section(read_metrics(sub), title=f"{stage}: run"))
+        for s in job_sections(sub, stage):
+            s.title = f"{stage}: {s.title}"
+            out.append(s)
+    return out

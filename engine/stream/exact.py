@@ -1,0 +1,69 @@
+"""The reference arithmetic of the stream clustering, as Numba kernels.
+
+Every decision (nearest centroid, threshold, ties) and every centroid update is defined by
+these float64 operations in this order, so any implementation that performs them in the same
+order gets the same bits:
+
+- dot(a, b): s = 0; for k in 0..d-1: s = s + a[k] * b[k]   (products rounded, then summed
+  left to right; no fused multiply-add, no reordering);
+- normalise(v): v / sqrt(dot(v, v));
+- x_hat = normalise(float64(x));
+- update: v = (n_eff * c + x_hat) / (n_eff + 1), c <- normalise(v).
+
+NumPy reproduces them with elementwise products and `np.cumsum(...)[-1]` (a strictly
+sequential sum), which is how the tests check them independently. Numba compiles without
+fastmath, so LLVM neither reorders the sums nor contracts them into FMAs.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+
+@njit(cache=True)
+def dot(a, b) -> float:
+    s = 0.0
+    for k in range(a.shape[0]):
+        s += a[k] * b[k]
+    return s
+
+
+@njit(cache=True)
+def normalise_rows(X, out) -> int:
+    """out[i] = X[i] / |X[i]| in float64; returns the first row with zero or non-finite norm,
+    or -1 when every row is fine."""
+    for i in range(X.shape[0]):
+        s = 0.0
+        for k in range(X.shape[1]):
+            v = np.float64(X[i, k])
+            s += v * v
+        if not (s > 0.0 and s < np.inf):
+            return i
+        nrm = math.sqrt(s)
+        for k in range(X.shape[1]):
+            out[i, k] = np.float64(X[i, k]) / nrm
+    return -1
+
+
+@njit(cache=True)
+def update_centroid(c, x, n_eff, work) -> None:
+    """c <- normalise((n_eff * c + x) / (n_eff + 1)), in place (`work` is scratch)."""
+    ne = np.float64(n_eff)
+    for k in range(c.shape[0]):
+        work[k] = (ne * c[k] + x[k]) / (ne + 1.0)
+    nrm = math.sqrt(dot(work, work))
+    for k in range(c.shape[0]):
+        c[k] = work[k] / nrm
+
+
+@njit(cache=True)
+def distance(a, b) -> float:
+    """Euclidean |a - b| (an upper bound helper; its rounding is covered by a slack)."""
+    s = 0.0
+    for k in range(a.shape[0]):
+        t = a[k] - b[k]
+        s += t * t
+    return math.sqrt(s)

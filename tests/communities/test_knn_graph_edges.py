@@ -1,0 +1,61 @@
+"""Mutual / union kNN edges against a brute-force construction from Python sets."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from engine.communities.graph import knn_edges
+from engine.errors import UserError
+
+
+def _lists(n=60, k=6, seed=0):
+    rng = np.random.default_rng(seed)
+    idx = np.stack([rng.choice(np.delete(np.arange(n), i), k, replace=False) for i in range(n)])
+    idx[3, -2:] = -1  # missing neighbours
+    scores = rng.random((n, k)).astype(np.float32)
+    return idx, scores
+
+
+def _brute(idx, scores, mode, exclude=()):
+    directed = {}
+    for i in range(idx.shape[0]):
+        for j, s in zip(idx[i], scores[i], strict=True):
+            if j >= 0 and j != i and i not in exclude and j not in exclude:
+                directed[(i, int(j))] = float(s)
+    out = {}
+    for (i, j), s in directed.items():
+        a, b = min(i, j), max(i, j)
+        back = directed.get((j, i))
+        if back is None and mode == "mutual":
+            continue
+        out[(a, b)] = s if back is None else (s + back) / 2
+    return out
+
+
+@pytest.mark.parametrize("mode", ["mutual", "union"])
+def test_edges_equal_brute_force(mode):
+    idx, scores = _lists()
+    # Make some pairs mutual so both modes have work to do.
+    idx[1, 0], idx[0, 0] = 0, 1
+    src, dst, w = knn_edges(idx, scores, mode)
+    ref = _brute(idx, scores, mode)
+    got = {(int(a), int(b)): float(x) for a, b, x in zip(src, dst, w, strict=True)}
+    assert got.keys() == ref.keys()
+    assert all(abs(got[e] - ref[e]) < 1e-6 for e in ref)
+    assert (src < dst).all() and len(got) == len(src)
+
+
+def test_excluded_vertices_get_no_edges():
+    idx, scores = _lists(seed=1)
+    exclude = np.zeros(60, bool)
+    exclude[[2, 5]] = True
+    src, dst, _ = knn_edges(idx, scores, "union", exclude=exclude)
+    assert not np.isin(np.r_[src, dst], [2, 5]).any()
+    assert len(src) == len(_brute(idx, scores, "union", exclude={2, 5}))
+
+
+def test_unknown_mode():
+    idx, scores = _lists()
+    with pytest.raises(UserError, match="job.graph"):
+        knn_edges(idx, scores, "both")

@@ -1,0 +1,69 @@
+"""Leiden: planted partitions, modularity against igraph, labels, isolated vertices, seeds."""
+
+from __future__ import annotations
+
+import igraph
+import numpy as np
+import pytest
+from sklearn.metrics import adjusted_rand_score
+
+from engine.ops.leiden import leiden, modularity, relabel_by_size
+
+
+def _planted(n_groups=6, size=80, p_in=0.2, p_out=0.005, seed=0):
+    rng = np.random.default_rng(seed)
+    truth = np.repeat(np.arange(n_groups), size)
+    n = len(truth)
+    iu = np.triu_indices(n, 1)
+    same = truth[iu[0]] == truth[iu[1]]
+    keep = rng.random(len(same)) < np.where(same, p_in, p_out)
+    src, dst = iu[0][keep], iu[1][keep]
+    w = rng.uniform(0.5, 1.0, len(src)).astype(np.float32)
+    return n, src, dst, w, truth
+
+
+@pytest.mark.parametrize("impl", ["igraph", "leidenalg"])
+def test_recovers_planted_groups(cpu, impl):
+    n, src, dst, w, truth = _planted()
+    labels = leiden(cpu, n, src, dst, w, seed=1, implementation=impl)
+    assert adjusted_rand_score(truth, labels) >= 0.9
+
+
+def test_modularity_equals_igraph(cpu):
+    n, src, dst, w, _ = _planted(seed=2)
+    labels = leiden(cpu, n, src, dst, w, seed=0)
+    g = igraph.Graph(n=n, edges=np.column_stack([src, dst]))
+    for res in (1.0, 0.5, 2.0):
+        ref = g.modularity(labels.tolist(), weights=w.astype(float).tolist(), resolution=res)
+        assert modularity(n, src, dst, w, labels, res) == pytest.approx(ref, abs=1e-9)
+    ref = g.modularity(labels.tolist())
+    assert modularity(n, src, dst, None, labels) == pytest.approx(ref, abs=1e-9)
+
+
+def test_isolated_vertices_kept_and_labels_sorted_by_size(cpu):
+    n, src, dst, w, _ = _planted(n_groups=3, size=40)
+    labels = leiden(cpu, n + 5, src, dst, w, seed=0)  # 5 extra vertices without edges
+    assert len(labels) == n + 5
+    sizes = np.bincount(labels)
+    assert (np.diff(sizes) <= 0).all()
+    assert len(set(labels[n:].tolist())) == 5  # each isolated vertex alone
+    assert set(labels.tolist()) == set(range(labels.max() + 1))
+
+
+def test_same_seed_same_labels(cpu):
+    n, src, dst, w, _ = _planted(p_in=0.08, p_out=0.02, seed=4)
+    a = leiden(cpu, n, src, dst, w, seed=7)
+    b = leiden(cpu, n, src, dst, w, seed=7)
+    assert (a == b).all()
+
+
+def test_relabel_by_size():
+    assert relabel_by_size(np.array([5, 5, 9, 9, 9, 1])).tolist() == [1, 1, 0, 0, 0, 2]
+
+
+@pytest.mark.gpu
+def test_gpu_leiden_recovers_planted_groups(gpu):
+    n, src, dst, w, truth = _planted()
+    labels = leiden(gpu, n + 3, src, dst, w, seed=1)
+    assert len(labels) == n + 3
+    assert adjusted_rand_score(truth, labels[:n]) >= 0.9

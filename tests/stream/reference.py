@@ -1,0 +1,54 @@
+"""A plain message-by-message implementation of the stream clustering, for the tests.
+
+It follows SPEC's `stream` definition literally, with NumPy: every similarity is an
+elementwise product summed left to right (`np.cumsum(...)[-1]`), which is the reference
+arithmetic documented in `engine.stream.exact`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def seq_sum(a: np.ndarray) -> np.ndarray:
+    return np.cumsum(a, axis=-1)[..., -1]
+
+
+def unit(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float64)
+    return x / np.sqrt(np.cumsum(x * x, axis=-1)[..., -1:])
+
+
+class Reference:
+    def __init__(self, dim: int, threshold: float = 0.22, cap: int = 1000,
+                 window_days: float | None = None):
+        self.s_th = 1.0 - threshold
+        self.cap = cap
+        self.window = None if window_days is None else int(round(window_days * 86_400e9))
+        self.C = np.zeros((0, dim))
+        self.n: list[int] = []
+        self.last: list[int] = []
+
+    def step(self, x: np.ndarray, t: int) -> tuple[int, float, bool]:
+        x = unit(x)
+        if len(self.n):
+            sims = seq_sum(self.C * x)
+            if self.window is not None:
+                sims[t - np.asarray(self.last) > self.window] = -np.inf
+            j = int(np.argmax(sims))  # the first maximum: ties go to the lowest id
+            if sims[j] >= self.s_th:
+                ne = float(min(self.n[j], self.cap))
+                v = (ne * self.C[j] + x) / (ne + 1.0)
+                self.C[j] = v / np.sqrt(seq_sum(v * v))
+                self.n[j] += 1
+                self.last[j] = t
+                return j, float(sims[j]), False
+        self.C = np.vstack([self.C, x])
+        self.n.append(1)
+        self.last.append(int(t))
+        return len(self.n) - 1, 1.0, True
+
+    def run(self, emb: np.ndarray, times: np.ndarray):
+        out = [self.step(x, int(t)) for x, t in zip(emb, times, strict=True)]
+        cluster, conf, new = (np.array(v) for v in zip(*out, strict=True))
+        return cluster.astype(np.int64), conf.astype(np.float64), new.astype(bool)
