@@ -124,11 +124,13 @@ def worker_notebook(path: str, batch_rows: int, workdir: str) -> dict:
 def worker_floor(path: str, batch_rows: int, workdir: str) -> dict:
     import pyarrow.parquet as pq
 
+    files = sorted(Path(path).glob("*.parquet")) if Path(path).is_dir() else [Path(path)]
     t0 = time.perf_counter()
     rows = 0
-    # The engine's reader settings (pre_buffer=False keeps memory flat; see engine.io).
-    for batch in pq.ParquetFile(path, pre_buffer=False).iter_batches(batch_size=batch_rows):
-        rows += batch.num_rows
+    for f in files:
+        # The engine's reader settings (pre_buffer=False keeps memory flat; see engine.io).
+        for batch in pq.ParquetFile(f, pre_buffer=False).iter_batches(batch_size=batch_rows):
+            rows += batch.num_rows
     return {"rows": rows, "seconds": time.perf_counter() - t0}
 
 
@@ -167,7 +169,8 @@ def table(results: list[dict], floor: dict | None) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--path", required=True, help="Parquet file with an embedding column")
+    ap.add_argument("--path", required=True,
+                    help="Parquet file with an embedding column, or a directory of them")
     ap.add_argument("--batch-rows", type=int, default=65536)
     ap.add_argument("--skip", nargs="*", default=[], choices=sorted(WORKERS))
     ap.add_argument("--repeat", type=int, default=1, help="runs of floor and engine (best kept)")

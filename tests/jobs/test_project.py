@@ -116,6 +116,17 @@ def test_refit_on_all_rated_rows_keeps_the_chosen_alpha(run_job):
     assert metrics["n_rated_rows"] == 2000
 
 
+def test_passthrough_columns(run_job):
+    _, out, metrics = run_job("job=project", "data.n_rows=1500", "data.n_labelled=600",
+                              "job.passthrough=[category,retweet_count]", "job.method=ols")
+    assert pq.read_schema(out / "projected.parquet").names == [
+        "id", "category", "retweet_count", *AXES]
+    assert metrics["passthrough"] == ["category", "retweet_count"]
+    with pytest.raises(UserError, match="'charity' has the name of an axis"):
+        run_job("job=project", "data.n_rows=1500", "data.n_labelled=600",
+                "job.passthrough=[charity]")
+
+
 def _files(tmp_path, dims=(8, 8), n=60, seed=0):
     tmp_path.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)

@@ -105,3 +105,16 @@ def test_gpu_fit_equals_cpu_fit(gpu, method):
     gpu_map = fit.fit_map(method, x, y, list("abc"), rows, settings, gpu.xp)
     _close(gpu_map.weights, cpu_map.weights, 1e-8)
     _close(gpu_map.intercept, cpu_map.intercept, 1e-8)
+
+
+def test_constant_dimension_moves_into_the_intercept():
+    from engine.project import fit
+
+    x, y = well_conditioned(300, 6, 1, seed=8)
+    x = np.column_stack([x, np.full(300, 0.25)])  # a constant embedding dimension
+    rows = np.arange(300)
+    for method in ("ols", "ridge", "cca"):
+        lmap = fit.fit_map(method, x, y, ["a"], rows, fit.FitSettings(ALPHAS))
+        assert lmap.weights[-1, 0] == 0.0
+        ref = fit.fit_map(method, x[:, :-1], y, ["a"], rows, fit.FitSettings(ALPHAS))
+        _close(lmap.predict(x), ref.predict(x[:, :-1]), 1e-8)
