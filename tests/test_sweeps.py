@@ -1,0 +1,161 @@
+"""Hydra multirun: the presets compose, sweeps run through submitit and Optuna, studies resume.
+
+Sweeps spawn worker processes, so they run `python -m engine -m ...` in a subprocess from the
+repository root, on tiny synthetic data (the `synth` job's objective is its row count, which
+makes the objective each trial must report known in advance).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from omegaconf import OmegaConf
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ["job=synth", "backend=cpu", "data.n_labelled=20", "data.dim=8", "data.n_topics=4",
+        "data.n_basins=2", "data.n_users=20"]
+
+
+def multirun(*args: str, env: dict[str, str] | None = None, check: bool = True):
+    proc = subprocess.run([sys.executable, "-m", "engine", "-m", *args], cwd=ROOT,
+                          env={**os.environ, **(env or {})}, capture_output=True, text=True,
+                          timeout=300)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"exit {proc.returncode}\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    return proc
+
+
+def metrics_by_run(sweep_dir: Path) -> dict[str, dict]:
+    return {p.parent.name: json.loads(p.read_text()) for p in sweep_dir.glob("*/metrics.json")}
+
+
+def compose_with_hydra(*overrides: str):
+    from hydra import compose, initialize_config_dir
+
+    from engine import config, sweeps
+
+    config.register()
+    sweeps.register_resolvers()
+    with initialize_config_dir(str(config.conf_dir()), version_base=None):
+        return compose("config", overrides=list(overrides), return_hydra_config=True)
+
+
+def test_slurm_preset_takes_values_from_environment(monkeypatch):
+    monkeypatch.setenv("ENGINE_SLURM_PARTITION", "a100")
+    monkeypatch.setenv("ENGINE_SLURM_GPUS", "4")
+    cfg = compose_with_hydra("hydra/launcher=slurm_gpu", "job=synth",
+                             "hydra.launcher.timeout_min=30")
+    launcher = cfg.hydra.launcher
+    assert launcher._target_.endswith("SlurmLauncher")
+    assert launcher.partition == "a100"
+    assert launcher.gpus_per_node == 4 and isinstance(launcher.gpus_per_node, int)
+    assert launcher.timeout_min == 30  # the command line beats the environment and default
+    assert launcher.account is None and launcher.cpus_per_task == 8
+
+
+def test_local_parallel_and_optuna_presets_compose(tmp_path, monkeypatch):
+    monkeypatch.setenv("ENGINE_OPTUNA_DIR", str(tmp_path / "studies"))
+    cfg = compose_with_hydra("hydra/launcher=local_parallel", "hydra/sweeper=optuna_tpe",
+                             "job=synth")
+    assert cfg.hydra.launcher._target_.endswith("JoblibLauncher")
+    assert cfg.hydra.launcher.n_jobs == 2
+    sweeper = cfg.hydra.sweeper
+    assert sweeper._target_.endswith("OptunaSweeper")
+    assert sweeper.sampler._target_ == "optuna.samplers.TPESampler"
+    assert sweeper.direction == "maximize"
+    assert sweeper.study_name == "synth"
+    assert sweeper.storage == f"sqlite:///{tmp_path / 'studies'}/synth.db"
+    assert (tmp_path / "studies").is_dir()  # SQLite needs the folder to exist
+
+
+def test_submitit_local_sweep_runs_every_combination(tmp_path):
+    sweep = tmp_path / "sweep"
+    multirun("hydra/launcher=submitit_local", *TINY, "data.n_rows=120,160",
+             f"hydra.sweep.dir={sweep}", "hydra.launcher.timeout_min=5")
+    runs = metrics_by_run(sweep)
+    assert sorted(m["objective"] for m in runs.values()) == [120.0, 160.0]
+    # Every run of a sweep shares the cache beside the sweep directory.
+    assert all(m["cache"] == {"hits": 0, "misses": 0} for m in runs.values())
+    assert all((sweep / r / "tweets.parquet").exists() for r in runs)
+
+
+def test_optuna_study_records_objectives_and_resumes(tmp_path):
+    optuna = pytest.importorskip("optuna")
+    studies = tmp_path / "studies"
+    env = {"ENGINE_OPTUNA_DIR": str(studies)}
+    common = ["hydra/sweeper=optuna_tpe", *TINY, "data.n_rows=choice(100,140,180)",
+              "hydra.sweeper.n_trials=2", "hydra.sweeper.study_name=tiny"]
+    multirun(*common, f"hydra.sweep.dir={tmp_path / 'first'}", env=env)
+    storage = f"sqlite:///{studies / 'tiny.db'}"
+    first = optuna.load_study(study_name="tiny", storage=storage).trials
+    assert len(first) == 2
+    for trial in first:  # the objective the run returned is the value in the study
+        assert trial.state == optuna.trial.TrialState.COMPLETE
+        assert trial.value == trial.params["data.n_rows"]
+
+    multirun(*common, f"hydra.sweep.dir={tmp_path / 'second'}", env=env)
+    study = optuna.load_study(study_name="tiny", storage=storage)
+    assert [t.number for t in study.trials] == [0, 1, 2, 3]  # continued, not restarted
+    assert [t.params for t in study.trials[:2]] == [t.params for t in first]
+    assert all(t.value == t.params["data.n_rows"] for t in study.trials)
+    assert study.best_value == max(t.value for t in study.trials)
+    assert len(metrics_by_run(tmp_path / "second")) == 2
+
+
+def _tiny_embeddings(path: Path) -> Path:
+    emb = np.random.default_rng(0).standard_normal((30, 4)).astype(np.float32)
+    table = pa.table({"id": np.arange(30),
+                      "embedding": pa.FixedSizeListArray.from_arrays(emb.ravel(), 4)})
+    pq.write_table(table, path)
+    return path
+
+
+def test_a_failing_run_does_not_stop_the_sweep(tmp_path):
+    good = _tiny_embeddings(tmp_path / "good.parquet")
+    missing = tmp_path / "missing.parquet"
+    sweep = tmp_path / "sweep"
+    proc = multirun("job=pipeline", "backend=cpu", "data=files", f"data.path={missing},{good}",
+                    f"hydra.sweep.dir={sweep}", check=False)
+    assert proc.returncode != 0  # the sweep reports the failure ...
+    assert "error: " in proc.stderr and "missing.parquet" in proc.stderr
+    assert not (sweep / "0" / "metrics.json").exists()
+    # ... after running the rest of it.
+    assert json.loads((sweep / "1" / "metrics.json").read_text())["n_rows"] == 30
+
+
+def test_optuna_records_failed_trials(tmp_path):
+    optuna = pytest.importorskip("optuna")
+    good = _tiny_embeddings(tmp_path / "good.parquet")
+    missing = tmp_path / "missing.parquet"
+    multirun("hydra/sweeper=optuna_tpe", "job=pipeline", "backend=cpu", "data=files",
+             f"data.path=choice({missing},{good})", "hydra.sweeper.n_trials=4",
+             "hydra.sweeper.max_failure_rate=1.0", "hydra.sweeper.sampler.seed=3",
+             f"hydra.sweep.dir={tmp_path / 'sweep'}",
+             env={"ENGINE_OPTUNA_DIR": str(tmp_path / "studies")})
+    study = optuna.load_study(study_name="pipeline",
+                              storage=f"sqlite:///{tmp_path / 'studies' / 'pipeline.db'}")
+    assert len(study.trials) == 4
+    for t in study.trials:
+        ok = t.params["data.path"] == str(good)
+        assert t.state == (optuna.trial.TrialState.COMPLETE if ok else optuna.trial.TrialState.FAIL)
+        assert not ok or t.value == 30.0
+
+
+def test_sweep_cache_location():
+    from engine.sweeps import cache_dir_for, register_resolvers
+
+    assert cache_dir_for(None, multirun=False, sweep_dir=None) is None
+    assert cache_dir_for(None, multirun=True, sweep_dir="multirun/basins/d/t") == str(
+        Path("multirun/basins/d/cache"))
+    assert cache_dir_for("/scratch/c", multirun=True, sweep_dir="m/x") == "/scratch/c"
+    assert cache_dir_for("off", multirun=True, sweep_dir="m/x") is None
+    register_resolvers()
+    assert OmegaConf.create({"d": "${engine_mkdir:/tmp}"}).d == "/tmp"
