@@ -87,32 +87,9 @@ def test_submitit_local_sweep_runs_every_combination(tmp_path):
     assert all((sweep / r / "tweets.parquet").exists() for r in runs)
 
 
-def test_optuna_study_records_objectives_and_resumes(tmp_path):
-    optuna = pytest.importorskip("optuna")
-    studies = tmp_path / "studies"
-    env = {"ENGINE_OPTUNA_DIR": str(studies)}
-    common = ["hydra/sweeper=optuna_tpe", *TINY, "data.n_rows=choice(100,140,180)",
-              "hydra.sweeper.n_trials=2", "hydra.sweeper.study_name=tiny"]
-    multirun(*common, f"hydra.sweep.dir={tmp_path / 'first'}", env=env)
-    storage = f"sqlite:///{studies / 'tiny.db'}"
-    first = optuna.load_study(study_name="tiny", storage=storage).trials
-    assert len(first) == 2
-    for trial in first:  # the objective the run returned is the value in the study
-        assert trial.state == optuna.trial.TrialState.COMPLETE
-        assert trial.value == trial.params["data.n_rows"]
-
-    multirun(*common, f"hydra.sweep.dir={tmp_path / 'second'}", env=env)
-    study = optuna.load_study(study_name="tiny", storage=storage)
-    assert [t.number for t in study.trials] == [0, 1, 2, 3]  # continued, not restarted
-    assert [t.params for t in study.trials[:2]] == [t.params for t in first]
-    assert all(t.value == t.params["data.n_rows"] for t in study.trials)
-    assert study.best_value == max(t.value for t in study.trials)
-    assert len(metrics_by_run(tmp_path / "second")) == 2
-
-
-def _tiny_embeddings(path: Path) -> Path:
-    emb = np.random.default_rng(0).standard_normal((30, 4)).astype(np.float32)
-    table = pa.table({"id": np.arange(30),
+def _tiny_embeddings(path: Path, n: int = 30) -> Path:
+    emb = np.random.default_rng(0).standard_normal((n, 4)).astype(np.float32)
+    table = pa.table({"id": np.arange(n),
                       "embedding": pa.FixedSizeListArray.from_arrays(emb.ravel(), 4)})
     pq.write_table(table, path)
     return path
@@ -131,22 +108,46 @@ def test_a_failing_run_does_not_stop_the_sweep(tmp_path):
     assert json.loads((sweep / "1" / "metrics.json").read_text())["n_rows"] == 30
 
 
-def test_optuna_records_failed_trials(tmp_path):
+def test_optuna_study_records_objectives_failures_and_resumes(tmp_path):
     optuna = pytest.importorskip("optuna")
-    good = _tiny_embeddings(tmp_path / "good.parquet")
+    files = {30: _tiny_embeddings(tmp_path / "a.parquet", 30),
+             45: _tiny_embeddings(tmp_path / "b.parquet", 45)}
     missing = tmp_path / "missing.parquet"
-    multirun("hydra/sweeper=optuna_tpe", "job=pipeline", "backend=cpu", "data=files",
-             f"data.path=choice({missing},{good})", "hydra.sweeper.n_trials=4",
-             "hydra.sweeper.max_failure_rate=1.0", "hydra.sweeper.sampler.seed=3",
-             f"hydra.sweep.dir={tmp_path / 'sweep'}",
-             env={"ENGINE_OPTUNA_DIR": str(tmp_path / "studies")})
-    study = optuna.load_study(study_name="pipeline",
-                              storage=f"sqlite:///{tmp_path / 'studies' / 'pipeline.db'}")
-    assert len(study.trials) == 4
-    for t in study.trials:
-        ok = t.params["data.path"] == str(good)
-        assert t.state == (optuna.trial.TrialState.COMPLETE if ok else optuna.trial.TrialState.FAIL)
-        assert not ok or t.value == 30.0
+    rows_of = {str(path): n for n, path in files.items()}
+    studies = tmp_path / "studies"
+    common = ["hydra/sweeper=optuna_tpe", "job=pipeline", "backend=cpu", "data=files",
+              f"data.path=choice({files[30]},{files[45]},{missing})",
+              "hydra.sweeper.study_name=tiny", "hydra.sweeper.max_failure_rate=1.0",
+              "hydra.sweeper.sampler.seed=2"]
+    env = {"ENGINE_OPTUNA_DIR": str(studies)}
+    multirun(*common, "hydra.sweeper.n_trials=3", f"hydra.sweep.dir={tmp_path / 'first'}",
+             env=env)
+    storage = f"sqlite:///{studies / 'tiny.db'}"
+    first = optuna.load_study(study_name="tiny", storage=storage).trials
+    assert len(first) == 3
+
+    def check(trial):  # the run's objective (its row count) is the trial's value
+        n = rows_of.get(trial.params["data.path"])
+        if n is None:  # the missing file: the run failed, the study went on
+            assert trial.state == optuna.trial.TrialState.FAIL
+        else:
+            assert trial.state == optuna.trial.TrialState.COMPLETE and trial.value == n
+
+    for trial in first:
+        check(trial)
+    assert {t.state for t in first} == {optuna.trial.TrialState.COMPLETE,
+                                         optuna.trial.TrialState.FAIL}
+
+    multirun(*common, "hydra.sweeper.n_trials=2", f"hydra.sweep.dir={tmp_path / 'second'}",
+             env=env)
+    study = optuna.load_study(study_name="tiny", storage=storage)
+    assert [t.number for t in study.trials] == [0, 1, 2, 3, 4]  # continued, not restarted
+    assert [t.params for t in study.trials[:3]] == [t.params for t in first]
+    for trial in study.trials:
+        check(trial)
+    assert study.best_value == max(t.value for t in study.trials if t.value is not None)
+    assert len(list((tmp_path / "second").glob("*/metrics.json"))) == sum(
+        t.state == optuna.trial.TrialState.COMPLETE for t in study.trials[3:])
 
 
 def test_sweep_cache_location():
