@@ -53,6 +53,8 @@ class DaskCluster:
         except ImportError:
             raise UserError("cluster=dask: dask.distributed is not installed (install the "
                             "`tune` extra)") from None
+        # Dask logs every worker start and stop at INFO; keep the run's log about the run.
+        logging.getLogger("distributed").setLevel(logging.WARNING)
         address = self.address
         if address is None:
             if self.gpu:
@@ -85,6 +87,15 @@ class DaskCluster:
         except BaseException:
             client.cancel(futures)
             raise
+
+    def describe(self) -> dict[str, Any]:
+        """Where the maps ran, for metrics.json."""
+        info: dict[str, Any] = {"name": "dask_cuda" if self.gpu else "dask",
+                                "address": self.address or "local", "started": False}
+        if self._client is not None:
+            workers = self._client.scheduler_info().get("workers", {})
+            info.update(started=True, n_workers=len(workers))
+        return info
 
     def close(self) -> None:
         if self._client is not None:

@@ -103,3 +103,17 @@ def test_dask_cuda_without_the_package_says_so():
                                    "cluster.address=null").cluster)
     with pytest.raises(UserError, match="dask-cuda is not installed"):
         pmap(cluster, count_rows, [Path("x")])
+
+
+def test_run_context_maps_on_the_cluster_and_says_so(dask_cluster, embedding_files, tmp_path,
+                                                    cpu):
+    import json
+
+    from engine.run import RunContext
+
+    ctx = RunContext(out_dir=tmp_path / "run", backend=cpu, cluster=dask_cluster)
+    assert ctx.map(count_rows, embedding_files) == [7, 30, 1, 12, 25]
+    ctx.finish(1.0)
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["cluster"] == {"name": "dask", "address": "local", "started": True,
+                                  "n_workers": 2}
