@@ -117,3 +117,15 @@ def test_run_context_maps_on_the_cluster_and_says_so(dask_cluster, embedding_fil
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert metrics["cluster"] == {"name": "dask", "address": "local", "started": True,
                                   "n_workers": 2}
+
+
+@pytest.mark.gpu
+def test_local_cuda_cluster_gives_the_in_process_result(embedding_files):
+    pytest.importorskip("dask_cuda")
+    cluster = DaskCluster(address=None, n_workers=1, gpu=True)
+    try:
+        assert pmap(cluster, count_rows, embedding_files) == pmap(None, count_rows,
+                                                                 embedding_files)
+        assert cluster.describe()["n_workers"] == 1
+    finally:
+        cluster.close()
