@@ -40,6 +40,9 @@ class DaskCluster:
         self.gpu = gpu
         self._client = None
         self._local = None
+        self.n_maps = 0  # for metrics.json: how much went through the cluster
+        self.n_items = 0
+        self.workers_seen = 0
 
     @property
     def client(self):
@@ -76,6 +79,9 @@ class DaskCluster:
         if not items:
             return []
         client = self.client
+        self.n_maps += 1
+        self.n_items += len(items)
+        self.workers_seen = max(self.workers_seen, len(client.nthreads()))
         small = {k: v for k, v in kwargs.items() if not _is_big(v)}
         shared = {_SHARED_PREFIX + k: client.scatter(v, broadcast=True)
                   for k, v in kwargs.items() if _is_big(v)}
@@ -89,13 +95,9 @@ class DaskCluster:
             raise
 
     def describe(self) -> dict[str, Any]:
-        """Where the maps ran, for metrics.json."""
-        info: dict[str, Any] = {"name": "dask_cuda" if self.gpu else "dask",
-                                "address": self.address or "local", "started": False}
-        if self._client is not None:
-            workers = self._client.scheduler_info().get("workers", {})
-            info.update(started=True, n_workers=len(workers))
-        return info
+        """Where the maps ran and how much went there, for metrics.json."""
+        return {"name": "dask_cuda" if self.gpu else "dask", "address": self.address or "local",
+                "workers": self.workers_seen, "maps": self.n_maps, "items": self.n_items}
 
     def close(self) -> None:
         if self._client is not None:

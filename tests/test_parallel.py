@@ -115,8 +115,9 @@ def test_run_context_maps_on_the_cluster_and_says_so(dask_cluster, embedding_fil
     assert ctx.map(count_rows, embedding_files) == [7, 30, 1, 12, 25]
     ctx.finish(1.0)
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
-    assert metrics["cluster"] == {"name": "dask", "address": "local", "started": True,
-                                  "n_workers": 2}
+    assert metrics["cluster"] == {"name": "dask", "address": "local", "workers": 2,
+                                  "maps": dask_cluster.n_maps, "items": dask_cluster.n_items}
+    assert dask_cluster.n_items >= len(embedding_files)
 
 
 @pytest.mark.gpu
@@ -126,6 +127,6 @@ def test_local_cuda_cluster_gives_the_in_process_result(embedding_files):
     try:
         assert pmap(cluster, count_rows, embedding_files) == pmap(None, count_rows,
                                                                  embedding_files)
-        assert cluster.describe()["n_workers"] == 1
+        assert cluster.describe()["workers"] == 1
     finally:
         cluster.close()
