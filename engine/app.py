@@ -18,7 +18,7 @@ from engine.run import RunContext
 
 log = logging.getLogger("engine")
 config.register()
-sweeps.register_resolvers()
+sweeps.register()
 
 
 def run_config(cfg: DictConfig, out_dir: str, cache_dir: str | None = None) -> float:

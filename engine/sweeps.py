@@ -6,6 +6,7 @@ The presets live in `conf/hydra/launcher/` (local_parallel, slurm_gpu) and
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 from omegaconf import OmegaConf
@@ -20,9 +21,13 @@ def _mkdir(path: str) -> str:
     return str(p)
 
 
-def register_resolvers() -> None:
+def register() -> None:
+    """Config resolvers the presets use; quiet a known warning of the Optuna sweeper."""
     if not OmegaConf.has_resolver("engine_mkdir"):
         OmegaConf.register_new_resolver("engine_mkdir", _mkdir)
+    # hydra-optuna-sweeper 1.3 needs SQLAlchemy < 2, whose every use of Optuna's storage warns
+    # about SQLAlchemy 2.0; the pin is deliberate, so the warning is noise in every study.
+    warnings.filterwarnings("ignore", message="Deprecated API features detected")
 
 
 def cache_dir_for(cache_dir: str | None, multirun: bool, sweep_dir: str | None) -> str | None:

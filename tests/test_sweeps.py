@@ -7,6 +7,7 @@ makes the objective each trial must report known in advance).
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -23,6 +24,22 @@ TINY = ["job=synth", "data.n_labelled=20", "data.dim=8", "data.n_topics=4",
         "data.n_basins=2", "data.n_users=20"]
 
 
+
+def _has(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:
+        return False
+
+
+# The launchers and the sweeper are Hydra plugins from the `tune` extra.
+needs_submitit = pytest.mark.skipif(not _has("hydra_plugins.hydra_submitit_launcher"),
+                                    reason="needs the `tune` extra (hydra-submitit-launcher)")
+needs_joblib = pytest.mark.skipif(not _has("hydra_plugins.hydra_joblib_launcher"),
+                                  reason="needs the `tune` extra (hydra-joblib-launcher)")
+needs_optuna = pytest.mark.skipif(not (_has("hydra_plugins.hydra_optuna_sweeper")
+                                       and _has("optuna")),
+                                  reason="needs the `tune` extra (hydra-optuna-sweeper)")
 needs_no_gpu = pytest.mark.skipif(HAS_GPU, reason="uses backend=gpu as the run that fails")
 
 
@@ -45,11 +62,12 @@ def compose_with_hydra(*overrides: str):
     from engine import config, sweeps
 
     config.register()
-    sweeps.register_resolvers()
+    sweeps.register()
     with initialize_config_dir(str(config.conf_dir()), version_base=None):
         return compose("config", overrides=list(overrides), return_hydra_config=True)
 
 
+@needs_submitit
 def test_slurm_preset_takes_values_from_environment(monkeypatch):
     monkeypatch.setenv("ENGINE_SLURM_PARTITION", "a100")
     monkeypatch.setenv("ENGINE_SLURM_GPUS", "4")
@@ -63,6 +81,8 @@ def test_slurm_preset_takes_values_from_environment(monkeypatch):
     assert launcher.account is None and launcher.cpus_per_task == 8
 
 
+@needs_joblib
+@needs_optuna
 def test_local_parallel_and_optuna_presets_compose(tmp_path, monkeypatch):
     monkeypatch.setenv("ENGINE_OPTUNA_DIR", str(tmp_path / "studies"))
     cfg = compose_with_hydra("hydra/launcher=local_parallel", "hydra/sweeper=optuna_tpe",
@@ -78,6 +98,7 @@ def test_local_parallel_and_optuna_presets_compose(tmp_path, monkeypatch):
     assert (tmp_path / "studies").is_dir()  # SQLite needs the folder to exist
 
 
+@needs_submitit
 def test_submitit_local_sweep_runs_every_combination(tmp_path):
     sweep = tmp_path / "sweep"
     multirun("hydra/launcher=submitit_local", *TINY, "backend=cpu", "data.n_rows=120,160",
@@ -102,8 +123,11 @@ def test_a_failing_run_does_not_stop_the_sweep(tmp_path):
 
 
 @needs_no_gpu
+@needs_optuna
+@pytest.mark.filterwarnings("ignore:Deprecated API features detected")
 def test_optuna_study_records_objectives_failures_and_resumes(tmp_path):
-    optuna = pytest.importorskip("optuna")
+    import optuna
+
     studies = tmp_path / "studies"
     # backend=gpu fails here (no GPU): those trials must be stored as failed, not end the study.
     common = ["hydra/sweeper=optuna_tpe", *TINY, "data.n_rows=choice(100,140)",
@@ -141,12 +165,12 @@ def test_optuna_study_records_objectives_failures_and_resumes(tmp_path):
 
 
 def test_sweep_cache_location():
-    from engine.sweeps import cache_dir_for, register_resolvers
+    from engine.sweeps import cache_dir_for, register
 
     assert cache_dir_for(None, multirun=False, sweep_dir=None) is None
     assert cache_dir_for(None, multirun=True, sweep_dir="multirun/basins/d/t") == str(
         Path("multirun/basins/d/cache"))
     assert cache_dir_for("/scratch/c", multirun=True, sweep_dir="m/x") == "/scratch/c"
     assert cache_dir_for("off", multirun=True, sweep_dir="m/x") is None
-    register_resolvers()
+    register()
     assert OmegaConf.create({"d": "${engine_mkdir:/tmp}"}).d == "/tmp"
