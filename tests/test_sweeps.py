@@ -152,16 +152,20 @@ def test_optuna_study_records_objectives_failures_and_resumes(tmp_path):
     assert {t.state for t in first} == {optuna.trial.TrialState.COMPLETE,
                                          optuna.trial.TrialState.FAIL}
 
+    # The sweep died while a fourth trial was running: it stays RUNNING in the study.
+    optuna.load_study(study_name="tiny", storage=storage).ask()
+    # Started again, the sweeper loads the study and adds n_trials trials to it.
     multirun(*common, "hydra.sweeper.n_trials=2", f"hydra.sweep.dir={tmp_path / 'second'}",
              env=env)
     study = optuna.load_study(study_name="tiny", storage=storage)
-    assert [t.number for t in study.trials] == [0, 1, 2, 3, 4]  # continued, not restarted
+    assert [t.number for t in study.trials] == [0, 1, 2, 3, 4, 5]  # continued, not restarted
     assert [t.params for t in study.trials[:3]] == [t.params for t in first]
-    for trial in study.trials:
+    assert study.trials[3].state == optuna.trial.TrialState.RUNNING
+    for trial in study.trials[:3] + study.trials[4:]:
         check(trial)
     assert study.best_value == max(t.value for t in study.trials if t.value is not None)
     assert len(metrics_by_run(tmp_path / "second")) == sum(
-        t.state == optuna.trial.TrialState.COMPLETE for t in study.trials[3:])
+        t.state == optuna.trial.TrialState.COMPLETE for t in study.trials[4:])
 
 
 def test_sweep_cache_location():
