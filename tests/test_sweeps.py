@@ -14,6 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 from omegaconf import OmegaConf
 
@@ -120,6 +121,15 @@ def test_a_failing_run_does_not_stop_the_sweep(tmp_path):
     assert not (sweep / "0" / "metrics.json").exists()
     # ... after running the rest of it.
     assert json.loads((sweep / "1" / "metrics.json").read_text())["objective"] == 120.0
+    # The summary ranks the runs by what varied between them, the failed one last.
+    from engine.sweeps import main, summarize
+
+    assert summarize(sweep) == [{"run": "1", "backend": "cpu", "objective": 120.0},
+                                {"run": "0", "backend": "gpu", "objective": None}]
+    main([str(sweep)])
+    assert pq.read_table(sweep / "sweep_summary.parquet").to_pylist() == [
+        {"run": "1", "backend": "cpu", "objective": 120.0},
+        {"run": "0", "backend": "gpu", "objective": None}]
 
 
 @needs_no_gpu
