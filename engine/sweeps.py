@@ -54,7 +54,7 @@ def summarize(sweep_dir: str | Path) -> list[dict[str, Any]]:
     """One row per run of a finished sweep: its number, the values it was given, its objective
     (None for a run that did not finish), best first."""
     rows = []
-    for run in sorted(Path(sweep_dir).iterdir(), key=lambda p: p.name):
+    for run in sorted(Path(sweep_dir).iterdir(), key=lambda p: (len(p.name), p.name)):
         overrides = run / ".hydra" / "overrides.yaml"
         if not (run.is_dir() and overrides.exists()):
             continue
