@@ -1,0 +1,81 @@
+"""HDBSCAN labels of one sample for several min_cluster_size values at once.
+
+`min_samples` means the same on both backends: the number of neighbours, *excluding* the
+point itself, whose distance is the core distance (the convention of hdbscan, fast_hdbscan
+and current cuML; scikit-learn's HDBSCAN counts the point itself, so its k is ours + 1).
+It is always passed explicitly: leaving it to default to min_cluster_size makes each run
+20-60x slower for large minimum sizes.
+
+CPU: fast_hdbscan (measured faster than hdbscan on these low-dimensional samples; see
+bench/basins.py). The minimum spanning tree of the mutual-reachability graph depends on
+min_samples only, so it is built once per sample and only the condensed tree is recomputed
+per min_cluster_size (the tuning grid's four min_cluster_frac values share it). Samples below
+`SERIAL_BELOW` points build it on one Numba thread: fast_hdbscan's parallel Boruvka costs
+~0.15 s of thread start-up per call on a busy 2-core machine, 300x the serial time at n=100.
+GPU: cuML HDBSCAN on a CuPy array, one fit per size.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from engine.backend import Backend
+
+SERIAL_BELOW = 50_000
+
+
+def _degenerate(X: np.ndarray, min_samples: int) -> bool:
+    """Too few points, or all at one position (zero distances give no density hierarchy)."""
+    return len(X) <= max(min_samples, 2) or not np.any(np.ptp(X, axis=0) > 0)
+
+
+def labels_cpu(X: np.ndarray, min_samples: int, sizes: list[int]) -> list[np.ndarray]:
+    from fast_hdbscan.hdbscan import clusters_from_spanning_tree, compute_minimum_spanning_tree
+
+    X = np.ascontiguousarray(X, dtype=np.float64)
+    if _degenerate(X, min_samples):
+        return [np.full(len(X), -1, np.int64) for _ in sizes]
+    mst = _mst(X, int(min_samples), compute_minimum_spanning_tree)
+    out = []
+    for size in sizes:
+        labels = clusters_from_spanning_tree(mst, min_cluster_size=int(max(size, 2)))[0]
+        out.append(np.asarray(labels, np.int64))
+    return out
+
+
+def _mst(X: np.ndarray, min_samples: int, compute) -> np.ndarray:
+    import numba
+
+    if len(X) >= SERIAL_BELOW:
+        return compute(X, min_samples=min_samples)[0]
+    threads = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        return compute(X, min_samples=min_samples)[0]
+    finally:
+        numba.set_num_threads(threads)
+
+
+def labels_gpu(X, min_samples: int, sizes: list[int]) -> list[np.ndarray]:
+    import cupy as cp
+    from cuml.cluster import HDBSCAN
+
+    X_host = cp.asnumpy(X) if not isinstance(X, np.ndarray) else X
+    if _degenerate(X_host, min_samples):
+        return [np.full(len(X_host), -1, np.int64) for _ in sizes]
+    Xd = cp.asarray(X, dtype=cp.float32)
+    out = []
+    for size in sizes:
+        model = HDBSCAN(min_cluster_size=int(max(size, 2)), min_samples=int(min_samples),
+                        output_type="cupy")
+        model.fit(Xd)
+        out.append(cp.asnumpy(model.labels_).astype(np.int64))
+    return out
+
+
+def hdbscan_labels(backend: Backend, X: np.ndarray, min_samples: int,
+                   sizes: list[int]) -> list[np.ndarray]:
+    """Labels (-1: noise) of the rows of X, one array per min_cluster_size in `sizes`."""
+    if backend.gpu:
+        return labels_gpu(X, min_samples, sizes)
+    return labels_cpu(X, min_samples, sizes)

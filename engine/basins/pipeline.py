@@ -1,0 +1,233 @@
+"""One pass of the basin pipeline over one part (train or test) for one parameter setting:
+per-bin consensus clusters -> tracking -> soft continuation -> scores.
+
+`bin_consensus` is the per-bin unit of work (a picklable task, so `ctx.map` can spread bins
+over Dask workers); `analyse_part` turns the bins' consensus into the cluster table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from engine.basins import forecast, sampling, tracking
+from engine.basins.bins import Bins
+from engine.basins.consensus import Consensus, consensus, count_coassignment
+from engine.basins.evaluate import continuation_metrics
+from engine.basins.hdbscan_ops import hdbscan_labels
+from engine.basins.settings import Rows, Settings
+
+
+@dataclass
+class BinTask:
+    """Everything one bin's bootstrap consensus needs (picklable)."""
+
+    X: np.ndarray
+    retweets: np.ndarray
+    favorites: np.ndarray
+    days_to_end: np.ndarray
+    src: np.ndarray
+    dst: np.ndarray
+    bin_key: int
+    seed: int
+    alpha: float
+    recency_lambda: float
+    min_sizes: list[int]  # consensus minimum sizes, one result each
+    settings: Settings
+    backend: str = "cpu"
+    cache_dir: str | None = None  # on-disk cache of the result (engine.cache), shared by runs
+
+
+def empty_consensus(n: int) -> Consensus:
+    return Consensus(np.full(n, -1, np.int64), np.zeros(n), np.zeros(0), np.zeros(0, np.int64),
+                     0.0, n)
+
+
+CONSENSUS_SETTINGS = ("n_bootstrap", "sample_frac", "min_samples", "consensus_threshold",
+                      "consensus_max_clusters", "min_cosampled", "prior_strength", "low_cosample")
+CONSENSUS_FIELDS = ("labels", "point_conf", "cluster_conf", "sizes")
+
+
+def bin_consensus(task: BinTask) -> list[Consensus]:
+    """Bootstrap HDBSCAN consensus of one bin, one result per minimum size; read from the
+    cache when `task.cache_dir` is set and the same bin was done before (the final pass
+    repeats the best tuning combo on train; sweeps repeat bins across runs)."""
+    if task.cache_dir is None:
+        return _bin_consensus(task)
+    from engine.cache import Cache
+
+    parts = {"X": task.X, "retweets": task.retweets, "favorites": task.favorites,
+             "days_to_end": task.days_to_end, "src": task.src, "dst": task.dst,
+             "bin_key": task.bin_key, "seed": task.seed, "alpha": task.alpha,
+             "recency_lambda": task.recency_lambda, "backend": task.backend,
+             **{k: getattr(task.settings, k) for k in CONSENSUS_SETTINGS}}
+    cache = Cache(task.cache_dir)
+    done: list[Consensus] = []  # all sizes, computed together on the first miss
+
+    def compute(i: int) -> dict[str, np.ndarray]:
+        if not done:
+            done.extend(_bin_consensus(task))
+        c = done[i]
+        return {**{k: np.asarray(getattr(c, k)) for k in CONSENSUS_FIELDS},
+                "stats": np.array([c.coverage, c.n_never_sampled], float)}
+
+    out = []
+    # One entry per minimum size: a size's result does not depend on the others, so the
+    # final pass (one size) reuses what tuning (four sizes) stored.
+    for i, m in enumerate(task.min_sizes):
+        z = cache.get_or_compute("basins_consensus", {**parts, "min_size": int(m)},
+                                 lambda i=i: compute(i))
+        out.append(Consensus(*(z[k] for k in CONSENSUS_FIELDS), float(z["stats"][0]),
+                             int(z["stats"][1])))
+    return out
+
+
+def _bin_consensus(task: BinTask) -> list[Consensus]:
+    from engine.backend import cpu_backend, resolve
+
+    s = task.settings
+    n = len(task.X)
+    if n < max(min(task.min_sizes), s.min_samples + 1, 3) or len(task.src) == 0:
+        return [empty_consensus(n) for _ in task.min_sizes]
+    backend = cpu_backend() if task.backend == "cpu" else resolve(task.backend)
+    w = sampling.sample_weights(task.retweets, task.favorites, task.days_to_end, task.alpha,
+                                task.recency_lambda)
+    u = sampling.uniforms(task.seed, task.bin_key, s.n_bootstrap, n)
+    samples = sampling.weighted_samples(u, w, sampling.sample_size(n, s.sample_frac))
+    # A cluster of the minimum size keeps ~sample_frac of its points in a run.
+    run_sizes = sorted({max(2, round(s.sample_frac * m)) for m in task.min_sizes})
+    labels = {size: [] for size in run_sizes}
+    for idx in samples:
+        for size, lab in zip(run_sizes, hdbscan_labels(backend, task.X[idx], s.min_samples,
+                                                       run_sizes), strict=True):
+            labels[size].append(lab)
+    out = []
+    for m in task.min_sizes:
+        counts = count_coassignment(n, task.src, task.dst, list(samples),
+                                    labels[max(2, round(s.sample_frac * m))], backend.xp)
+        out.append(consensus(n, counts, s.consensus_threshold, m, s.consensus_max_clusters,
+                             s.min_cosampled, s.prior_strength, s.low_cosample))
+    return out
+
+
+@dataclass
+class PartResult:
+    """Clusters of every bin of a part, their tracks and forecasts, and the scores."""
+
+    bins: Bins
+    members: list[np.ndarray]
+    consensus: list[Consensus]
+    min_sizes: list[int]
+    centres: list[np.ndarray]
+    tracks: tracking.Tracks
+    table: dict[str, np.ndarray]  # one row per (bin, cluster)
+    metrics: dict[str, float]
+
+
+def cluster_stats(X: np.ndarray, labels: np.ndarray, k: int, pop: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(centres (k, d), RMS radius (k,), mean popularity weight (k,))."""
+    d = X.shape[1]
+    if k == 0:
+        return np.zeros((0, d)), np.zeros(0), np.zeros(0)
+    inside = labels >= 0
+    lab = labels[inside]
+    cnt = np.maximum(np.bincount(lab, minlength=k), 1)
+    centres = np.stack([np.bincount(lab, X[inside, j], k) for j in range(d)], 1) / cnt[:, None]
+    sq = ((X[inside] - centres[lab]) ** 2).sum(1)
+    spread = np.sqrt(np.bincount(lab, sq, k) / cnt)
+    return centres, spread, np.bincount(lab, pop[inside], k) / cnt
+
+
+def analyse_part(rows: Rows, bins: Bins, members: list[np.ndarray], results: list[Consensus],
+                 min_sizes: list[int], s: Settings) -> PartResult:
+    """Tracking, soft continuation and forward-chaining scores from the bins' consensus."""
+    n_bins = bins.n_bins
+    centres, conf, sizes, spread, pop = [], [], [], [], []
+    for b in range(n_bins):
+        c = results[b]
+        X = rows.coords[members[b]]
+        w_pop = sampling.popularity_weight(rows.retweets[members[b]], rows.favorites[members[b]],
+                                           s.alpha)
+        ce, sp, po = cluster_stats(X, c.labels, c.n_clusters, w_pop)
+        centres.append(ce)
+        conf.append(np.asarray(c.cluster_conf, float))
+        sizes.append(np.asarray(c.sizes, np.int64))
+        spread.append(sp)
+        pop.append(po)
+    gate = s.track_gate * tracking.median_pairwise(centres)
+    tracks = tracking.track(centres, conf, gate, s.max_gap)
+    cols: dict[str, list] = {k: [] for k in (
+        "bin", "cluster", "size", "n_points", "min_size", "confidence", "spread", "popularity",
+        "basin_id", "reappeared", "age", "prev_size", "has_next", "p_cont",
+        "expected_next_size", "continued", "next_size", "coverage", "n_never_sampled")}
+    centre_cols: list[np.ndarray] = []
+    age_of: dict[int, int] = {}
+    history: list[tuple] = []  # earlier transitions and their hard-match outcomes
+    outcomes: list[np.ndarray] = []
+    for t in range(n_bins):
+        k = len(sizes[t])
+        prev = np.zeros(k, np.int64)
+        if t > 0:
+            nm = tracks.next_match[t - 1]
+            ok = nm >= 0
+            prev[nm[ok]] = sizes[t - 1][ok]
+        has_next = t + 1 < n_bins
+        if has_next:
+            tau, gamma = s.softmatch_tau, s.softmatch_gamma
+            if s.softmatch_fit:
+                transition = (centres[t], conf[t], centres[t + 1], conf[t + 1], sizes[t + 1])
+                scale, gamma = forecast.fit_softmatch(history, outcomes, s.softmatch_use_prior,
+                                                      (1.0, s.softmatch_gamma))
+                tau = scale * forecast.auto_tau(centres[t], centres[t + 1])
+                history.append(transition)
+                outcomes.append((tracks.next_match[t] >= 0).astype(float))
+            p, p_null = forecast.soft_match(centres[t], conf[t], centres[t + 1], conf[t + 1],
+                                            sizes[t + 1], tau, gamma, s.softmatch_use_prior)
+            exp_size = forecast.expected_next_size(p, sizes[t + 1])
+            nm = tracks.next_match[t]
+            nxt = np.where(nm >= 0, sizes[t + 1][np.maximum(nm, 0)] if len(sizes[t + 1]) else 0, 0)
+            p_cont = 1 - p_null
+        else:
+            exp_size = nxt = p_cont = np.full(k, np.nan)
+            nm = np.full(k, -1)
+        ages = []
+        for bid in tracks.basin[t]:
+            age_of[int(bid)] = age_of.get(int(bid), 0) + 1
+            ages.append(age_of[int(bid)])
+        c = results[t]
+        cols["bin"].append(np.full(k, t))
+        cols["cluster"].append(np.arange(k))
+        cols["size"].append(sizes[t])
+        cols["n_points"].append(np.full(k, len(members[t])))
+        cols["min_size"].append(np.full(k, min_sizes[t]))
+        cols["confidence"].append(conf[t])
+        cols["spread"].append(spread[t])
+        cols["popularity"].append(pop[t])
+        cols["basin_id"].append(tracks.basin[t])
+        cols["reappeared"].append(tracks.reappeared[t])
+        cols["age"].append(np.asarray(ages, np.int64))
+        cols["prev_size"].append(prev)
+        cols["has_next"].append(np.full(k, has_next))
+        cols["p_cont"].append(p_cont)
+        cols["expected_next_size"].append(exp_size)
+        cols["continued"].append(nm >= 0)
+        cols["next_size"].append(np.asarray(nxt, float))
+        cols["coverage"].append(np.full(k, c.coverage))
+        cols["n_never_sampled"].append(np.full(k, c.n_never_sampled))
+        centre_cols.append(centres[t])
+    table = {name: np.concatenate(v) if v else np.zeros(0) for name, v in cols.items()}
+    d = rows.coords.shape[1]
+    table["centre"] = np.concatenate(centre_cols) if centre_cols else np.zeros((0, d))
+    scored = table["has_next"].astype(bool)
+    metrics = continuation_metrics(
+        table["bin"][scored], table["size"][scored].astype(float),
+        table["prev_size"][scored].astype(float), table["p_cont"][scored],
+        table["continued"][scored], table["expected_next_size"][scored],
+        table["next_size"][scored])
+    metrics["n_clusters"] = int(len(table["size"]))
+    metrics["n_basins"] = int(len(np.unique(table["basin_id"]))) if len(table["size"]) else 0
+    metrics["mean_coverage"] = float(np.mean([c.coverage for c in results])) if results else 0.0
+    metrics["n_never_sampled"] = int(sum(c.n_never_sampled for c in results))
+    return PartResult(bins, members, results, min_sizes, centres, tracks, table, metrics)

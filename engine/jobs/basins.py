@@ -1,0 +1,386 @@
+"""`job=basins`: temporal consensus clustering of tweets, tracking, continuation forecasts,
+tuning, early detection, lifecycle events and a time-shuffled null model (SPEC `basins`).
+
+Coordinates: `job.coords` columns of a `data=files` table (e.g. the `project` job's
+projected.parquet: id, datetime, retweet_count, favorite_count, sincerity, charity,
+constructiveness). With `data=synthetic` the embeddings are projected onto the planted
+good-faith axes of the generator (`truth.q`); `job.coords` then picks among sincerity,
+charity, constructiveness (default: all three).
+
+Outputs: tuning_results.parquet (tune=true), bins.parquet, train_/test_basins_summary.parquet,
+early_detection.parquet, early_candidates.parquet, lifecycle_events.parquet,
+assignments.parquet, validation_summary.parquet; metrics.json with the test forecasts'
+scores and the same prefixed `null_` for the null model. Objective: train continuation AUROC
+of the chosen parameters (forward-chaining on train, so sweeps never select on test).
+
+The grid runs in-process with `job.tune=true` (work shared between combos, resumable in the
+same output directory). The same search as a Hydra multirun, one run per combo:
+    python -m engine -m job=basins job.tune=false job.bin_size_days=5,7,14 \
+        job.min_cluster_frac=0.002,0.005,0.01,0.02 job.lambda_factor=0,1,2 job.alpha=0.5,1,2
+or with the Optuna sweeper (`hydra/sweeper=optuna`, direction maximize) over the same keys.
+
+Soft matching follows SPEC by default (tau = median centre distance, gamma = 1);
+`job.softmatch_fit=true` instead fits both per transition on the earlier transitions (forward
+chained), which on the synthetic tweets gives better calibrated continuation probabilities
+and next-size forecasts.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from engine.basins.settings import Settings
+from engine.config import DataConfig
+from engine.errors import UserError
+from engine.run import RunContext
+
+log = logging.getLogger("engine")
+AXES = ("sincerity", "charity", "constructiveness")
+HEADLINE = ("continuation_auroc", "continuation_brier", "continuation_logloss", "size_mae")
+
+
+@dataclass
+class _Name:
+    name: str = "basins"
+
+
+@dataclass
+class Params(Settings, _Name):
+    """`name` first, then the pipeline's parameters (`engine.basins.settings.Settings`: bin
+    size, min_cluster_frac, recency_lambda, alpha, n_bootstrap, sample_frac, min_samples,
+    min_cluster_size_global, knn_k, consensus_*, min_cosampled, low_cosample, track_gate,
+    softmatch_*), then the job's own options below."""
+
+    coords: list[str] = field(default_factory=list)  # coordinate columns (see module doc)
+    retweet_column: str = "retweet_count"
+    favorite_column: str = "favorite_count"
+    train_split: float = 0.6
+    lambda_factor: float | None = None  # when set: recency_lambda = factor x ln2 / bin_size_days
+    final_n_bootstrap: int | None = None  # more runs for the final pass (default: n_bootstrap)
+    # Tuning grid.
+    tune: bool = True
+    bin_size_candidates: list[float] = field(default_factory=lambda: [5.0, 7.0, 14.0])
+    min_cluster_frac_candidates: list[float] = field(
+        default_factory=lambda: [0.002, 0.005, 0.01, 0.02])
+    lambda_factors: list[float] = field(default_factory=lambda: [0.0, 1.0, 2.0])  # x ln2/bin
+    alpha_candidates: list[float] = field(default_factory=lambda: [0.5, 1.0, 2.0])
+    max_combos: int | None = None
+    # Early detection grid.
+    early_N: list[int] = field(default_factory=lambda: [2, 3])
+    early_S: list[int] = field(default_factory=lambda: [1, 2])
+    early_Tq: list[float] = field(default_factory=lambda: [0.5, 0.6])
+    early_k_frac: list[float] = field(default_factory=lambda: [0.05, 0.10])
+    # Lifecycle events.
+    flow_min: float = 0.2
+    growth_tol: float = 0.2
+    null_model: bool = True
+
+
+def settings_of(p: Params) -> Settings:
+    """The pipeline settings of the job's parameters, validated."""
+    if p.low_cosample not in ("shrink", "drop"):
+        raise UserError(f"job.low_cosample={p.low_cosample!r}: expected shrink or drop")
+    for key in ("n_bootstrap", "min_samples", "knn_k", "consensus_max_clusters"):
+        if getattr(p, key) < 1:
+            raise UserError(f"job.{key}={getattr(p, key)}: must be >= 1")
+    if not 0 < p.sample_frac <= 1:
+        raise UserError(f"job.sample_frac={p.sample_frac}: expected a fraction in (0, 1]")
+    s = Settings(**{f.name: getattr(p, f.name) for f in fields(Settings)})
+    if p.lambda_factor is not None:
+        s = replace(s, recency_lambda=p.lambda_factor * math.log(2) / p.bin_size_days)
+    return s
+
+
+# -- input ------------------------------------------------------------------------------------
+def _counts(table: pa.Table, name: str, where: str, warnings: list[str]) -> np.ndarray:
+    n = table.num_rows
+    if name not in table.column_names:
+        warnings.append(f"{where}: no column {name!r}; counts set to 0")
+        return np.zeros(n)
+    v = table.column(name).to_numpy(zero_copy_only=False).astype(np.float64)
+    bad = ~np.isfinite(v)
+    if bad.any():
+        warnings.append(f"{where}: column {name!r} has {int(bad.sum())} missing values; set to 0")
+        v[bad] = 0
+    return v
+
+
+def load_rows(p: Params, data: DataConfig, seed: int):
+    """(Rows, warnings, planted topics or None) from data=synthetic or a data=files table."""
+    from engine.basins.bins import to_days
+    from engine.basins.settings import Rows
+    from engine.io.times import to_datetime64
+
+    warnings: list[str] = []
+    topics = None
+    if data.name == "synthetic":
+        from engine.data import open_embeddings
+
+        source = open_embeddings(data, seed)
+        names = list(p.coords) or list(AXES)
+        bad = [c for c in names if c not in AXES]
+        if bad:
+            raise UserError(f"job.coords: {bad[0]!r} is not a synthetic axis ({', '.join(AXES)})")
+        cols = [data.id_column, "datetime", p.retweet_column, p.favorite_column]
+        batch = source.read([c for c in dict.fromkeys(cols)
+                             if c in source.metadata_columns()])
+        table = batch.table
+        q = source.truth.q[:, [AXES.index(c) for c in names]]
+        coords = batch.embeddings.astype(np.float64) @ q
+        topics = source.topics()
+        where = "synthetic tweets"
+        time_col = "datetime"
+    elif data.name == "files":
+        if not data.path:
+            raise UserError("data=files needs data.path=FILE|DIR|GLOB")
+        table, where = _read_tables(data.path)
+        names = list(p.coords) or [c for c in AXES if c in table.column_names]
+        if not names:
+            raise UserError(f"{where}: give the coordinate columns with job.coords=[x,y]")
+        time_col = data.time_column
+        for c in [data.id_column, time_col, *names]:
+            if c not in table.column_names:
+                raise UserError(f"{where}: no column {c!r}")
+        coords = np.stack([table.column(c).to_numpy(zero_copy_only=False).astype(np.float64)
+                           for c in names], 1)
+    else:
+        raise UserError(f"data={data.name!r}: job=basins reads data=synthetic or data=files")
+    ids = table.column(data.id_column).to_numpy(zero_copy_only=False)
+    times = to_datetime64(table.column(time_col), f"{where}: column {time_col!r}", ids)
+    bad = ~np.isfinite(coords).all(1)
+    if bad.any():
+        raise UserError(f"{where}: coordinates {names} missing or not finite at id "
+                        f"{ids[np.flatnonzero(bad)[0]]!r}")
+    if len(coords) and not np.any(np.ptp(coords, axis=0) > 0):
+        raise UserError(f"{where}: all rows have identical coordinates {names}; "
+                        "nothing to cluster")
+    rows = Rows(ids, to_days(times) if len(times) else np.zeros(0), coords,
+                _counts(table, p.retweet_column, where, warnings),
+                _counts(table, p.favorite_column, where, warnings), names,
+                times.min() if len(times) else None)
+    for w in warnings:
+        log.warning(w)
+    return rows, warnings, topics
+
+
+def _read_tables(path: str) -> tuple[pa.Table, str]:
+    import pyarrow.csv as pacsv
+    import pyarrow.feather as feather
+    import pyarrow.parquet as pq
+
+    from engine.io.embeddings import TABLE_SUFFIXES, expand_paths
+
+    files = expand_paths(path, TABLE_SUFFIXES)
+    parts = []
+    for f in files:
+        try:
+            if f.suffix.lower() in (".parquet", ".pq"):
+                parts.append(pq.read_table(f))
+            elif f.suffix.lower() == ".csv":
+                parts.append(pacsv.read_csv(f))
+            else:
+                parts.append(feather.read_table(f))
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise UserError(f"{f}: cannot read: {str(exc).splitlines()[0]}") from None
+    try:
+        table = pa.concat_tables(parts, promote_options="default")
+    except pa.ArrowInvalid as exc:
+        raise UserError(f"{path}: files have different columns: {exc}") from None
+    return table, str(files[0]) if len(files) == 1 else str(Path(path))
+
+
+# -- tables -----------------------------------------------------------------------------------
+def _table(columns: dict) -> pa.Table:
+    return pa.table({k: pa.array(np.asarray(v).tolist() if np.asarray(v).dtype == object else v)
+                     for k, v in columns.items()})
+
+
+def bins_table(part: str, result, coord_names: list[str], start) -> pa.Table:
+    t = result.table
+    day = result.bins.starts[t["bin"].astype(int)] if len(t["bin"]) else np.zeros(0)
+    cols = {"part": np.full(len(t["bin"]), part), "bin": t["bin"].astype(np.int64),
+            "bin_start_day": day}
+    if start is not None:
+        cols["bin_start"] = start + (day * 86400e9).astype("int64").astype("timedelta64[ns]")
+    cols["cluster"] = t["cluster"].astype(np.int64)
+    cols["size"] = t["size"].astype(np.int64)
+    for j, name in enumerate(coord_names):
+        cols[f"centre_{name}"] = t["centre"][:, j] if len(t["bin"]) else np.zeros(0)
+    for k in ("confidence", "spread", "basin_id", "reappeared", "age", "prev_size", "p_cont",
+              "expected_next_size", "continued", "next_size", "n_points", "min_size",
+              "coverage", "n_never_sampled"):
+        cols[k] = t[k]
+    cols["continued"] = np.where(t["has_next"].astype(bool), t["continued"], False)
+    return _table(cols)
+
+
+def assignments_table(part: str, rows, result) -> pa.Table:
+    ids, bins, cl, basin, conf = [], [], [], [], []
+    offset_basin = result.tracks.basin
+    for b, idx in enumerate(result.members):
+        c = result.consensus[b]
+        ids.append(rows.ids[idx])
+        bins.append(np.full(len(idx), b))
+        cl.append(c.labels)
+        bmap = offset_basin[b]
+        basin.append(np.where(c.labels >= 0, bmap[np.maximum(c.labels, 0)] if len(bmap) else -1, -1))
+        conf.append(c.point_conf)
+    def cat(v):
+        return (np.concatenate(v) if v else np.zeros(0))
+    return pa.table({"id": pa.array(cat(ids)), "part": np.full(len(cat(bins)), part),
+                     "bin": cat(bins).astype(np.int64), "cluster": cat(cl).astype(np.int64),
+                     "basin_id": cat(basin).astype(np.int64), "confidence": cat(conf)})
+
+
+# -- run --------------------------------------------------------------------------------------
+def run(params: Params, data: DataConfig, ctx: RunContext) -> float:
+    import pyarrow.parquet as pq
+
+    from engine.basins import early, lifecycle, summary, tuning
+    from engine.basins.bins import split_point
+
+    s = settings_of(params)
+    with ctx.stage("load"):
+        rows, warnings, _ = load_rows(params, data, ctx.seed)
+    ctx.record(n_rows=len(rows.ids), coords=rows.coord_names, input_warnings=warnings)
+    if len(rows.ids) == 0:
+        raise UserError("no rows to cluster")
+    span = float(rows.days.max() - rows.days.min())
+    if span < params.bin_size_days or (params.tune and span < min(params.bin_size_candidates)):
+        raise UserError(f"the time range ({span:.2f} days) is shorter than one bin "
+                        f"(job.bin_size_days={params.bin_size_days})")
+    start, cut = float(rows.days.min()), split_point(rows.days, params.train_split)
+    stop = float(rows.days.max()) + 1e-9
+    backend = ctx.backend.name
+    early_grid = {"Ns": tuple(params.early_N), "Ss": tuple(params.early_S),
+                  "Tqs": tuple(params.early_Tq), "k_fracs": tuple(params.early_k_frac)}
+
+    # 8. Tuning on train (resumable).
+    tuning_rows: list[dict] = []
+    if params.tune:
+        combos = tuning.make_grid(params.bin_size_candidates, params.min_cluster_frac_candidates,
+                                  params.lambda_factors, params.alpha_candidates,
+                                  params.max_combos, ctx.seed)
+        path = ctx.path("tuning_results.parquet")
+        done = pq.read_table(path).to_pylist() if path.exists() else []
+        wanted = {tuning.combo_key(c) for c in combos}
+        done = [r for r in done if tuning.combo_key(r) in wanted]
+        if done:
+            log.info("tuning: %d of %d combos already in %s", len(done), len(combos), path)
+
+        def save(row: dict) -> None:
+            tuning_rows.append(row)
+            ctx.write_table("tuning_results.parquet", pa.Table.from_pylist(done + tuning_rows))
+
+        with ctx.stage("tuning"):
+            all_rows = tuning.tune(rows, start, cut, s, combos, done, ctx.seed, ctx.map, save,
+                                   early_grid, backend, ctx.cache if ctx.cache.enabled else None,
+                                   ctx.progress)
+        best = tuning.best_combo(all_rows)
+        s = replace(s, bin_size_days=best["bin_size_days"],
+                    min_cluster_frac=best["min_cluster_frac"],
+                    recency_lambda=best["recency_lambda"], alpha=best["alpha"])
+        ctx.record(n_combos=len(all_rows), n_combos_run=len(all_rows) - len(done),
+                   best_params={k: best[k] for k in (*tuning.TUNED, "recency_lambda")},
+                   tuning_objective=best["continuation_auroc"])
+        log.info("best parameters: %s", ctx.metrics["best_params"])
+    final = replace(s, n_bootstrap=params.final_n_bootstrap or s.n_bootstrap)
+    cache = ctx.cache if ctx.cache.enabled else None
+
+    # 9. Final pass on train and test with the chosen parameters.
+    results = {}
+    with ctx.stage("final"):
+        for part, (a, b, pid) in {"train": (start, cut, 0), "test": (cut, stop, 1)}.items():
+            pd = tuning.prepare_part(rows, a, b, final.bin_size_days, final.knn_k, pid, cache)
+            results[part] = tuning.run_part(rows, pd, final, ctx.seed, ctx.map, backend, cache)
+    train, test = results["train"], results["test"]
+    if test.bins.n_bins < 2:
+        log.warning("test part has %d bin(s): no transitions to score", test.bins.n_bins)
+
+    # 7. Early detection: settings chosen on train, applied to test with train's T.
+    with ctx.stage("early detection"):
+        train_sizes = train.table["size"]
+        grid_rows = early.early_grid(train.table, train.bins.n_bins, train_sizes, **early_grid)
+        best_early = early.best_setting(grid_rows)
+        ed = [{"part": "train", **r, "chosen": r is best_early} for r in grid_rows]
+        cands_table = None
+        if best_early is not None:
+            m, cands = early.evaluate_setting(test.table, test.bins.n_bins, best_early["N"],
+                                              best_early["S"], best_early["T"],
+                                              best_early["k_frac"])
+            ed.append({"part": "test", **m, "Tq": best_early["Tq"], "chosen": True})
+            cands_table = _table({k: v for k, v in cands.items() if k != "row"})
+        ctx.write_table("early_detection.parquet", pa.Table.from_pylist(ed))
+        if cands_table is not None:
+            ctx.write_table("early_candidates.parquet", cands_table)
+        test_early = ed[-1] if best_early is not None else {}
+
+    # Lifecycle events and summaries.
+    with ctx.stage("lifecycle"):
+        events = []
+        for part, r in results.items():
+            spreads = [r.table["spread"][r.table["bin"] == b] for b in range(r.bins.n_bins)]
+            sizes = [r.table["size"][r.table["bin"] == b] for b in range(r.bins.n_bins)]
+            ev = lifecycle.part_events(rows.coords, r.members,
+                                       [c.labels for c in r.consensus], r.centres, spreads,
+                                       sizes, r.tracks.basin, r.tracks.reappeared,
+                                       params.flow_min, params.growth_tol)
+            events += [{"part": part, **e} for e in ev]
+        ev_table = pa.Table.from_pylist(events) if events else pa.table(
+            {"part": pa.array([], pa.string()), "bin": pa.array([], pa.int64()),
+             "event": pa.array([], pa.string())})
+        ctx.write_table("lifecycle_events.parquet", ev_table)
+        sums = {part: summary.basin_summary(r.table, final.bin_size_days)
+                for part, r in results.items()}
+        for part in results:
+            ctx.write_table(f"{part}_basins_summary.parquet", _table(sums[part]))
+        validation = summary.validation_summary(
+            sums["train"], sums["test"], train.metrics["continuation_auroc"],
+            test.metrics["continuation_auroc"])
+        ctx.write_table("validation_summary.parquet", pa.Table.from_pylist([validation]))
+        ctx.write_table("bins.parquet", pa.concat_tables(
+            [bins_table(part, r, rows.coord_names, rows.start) for part, r in results.items()]))
+        ctx.write_table("assignments.parquet", pa.concat_tables(
+            [assignments_table(part, rows, r) for part, r in results.items()]))
+
+    # 10. Null model: times permuted across rows, same parameters, both parts (null_train_*).
+    null = {}
+    if params.null_model:
+        with ctx.stage("null model"):
+            shuffled = rows.permuted_times(ctx.seed)
+            for prefix, (a, b, pid) in {"": (cut, stop, 1), "train_": (start, cut, 0)}.items():
+                pd = tuning.prepare_part(shuffled, a, b, final.bin_size_days, final.knn_k, pid,
+                                         cache)
+                m = tuning.run_part(shuffled, pd, final, ctx.seed, ctx.map, backend,
+                                    cache).metrics
+                null.update({f"{prefix}{k}": v for k, v in m.items()})
+
+    event_counts = {}
+    for e in events:
+        event_counts[e["event"]] = event_counts.get(e["event"], 0) + 1
+    ctx.record(
+        **{k: test.metrics.get(k, float("nan")) for k in test.metrics},
+        **{f"train_{k}": v for k, v in train.metrics.items()},
+        **{f"null_{k}": null.get(k, float("nan")) for k in {*HEADLINE, *null}},
+        early_precision_at_k=test_early.get("precision_at_k", float("nan")),
+        early_kappa_lift=test_early.get("kappa_lift", float("nan")),
+        early_mean_lead_bins=test_early.get("mean_lead_bins", float("nan")),
+        train_early_kappa_lift=best_early["kappa_lift"] if best_early else float("nan"),
+        lifecycle_events=event_counts,
+        overfitting_risk=validation["overfitting_risk"],
+        params_used={"bin_size_days": final.bin_size_days,
+                     "min_cluster_frac": final.min_cluster_frac,
+                     "recency_lambda": final.recency_lambda, "alpha": final.alpha,
+                     "n_bootstrap": final.n_bootstrap, "min_samples": final.min_samples},
+        n_train_bins=train.bins.n_bins, n_test_bins=test.bins.n_bins,
+        n_rows_outside_bins=int(len(rows.ids) - sum(len(m) for m in train.members)
+                                - sum(len(m) for m in test.members)),
+    )
+    objective = train.metrics["continuation_auroc"]
+    return float(objective) if np.isfinite(objective) else 0.0

@@ -1,0 +1,212 @@
+"""End-to-end `job=basins` on the synthetic tweets: planted basins, outputs, tuning, bad input."""
+
+import json
+from collections import Counter
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from conftest import compose
+
+from engine.app import run_config
+from engine.errors import UserError
+from engine.synthetic import tweets
+
+SMALL = ("job=basins", "data.n_rows=8000", "data.n_topics=8", "data.n_basins=3",
+         "job.n_bootstrap=5", "job.early_N=[2,3]", "job.early_S=[1]", "job.early_Tq=[0.5]")
+
+
+def _run(out, *overrides, backend="cpu"):
+    run_config(compose(f"backend={backend}", *overrides), str(out))
+    return out, json.loads((out / "metrics.json").read_text())
+
+
+def _read(path):
+    t = pq.read_table(path)
+    return {k: t.column(k).to_numpy(zero_copy_only=False) for k in t.column_names}
+
+
+@pytest.fixture(scope="module")
+def planted(tmp_path_factory):
+    return _run(tmp_path_factory.mktemp("basins"), *SMALL, "job.tune=false",
+                "job.bin_size_days=14")
+
+
+def test_outputs_and_metrics(planted):
+    out, m = planted
+    for name in ("bins.parquet", "train_basins_summary.parquet", "test_basins_summary.parquet",
+                 "early_detection.parquet", "lifecycle_events.parquet", "assignments.parquet",
+                 "validation_summary.parquet"):
+        assert (out / name).exists(), name
+    for key in ("continuation_auroc", "continuation_brier", "continuation_logloss", "size_mae"):
+        assert np.isfinite(m[key]) and np.isfinite(m[f"null_{key}"]), key
+    assert m["n_rows"] == 8000 and m["backend"] == "cpu"
+    summary = _read(out / "train_basins_summary.parquet")
+    assert {"duration_bins", "avg_size", "total_size", "stability", "trend_slope", "trend_r2",
+            "direction", "confidence"} <= set(summary)
+    bins = _read(out / "bins.parquet")
+    assert {"size", "confidence", "basin_id", "p_cont", "expected_next_size", "bin_start",
+            "centre_sincerity"} <= set(bins)
+    scored = ~np.isnan(bins["p_cont"])
+    assert np.all((bins["p_cont"][scored] > 0) & (bins["p_cont"][scored] < 1))
+    events = set(_read(out / "lifecycle_events.parquet")["event"])
+    assert {"birth", "continuation", "death"} <= events
+
+
+def test_planted_basins_found_with_their_lifetimes(planted):
+    out, m = planted
+    data = tweets.generate(n_rows=8000, n_topics=8, n_basins=3)
+    topic = data.topic
+    windows = data.truth.windows
+    a = _read(out / "assignments.parquet")
+    bins = _read(out / "bins.parquet")
+    days = (data.batch.table.column("datetime").to_numpy().astype("datetime64[ns]")
+            - np.datetime64("2024-01-01", "ns")) / np.timedelta64(1, "D")
+    found = 0
+    for b in range(3):
+        seen_days, chains = [], Counter()
+        for part in ("train", "test"):
+            p = (a["part"] == part) & (a["cluster"] >= 0)
+            keys = set(zip(a["bin"][p].tolist(), a["cluster"][p].tolist(), strict=True))
+            for t, c in keys:
+                r = p & (a["bin"] == t) & (a["cluster"] == c)
+                top, count = Counter(topic[a["id"][r]]).most_common(1)[0]
+                if top == b and count >= 0.8 * r.sum():
+                    seen_days.append(np.median(days[a["id"][r]]))
+                    chains[(part, int(a["basin_id"][r][0]))] += 1
+        if len(seen_days) < 2:
+            continue
+        found += 1
+        length = windows[b, 1] - windows[b, 0]
+        # The trapezoid ramps (25% up, 35% down) blur the edges: allow 35% of the window.
+        assert abs(min(seen_days) - windows[b, 0]) < 0.35 * length + 14
+        assert abs(max(seen_days) - windows[b, 1]) < 0.35 * length + 14
+        # Tracking keeps it in one chain per part (at most one break elsewhere).
+        assert len(chains) <= 3
+        assert max(chains.values()) >= 0.6 * sum(chains.values())
+    assert found == 3
+    assert int(bins["size"].size) > 0
+
+
+def test_forecasts_have_skill_and_early_detection_lifts(planted):
+    out, m = planted
+    # Continuation forecasts rank continuing clusters above dying ones, on train and test.
+    assert m["train_continuation_auroc"] > 0.6 and m["continuation_auroc"] > 0.6
+    ed = _read(out / "early_detection.parquet")
+    chosen = ed["part"] == "train"
+    assert np.nanmax(ed["kappa_lift"][chosen]) > 0
+    # The null model keeps positions but loses the planted time windows: its clusters are
+    # steadier, so sizes are easier to carry forward than in the real data.
+    assert m["baseline_persistence_size_mae"] > m["null_baseline_persistence_size_mae"]
+
+
+def test_tuning_is_resumable_and_capped(tmp_path):
+    grid = ("job.bin_size_candidates=[14]", "job.min_cluster_frac_candidates=[0.005,0.02]",
+            "job.lambda_factors=[0]", "job.null_model=false")
+    out, m = _run(tmp_path, *SMALL, *grid, "job.alpha_candidates=[1]")
+    t = pq.read_table(out / "tuning_results.parquet")
+    assert t.num_rows == 2 and m["n_combos_run"] == 2
+    assert {"continuation_auroc", "early_kappa_lift", "early_N", "size_mae"} <= set(t.column_names)
+    best = max(t.to_pylist(), key=lambda r: r["continuation_auroc"])
+    assert m["tuning_objective"] == best["continuation_auroc"] == m["objective"]
+    # Rerun in the same directory with two more combos, capped at three: only one is new.
+    out, m = _run(tmp_path, *SMALL, *grid, "job.alpha_candidates=[1,2]", "job.max_combos=3")
+    assert m["n_combos"] == 3 and m["n_combos_run"] == 1
+    assert pq.read_table(out / "tuning_results.parquet").num_rows == 3
+
+
+def _files_run(tmp_path, table, *overrides):
+    path = tmp_path / "in.parquet"
+    pq.write_table(table, path)
+    return _run(tmp_path / "out", "job=basins", "data=files", f"data.path={path}",
+                "job.tune=false", "job.n_bootstrap=3", "job.null_model=false", *overrides)
+
+
+def _table(n=1500, days=120, seed=0, **cols):
+    rng = np.random.default_rng(seed)
+    centre = rng.integers(0, 3, n)
+    xy = np.array([[0, 0], [4, 0], [0, 4]])[centre] + 0.3 * rng.normal(size=(n, 2))
+    t = np.datetime64("2024-01-01") + (rng.uniform(0, days, n) * 86400).astype("timedelta64[s]")
+    base = {"id": np.arange(n), "datetime": t, "x": xy[:, 0], "y": xy[:, 1],
+            "retweet_count": rng.integers(0, 5, n), "favorite_count": rng.integers(0, 9, n)}
+    base.update(cols)
+    return pa.table(base)
+
+
+def test_files_input_and_missing_counts_warn(tmp_path):
+    table = _table().drop(["retweet_count"])
+    out, m = _files_run(tmp_path, table, "job.coords=[x,y]", "job.bin_size_days=14")
+    assert any("retweet_count" in w for w in m["input_warnings"])
+    assert m["n_rows"] == 1500 and m["coords"] == ["x", "y"]
+    assert _read(out / "bins.parquet")["size"].size > 0
+
+
+def test_bins_smaller_than_the_minimum_have_no_clusters(tmp_path):
+    out, m = _files_run(tmp_path, _table(n=120), "job.coords=[x,y]", "job.bin_size_days=7",
+                        "job.min_cluster_size_global=40")
+    assert m["n_clusters"] == 0 and m["train_n_clusters"] == 0
+
+
+@pytest.mark.parametrize("case, match", [
+    ("identical", "identical coordinates"),
+    ("bad_time", "unparseable time"),
+    ("short", "shorter than one bin"),
+    ("no_coords", "job.coords"),
+    ("nan", "not finite"),
+])
+def test_bad_input_is_one_clear_error(tmp_path, case, match):
+    overrides = ["job.coords=[x,y]", "job.bin_size_days=14"]
+    table = _table(n=200)
+    if case == "identical":
+        table = _table(n=200, x=np.ones(200), y=np.ones(200))
+    elif case == "bad_time":
+        t = np.array(["2024-01-01 10:00:00"] * 200, dtype=object)
+        t[7] = "not a time"
+        table = _table(n=200, datetime=t)
+    elif case == "short":
+        table = _table(n=200, days=3)
+    elif case == "no_coords":
+        overrides = ["job.bin_size_days=14"]
+    elif case == "nan":
+        x = np.zeros(200)
+        x[3] = np.nan
+        table = _table(n=200, x=x)
+    with pytest.raises(UserError, match=match):
+        _files_run(tmp_path, table, *overrides)
+    assert not (tmp_path / "out" / "metrics.json").exists()
+
+
+def test_lambda_factor_sets_recency_per_bin_size():
+    from engine.jobs.basins import Params, settings_of
+
+    s = settings_of(Params(bin_size_days=7.0, lambda_factor=2.0))
+    assert np.isclose(s.recency_lambda, 2 * np.log(2) / 7)
+    assert settings_of(Params(recency_lambda=0.3)).recency_lambda == 0.3
+
+
+@pytest.mark.gpu
+def test_gpu_run_matches_cpu_clusters(tmp_path, planted):
+    _, cpu_m = planted
+    _, m = _run(tmp_path, *SMALL, "job.tune=false", "job.bin_size_days=14", backend="gpu")
+    assert m["backend"] == "gpu"
+    # Same samples on both backends; HDBSCAN implementations may differ on ties only.
+    assert abs(m["n_clusters"] - cpu_m["n_clusters"]) <= 0.1 * cpu_m["n_clusters"] + 2
+
+
+def test_cache_reuses_bins_and_gives_the_same_result(tmp_path):
+    common = (*SMALL, "job.bin_size_candidates=[14]", "job.min_cluster_frac_candidates=[0.005]",
+              "job.lambda_factors=[0]", "job.alpha_candidates=[1]", "job.null_model=false",
+              f"cache_dir={tmp_path / 'cache'}")
+    out1, m1 = _run(tmp_path / "a", *common)
+    stored = sorted((tmp_path / "cache" / "basins_consensus").iterdir())
+    # Tuning stored every train bin and the final train pass read them back: one entry per
+    # train and test bin, none added by the final pass.
+    assert len(stored) == m1["n_train_bins"] + m1["n_test_bins"]
+    assert m1["cache"]["hits"] > 0  # the kNN graphs
+    out2, m2 = _run(tmp_path / "b", *common)
+    assert m2["cache"]["misses"] == 0
+    assert sorted((tmp_path / "cache" / "basins_consensus").iterdir()) == stored
+    a, b = _read(out1 / "bins.parquet"), _read(out2 / "bins.parquet")
+    np.testing.assert_array_equal(a["size"], b["size"])
+    np.testing.assert_allclose(a["p_cont"], b["p_cont"])
