@@ -130,3 +130,30 @@ def test_local_cuda_cluster_gives_the_in_process_result(embedding_files):
         assert cluster.describe()["workers"] == 1
     finally:
         cluster.close()
+
+
+def _tables(out_dir: Path) -> dict[str, pa.Table]:
+    return {p.name: pq.read_table(p) for p in sorted(out_dir.glob("*.parquet"))}
+
+
+def _same_column(a: pa.ChunkedArray, b: pa.ChunkedArray) -> bool:
+    if pa.types.is_floating(a.type):  # NaN (an undefined score) equals NaN here
+        return np.array_equal(a.to_numpy(), b.to_numpy(), equal_nan=True)
+    return a.equals(b)
+
+
+@pytest.mark.slow
+def test_basins_on_dask_writes_what_the_in_process_run_writes(run_job):
+    """The basins job maps its bins through ctx.map: the same artifacts either way."""
+    tiny = ["job=basins", "job.tune=false", "job.null_model=false", "data.n_rows=3000",
+            "data.n_days=120", "job.n_bootstrap=3"]
+    objective, local_dir, _ = run_job(*tiny)
+    dask_objective, dask_dir, on_dask = run_job(*tiny, "cluster=dask", "cluster.n_workers=2")
+    assert on_dask["cluster"]["maps"] > 0 and on_dask["cluster"]["workers"] == 2
+    assert dask_objective == objective
+    local, remote = _tables(local_dir), _tables(dask_dir)
+    assert local.keys() == remote.keys() and "bins.parquet" in local
+    for name, table in local.items():
+        assert table.schema == remote[name].schema, name
+        for column in table.column_names:
+            assert _same_column(table[column], remote[name][column]), (name, column)

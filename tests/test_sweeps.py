@@ -21,6 +21,10 @@ from omegaconf import OmegaConf
 from tests.conftest import HAS_GPU
 
 ROOT = Path(__file__).resolve().parents[1]
+# A few months of synthetic tweets: enough for the basins objective (train continuation AUROC)
+# to be defined, few enough for a run in seconds.
+BASINS = ["job=basins", "job.tune=false", "job.null_model=false",
+          "data.n_rows=3000", "data.n_days=120", "job.n_bootstrap=3"]
 TINY = ["job=synth", "data.n_labelled=20", "data.dim=8", "data.n_topics=4",
         "data.n_basins=2", "data.n_users=20"]
 
@@ -100,15 +104,22 @@ def test_local_parallel_and_optuna_presets_compose(tmp_path, monkeypatch):
 
 
 @needs_submitit
-def test_submitit_local_sweep_runs_every_combination(tmp_path):
+def test_submitit_local_basins_sweep_shares_its_cache(tmp_path):
     sweep = tmp_path / "sweep"
-    multirun("hydra/launcher=submitit_local", *TINY, "backend=cpu", "data.n_rows=120,160",
-             f"hydra.sweep.dir={sweep}", "hydra.launcher.timeout_min=5")
+    multirun("hydra/launcher=submitit_local", *BASINS, "backend=cpu",
+             "job.min_cluster_frac=0.005,0.01",
+             f"hydra.sweep.dir={sweep}", "hydra.launcher.timeout_min=10")
     runs = metrics_by_run(sweep)
-    assert sorted(m["objective"] for m in runs.values()) == [120.0, 160.0]
-    # Every run of a sweep shares the cache beside the sweep directory.
-    assert {m["cache"]["dir"] for m in runs.values()} == {str(tmp_path / "cache")}
-    assert all((sweep / r / "tweets.parquet").exists() for r in runs)
+    assert sorted(runs) == ["0", "1"]
+    for m in runs.values():  # each run recorded the objective it returned to the sweeper
+        assert 0.0 < m["objective"] <= 1.0 and m["n_rows"] == 3000
+        assert m["cache"]["dir"] == str(tmp_path / "cache")
+    # The two runs (at the same time, in two processes) share the bins' kNN graphs, which do
+    # not depend on min_cluster_frac: each graph was computed by one run and read by the other.
+    # (The runs' own counters count the lookups made in the run's process, as these are.)
+    knn_graphs = list((tmp_path / "cache" / "basins_knn").glob("*.npz"))
+    assert sum(m["cache"]["misses"] for m in runs.values()) == len(knn_graphs) > 0
+    assert sum(m["cache"]["hits"] for m in runs.values()) == len(knn_graphs)
 
 
 @needs_no_gpu
@@ -135,47 +146,37 @@ def test_a_failing_run_does_not_stop_the_sweep(tmp_path):
 @needs_no_gpu
 @needs_optuna
 @pytest.mark.filterwarnings("ignore:Deprecated API features detected")
-def test_optuna_study_records_objectives_failures_and_resumes(tmp_path):
+def test_optuna_tunes_basins_records_failures_and_resumes(tmp_path):
     import optuna
+    from optuna.trial import TrialState
 
-    studies = tmp_path / "studies"
     # backend=gpu fails here (no GPU): those trials must be stored as failed, not end the study.
-    common = ["hydra/sweeper=optuna_tpe", *TINY, "data.n_rows=choice(100,140)",
-              "backend=choice(cpu,gpu)", "hydra.sweeper.study_name=tiny",
-              "hydra.sweeper.max_failure_rate=1.0", "hydra.sweeper.sampler.seed=0"]
-    env = {"ENGINE_OPTUNA_DIR": str(studies)}
-    multirun(*common, "hydra.sweeper.n_trials=3", f"hydra.sweep.dir={tmp_path / 'first'}",
-             env=env)
-    storage = f"sqlite:///{studies / 'tiny.db'}"
-    first = optuna.load_study(study_name="tiny", storage=storage).trials
-    assert len(first) == 3
-
-    def check(trial):  # the run's objective (its row count) is the trial's value
-        if trial.params["backend"] == "gpu":
-            assert trial.state == optuna.trial.TrialState.FAIL
-        else:
-            assert trial.state == optuna.trial.TrialState.COMPLETE
-            assert trial.value == trial.params["data.n_rows"]
-
-    for trial in first:
-        check(trial)
-    assert {t.state for t in first} == {optuna.trial.TrialState.COMPLETE,
-                                         optuna.trial.TrialState.FAIL}
-
-    # The sweep died while a fourth trial was running: it stays RUNNING in the study.
-    optuna.load_study(study_name="tiny", storage=storage).ask()
+    common = ["hydra/sweeper=optuna_tpe", *BASINS, "job.min_cluster_frac=interval(0.003,0.02)",
+              "backend=choice(cpu,gpu)", "hydra.sweeper.max_failure_rate=1.0",
+              "hydra.sweeper.sampler.seed=3"]
+    env = {"ENGINE_OPTUNA_DIR": str(tmp_path / "studies")}
+    storage = f"sqlite:///{tmp_path / 'studies' / 'basins.db'}"
+    multirun(*common, "hydra.sweeper.n_trials=3", f"hydra.sweep.dir={tmp_path / 'a'}", env=env)
+    first = optuna.load_study(study_name="basins", storage=storage).trials
+    assert len(first) == 3 and {t.state for t in first} == {TrialState.COMPLETE, TrialState.FAIL}
+    # The sweep then died while a fourth trial was running: it stays RUNNING in the study.
+    optuna.load_study(study_name="basins", storage=storage).ask()
     # Started again, the sweeper loads the study and adds n_trials trials to it.
-    multirun(*common, "hydra.sweeper.n_trials=2", f"hydra.sweep.dir={tmp_path / 'second'}",
-             env=env)
-    study = optuna.load_study(study_name="tiny", storage=storage)
+    multirun(*common, "hydra.sweeper.n_trials=2", f"hydra.sweep.dir={tmp_path / 'b'}", env=env)
+    study = optuna.load_study(study_name="basins", storage=storage)
     assert [t.number for t in study.trials] == [0, 1, 2, 3, 4, 5]  # continued, not restarted
     assert [t.params for t in study.trials[:3]] == [t.params for t in first]
-    assert study.trials[3].state == optuna.trial.TrialState.RUNNING
-    for trial in study.trials[:3] + study.trials[4:]:
-        check(trial)
+    assert study.trials[3].state == TrialState.RUNNING
+    runs = [tmp_path / "a" / str(n) for n in range(3)] + [tmp_path / "b" / str(n) for n in
+                                                          range(2)]
+    for trial, run in zip(study.trials[:3] + study.trials[4:], runs, strict=True):
+        assert 0.003 <= trial.params["job.min_cluster_frac"] <= 0.02
+        if trial.params["backend"] == "gpu":
+            assert trial.state == TrialState.FAIL and not (run / "metrics.json").exists()
+        else:  # the objective the run returned is the trial's value
+            assert trial.state == TrialState.COMPLETE
+            assert trial.value == json.loads((run / "metrics.json").read_text())["objective"]
     assert study.best_value == max(t.value for t in study.trials if t.value is not None)
-    assert len(metrics_by_run(tmp_path / "second")) == sum(
-        t.state == optuna.trial.TrialState.COMPLETE for t in study.trials[4:])
 
 
 def test_sweep_cache_location():
