@@ -1,12 +1,14 @@
 """What the sweep cache saves: the runs of a basins sweep with the cache against without it.
 
-    python bench/sweep_cache.py [--rows 20000] [--days 180] [--combos 8]
+    python bench/sweep_cache.py [--rows 20000] [--days 180] [--combos 8] [--vary clustering]
 
-Runs the same combinations (min_cluster_frac x alpha, one bin size, `job.tune=false`) twice in
+Runs the same combinations (`--vary clustering`: min_cluster_frac x alpha, which change the
+bins' consensus; `--vary tracking`: the soft-matching gamma, which does not; one bin size,
+`job.tune=false`) twice in
 this process, each run once computing its own per-bin kNN graphs (`cache_dir=off`) and once
 sharing them through a cache directory, as the runs of a multirun do; the two modes alternate
 which goes first. One untimed run comes first, so imports and JIT are outside the timing.
-Prints a table and writes bench/results/sweep_cache.md.
+Prints a table and writes bench/results/sweep_cache_<vary>.md.
 """
 
 from __future__ import annotations
@@ -41,14 +43,19 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=20000)
     ap.add_argument("--days", type=int, default=180)
     ap.add_argument("--combos", type=int, default=8)
+    ap.add_argument("--vary", choices=["clustering", "tracking"], default="clustering")
     args = ap.parse_args()
     import logging
 
     logging.disable(logging.INFO)
     base = ["job=basins", "job.tune=false", "job.null_model=false", f"data.n_rows={args.rows}",
             f"data.n_days={args.days}", "job.n_bootstrap=5"]
-    grid = list(itertools.product([0.002, 0.005, 0.01, 0.02], [0.5, 1.0, 2.0]))[:args.combos]
-    combos = [[f"job.min_cluster_frac={f}", f"job.alpha={a}"] for f, a in grid]
+    if args.vary == "clustering":
+        grid = itertools.product([0.002, 0.005, 0.01, 0.02], [0.5, 1.0, 2.0])
+        combos = [[f"job.min_cluster_frac={f}", f"job.alpha={a}"] for f, a in grid]
+    else:
+        combos = [[f"job.softmatch_gamma={g}"] for g in (0.5, 1.0, 2.0, 4.0, 8.0, 16.0)]
+    combos = combos[:args.combos]
     runs: dict[str, list[dict]] = {"no cache": [], "shared cache": []}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -71,7 +78,8 @@ def main() -> None:
     ratio = rows[0]["seconds"] / rows[1]["seconds"]
     load = os.getloadavg()[0]
     lines = [
-        f"# Sweep cache: basins, {args.rows} rows over {args.days} days, {len(combos)} runs",
+        f"# Sweep cache: basins, {args.rows} rows over {args.days} days, {len(combos)} runs "
+        f"varying {args.vary} ({', '.join(c.split('=')[0] for c in combos[0])})",
         "",
         f"2 cores shared with other processes (1-min load average {load:.1f} at the end).",
         "",
@@ -84,7 +92,7 @@ def main() -> None:
     lines += ["", f"no cache / shared cache: **{ratio:.2f}x**; same objectives in both: {same}."]
     text = "\n".join(lines)
     print(text)
-    out = ROOT / "bench" / "results" / "sweep_cache.md"
+    out = ROOT / "bench" / "results" / f"sweep_cache_{args.vary}.md"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text + "\n")
 
