@@ -62,9 +62,9 @@ class DaskCluster:
         if address is None:
             if self.gpu:
                 self._local = _local_cuda_cluster(self.n_workers)
-            else:
+            else:  # ":0": a free port, so the clusters of concurrent runs never collide
                 self._local = LocalCluster(n_workers=self.n_workers or 2, threads_per_worker=1,
-                                           processes=True, dashboard_address=None)
+                                           processes=True, dashboard_address=":0")
             address = self._local.scheduler_address
             log.info("started a local Dask cluster at %s", address)
         try:
@@ -124,7 +124,7 @@ def _local_cuda_cluster(n_workers: int | None):
     except ImportError:
         raise UserError("cluster=dask_cuda: dask-cuda is not installed (install the `gpu` "
                         "extra), or name a running scheduler with cluster.address=") from None
-    return LocalCUDACluster(n_workers=n_workers, threads_per_worker=1, dashboard_address=None)
+    return LocalCUDACluster(n_workers=n_workers, threads_per_worker=1, dashboard_address=":0")
 
 
 def make_cluster(cfg: Any) -> DaskCluster | None:
