@@ -8,9 +8,10 @@ import traceback
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from engine import config
+from engine import config, sweeps
 from engine.backend import resolve
 from engine.errors import UserError
 from engine.report import write_report_safely
@@ -18,10 +19,14 @@ from engine.run import RunContext
 
 log = logging.getLogger("engine")
 config.register()
+sweeps.register()
 
 
-def run_config(cfg: DictConfig, out_dir: str) -> float:
-    """Run the job described by a composed config, writing into `out_dir`; return its objective."""
+def run_config(cfg: DictConfig, out_dir: str, cache_dir: str | None = None) -> float:
+    """Run the job described by a composed config, writing into `out_dir`; return its objective.
+
+    `cache_dir` defaults to `cfg.cache_dir` (the task passes the sweep's shared cache).
+    """
     try:
         params = OmegaConf.to_object(cfg.job)
         data = OmegaConf.to_object(cfg.data)
@@ -34,7 +39,8 @@ def run_config(cfg: DictConfig, out_dir: str) -> float:
         out_dir=out_dir,
         backend=backend,
         seed=cfg.seed,
-        cache_dir=cfg.cache_dir,
+        cache_dir=cache_dir if cache_dir is not None else sweeps.cache_dir_for(
+            cfg.cache_dir, multirun=False, sweep_dir=None),
         cluster=make_cluster(cfg.cluster),
     )
     log.info("job=%s backend=%s (%s) -> %s", cfg.job.name, backend.name, backend.device, out_dir)
@@ -49,12 +55,17 @@ def run_config(cfg: DictConfig, out_dir: str) -> float:
 
 @hydra.main(version_base=None, config_path=str(config.conf_dir()), config_name="config")
 def task(cfg: DictConfig) -> float:
+    hc = HydraConfig.get()
+    multirun = hc.mode == RunMode.MULTIRUN
     try:
-        return run_config(cfg, HydraConfig.get().runtime.output_dir)
+        cache_dir = sweeps.cache_dir_for(cfg.cache_dir, multirun, hc.sweep.dir if multirun else None)
+        return run_config(cfg, hc.runtime.output_dir, cache_dir)
     except UserError as exc:
         if cfg.get("debug"):
             traceback.print_exc()
         print(f"error: {exc}", file=sys.stderr)
+        if multirun:
+            raise  # one failed run of a sweep: the sweeper records it (Optuna: a FAIL trial)
         sys.exit(2)
 
 

@@ -66,9 +66,9 @@ class BackendConfig:
 class ClusterConfig:
     """Where data-parallel stages run: in this process, or on a Dask scheduler."""
 
-    name: str = "local"  # local | dask
+    name: str = "local"  # local | dask | dask_cuda
     address: str | None = None  # scheduler address; None with name=dask starts a LocalCluster
-    n_workers: int = 2
+    n_workers: int | None = 2  # local cluster size; None with dask_cuda: one per visible GPU
 
 
 @dataclass

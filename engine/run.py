@@ -32,7 +32,7 @@ class RunContext:
     backend: Backend
     seed: int = 0
     cache_dir: Path | None = None
-    cluster: Any = None  # engine.parallel.Cluster, or None for in-process
+    cluster: Any = None  # engine.parallel.DaskCluster, or None for in-process
     show_progress: bool = field(default_factory=lambda: sys.stderr.isatty())
     metrics: dict[str, Any] = field(default_factory=dict)
 
@@ -83,7 +83,10 @@ class RunContext:
         self.metrics["versions"] = self.backend.versions
         self.metrics["seed"] = self.seed
         if self.cache.enabled:
-            self.metrics["cache"] = {"hits": self.cache.hits, "misses": self.cache.misses}
+            self.metrics["cache"] = {"dir": str(self.cache.root), "hits": self.cache.hits,
+                                     "misses": self.cache.misses}
+        if self.cluster is not None:
+            self.metrics["cluster"] = self.cluster.describe()
         write.write_json(self.metrics, self.path("metrics.json"))
         return float(objective)
 
