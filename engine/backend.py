@@ -8,6 +8,7 @@ install never imports CuPy or RAPIDS.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.metadata
 import importlib.util
@@ -43,6 +44,7 @@ CPU_PACKAGES = {
 }
 
 
+@functools.cache  # metadata lookups cost ~80 ms per backend; jobs resolve one per bin
 def _dist_version(names: tuple[str, ...]) -> str | None:
     for name in names:
         try:

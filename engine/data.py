@@ -72,10 +72,25 @@ def _select(table: pa.Table, columns: list[str] | None, id_column: str) -> pa.Ta
     return table.select([id_column, *[c for c in columns if c != id_column]])
 
 
+def check_synthetic_sizes(data: DataConfig) -> None:
+    """Refuse synthetic sizes the generator cannot honour, naming the key."""
+    minimum = {"n_rows": 1, "dim": 8, "n_topics": 1, "n_users": 1, "n_days": 1, "batch_rows": 1}
+    for key, low in minimum.items():
+        if getattr(data, key) < low:
+            raise UserError(f"data.{key}={getattr(data, key)}: must be at least {low}")
+    if data.n_basins < 0 or data.n_labelled < 0:
+        raise UserError("data.n_basins and data.n_labelled must not be negative")
+    try:
+        np.datetime64(data.start_date, "ns")
+    except ValueError:
+        raise UserError(f"data.start_date={data.start_date!r}: not a date (YYYY-MM-DD)") from None
+
+
 def open_embeddings(data: DataConfig, seed: int, dtype=np.float32
                     ) -> EmbeddingFiles | SyntheticTweets:
     """The embedding rows named by `data` (data=files or data=synthetic)."""
     if data.name == "synthetic":
+        check_synthetic_sizes(data)
         truth = tweets.make_truth(data.n_topics, data.n_basins, data.dim, data.n_users,
                                   data.n_days, data.start_date, seed)
         return SyntheticTweets(data.n_rows, seed, truth, data.n_labelled, data.batch_rows)

@@ -98,3 +98,15 @@ def test_synth_float16_streams_row_groups(run_job):
     assert f.num_row_groups == 5
     t = f.schema_arrow.field("embedding").type
     assert pa.types.is_fixed_size_list(t) and t.list_size == 8 and pa.types.is_float16(t.value_type)
+
+
+@pytest.mark.parametrize(
+    "override, key",
+    [("data.n_rows=0", "data.n_rows"), ("data.dim=0", "data.dim"),
+     ("job.row_group_rows=0", "job.row_group_rows"), ("data.start_date=notadate", "data.start_date")],
+)
+def test_synth_refuses_impossible_sizes(run_job, override, key):
+    from engine.errors import UserError
+
+    with pytest.raises(UserError, match=key):
+        run_job("job=synth", override)

@@ -17,7 +17,7 @@ The grid runs in-process with `job.tune=true` (work shared between combos, resum
 same output directory). The same search as a Hydra multirun, one run per combo:
     python -m engine -m job=basins job.tune=false job.bin_size_days=5,7,14 \
         job.min_cluster_frac=0.002,0.005,0.01,0.02 job.lambda_factor=0,1,2 job.alpha=0.5,1,2
-or with the Optuna sweeper (`hydra/sweeper=optuna`, direction maximize) over the same keys.
+or with the Optuna sweeper (`hydra/sweeper=optuna_tpe`: TPE, maximise, SQLite storage that resumes) over the same keys.
 
 Soft matching follows SPEC by default (tau = median centre distance, gamma = 1);
 `job.softmatch_fit=true` instead fits both per transition on the earlier transitions (forward

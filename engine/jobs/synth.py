@@ -14,6 +14,7 @@ import pyarrow as pa
 
 from engine.config import DataConfig
 from engine.data import open_embeddings
+from engine.errors import UserError
 from engine.io.embeddings import embedding_array
 from engine.io.write import ParquetStreamWriter, write_npz
 from engine.run import RunContext
@@ -28,6 +29,8 @@ class Params:
 
 
 def run(params: Params, data: DataConfig, ctx: RunContext) -> float:
+    if params.row_group_rows < 1:
+        raise UserError(f"job.row_group_rows={params.row_group_rows}: must be at least 1")
     source = open_embeddings(DataConfig(**{**vars(data), "name": "synthetic",
                                            "batch_rows": params.row_group_rows}), ctx.seed)
     dtype = np.float16 if params.float16 else np.float32
