@@ -96,6 +96,9 @@ def test_forecasts_have_skill_and_early_detection_lifts(planted):
     ed = _read(out / "early_detection.parquet")
     chosen = ed["part"] == "train"
     assert np.nanmax(ed["kappa_lift"][chosen]) > 0
+    # Test fledglings are scored from test's first bins on (train's outcomes are history).
+    test_row = ed["part"] == "test"
+    assert ed["n_candidates"][test_row][0] >= 5 and np.isfinite(ed["kappa_lift"][test_row][0])
     # The null model keeps positions but loses the planted time windows: its clusters are
     # steadier, so sizes are easier to carry forward than in the real data.
     assert m["baseline_persistence_size_mae"] > m["null_baseline_persistence_size_mae"]
