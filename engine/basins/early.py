@@ -4,7 +4,9 @@
 - sustained: within the next N bins, the cluster's basin has size >= T for >= S consecutive
   bins, with T the Tq quantile of the train cluster sizes;
 - a logistic regression on cluster features is refitted at every bin t on the fledglings whose
-  outcome is already known at t (bins t' with t' + N <= t) and scores the fledglings at t;
+  outcome is already known at t (bins t' with t' + N <= t) and scores the fledglings at t; on
+  the test part the train part's labelled fledglings are known history too (without them the
+  first N + few test bins have no model and a short test part scores almost no candidates);
 - precision@k with k = max(1, round(k_frac x candidates at t)), pooled over bins; kappa-like
   lift = (P@k - pi) / (1 - pi), pi the prevalence among the scored candidates;
 - lead time: bins from the flag to the start of the sustained run, for flagged hits.
@@ -90,30 +92,45 @@ def fit_logistic(X: np.ndarray, y: np.ndarray, C: float = 1.0, iters: int = 50
 
 
 def rolling_scores(X: np.ndarray, y: np.ndarray, bin_of: np.ndarray, N: int,
-                   min_train: int = 8) -> np.ndarray:
-    """Score of every row, from a model fitted on rows with t' + N <= t (NaN: no model yet)."""
+                   min_train: int = 8, history: tuple[np.ndarray, np.ndarray] | None = None
+                   ) -> np.ndarray:
+    """Score of every row, from a model fitted on rows with t' + N <= t plus `history`
+    (labelled rows of an earlier part, e.g. train's when scoring test; NaN: no model yet)."""
     scores = np.full(len(y), np.nan)
+    Xh, yh = history if history is not None else (np.zeros((0, X.shape[1])), np.zeros(0, bool))
     for t in np.unique(bin_of):
         train = bin_of + N <= t
         now = bin_of == t
-        if train.sum() < min_train or len(np.unique(y[train])) < 2:
+        Xt = np.concatenate([Xh, X[train]])
+        yt = np.concatenate([yh, y[train]]).astype(float)
+        if len(yt) < min_train or len(np.unique(yt)) < 2:
             continue
-        mu, sd = X[train].mean(0), X[train].std(0) + 1e-9
-        coef, b = fit_logistic((X[train] - mu) / sd, y[train].astype(float))
+        mu, sd = Xt.mean(0), Xt.std(0) + 1e-9
+        coef, b = fit_logistic((Xt - mu) / sd, yt)
         scores[now] = 1 / (1 + np.exp(-(((X[now] - mu) / sd) @ coef + b)))
     return scores
 
 
+def labelled_candidates(table: dict[str, np.ndarray], n_bins: int, N: int, S: int, T: float
+                        ) -> tuple[np.ndarray, np.ndarray]:
+    """(features, sustained) of a part's fledglings whose outcome is known within the part."""
+    label, known, _ = sustained(table, n_bins, N, S, T)
+    rows = np.flatnonzero(fledglings(table) & known)
+    return features(table)[rows], label[rows]
+
+
 def evaluate_setting(table: dict[str, np.ndarray], n_bins: int, N: int, S: int, T: float,
-                     k_frac: float) -> tuple[dict[str, float], dict[str, np.ndarray]]:
-    """Metrics of one (N, S, T, k_frac) setting, and the scored candidates."""
+                     k_frac: float, history: tuple[np.ndarray, np.ndarray] | None = None
+                     ) -> tuple[dict[str, float], dict[str, np.ndarray]]:
+    """Metrics of one (N, S, T, k_frac) setting, and the scored candidates. `history`: labelled
+    candidates of the preceding part (`labelled_candidates` of train when scoring test)."""
     cand = fledglings(table)
     label, known, start = sustained(table, n_bins, N, S, T)
     rows = np.flatnonzero(cand & known)
     X = features(table)[rows]
     y = label[rows]
     bin_of = table["bin"][rows]
-    scores = rolling_scores(X, y, bin_of, N)
+    scores = rolling_scores(X, y, bin_of, N, history=history)
     flagged = np.zeros(len(rows), bool)
     hits = picks = 0
     scored = ~np.isnan(scores)

@@ -30,15 +30,35 @@ def _degenerate(X: np.ndarray, min_samples: int) -> bool:
 
 
 def labels_cpu(X: np.ndarray, min_samples: int, sizes: list[int]) -> list[np.ndarray]:
-    from fast_hdbscan.hdbscan import clusters_from_spanning_tree, compute_minimum_spanning_tree
+    from fast_hdbscan.hdbscan import compute_minimum_spanning_tree
 
     X = np.ascontiguousarray(X, dtype=np.float64)
     if _degenerate(X, min_samples):
         return [np.full(len(X), -1, np.int64) for _ in sizes]
     mst = _mst(X, int(min_samples), compute_minimum_spanning_tree)
+    return labels_from_spanning_tree(mst, sizes)
+
+
+def labels_from_spanning_tree(mst: np.ndarray, sizes: list[int]) -> list[np.ndarray]:
+    """fast_hdbscan's `clusters_from_spanning_tree` labels (EOM selection, defaults) for
+    several min_cluster_size values: the sorted tree and its single-linkage hierarchy are
+    built once, not once per size, and membership strengths (unused) are skipped; together
+    ~half of that function's time."""
+    from fast_hdbscan.cluster_trees import (
+        cluster_tree_from_condensed_tree,
+        condense_tree,
+        extract_eom_clusters,
+        get_cluster_label_vector,
+        mst_to_linkage_tree,
+    )
+
+    n_points = mst.shape[0] + 1
+    linkage = mst_to_linkage_tree(mst[np.lexsort((mst.T[1], mst.T[0], mst.T[2]))])
     out = []
     for size in sizes:
-        labels = clusters_from_spanning_tree(mst, min_cluster_size=int(max(size, 2)))[0]
+        condensed = condense_tree(linkage, min_cluster_size=int(max(size, 2)))
+        selected = extract_eom_clusters(condensed, cluster_tree_from_condensed_tree(condensed))
+        labels = get_cluster_label_vector(condensed, selected, 0.0, n_samples=n_points)
         out.append(np.asarray(labels, np.int64))
     return out
 

@@ -140,6 +140,23 @@ def cluster_stats(X: np.ndarray, labels: np.ndarray, k: int, pop: np.ndarray
     return centres, spread, np.bincount(lab, pop[inside], k) / cnt
 
 
+def basin_size_range_max(basin_id: np.ndarray, size: np.ndarray, min_bins: int = 3) -> float:
+    """Largest max/min size ratio over the life of a basin seen in >= `min_bins` bins (NaN if
+    none). Emerging and fading basins span a wide range of sizes; under the time-shuffled null
+    every cluster is a stationary blob whose size only fluctuates, so this separates temporal
+    structure from noise where continuation AUROC, scored on a handful of deaths, cannot."""
+    best = float("nan")
+    if len(size) == 0:
+        return best
+    ids, inv, counts = np.unique(basin_id, return_inverse=True, return_counts=True)
+    hi = np.full(len(ids), -np.inf)
+    lo = np.full(len(ids), np.inf)
+    np.maximum.at(hi, inv, size.astype(float))
+    np.minimum.at(lo, inv, size.astype(float))
+    ok = (counts >= min_bins) & (lo > 0)
+    return float(np.max(hi[ok] / lo[ok])) if ok.any() else best
+
+
 def analyse_part(rows: Rows, bins: Bins, members: list[np.ndarray], results: list[Consensus],
                  min_sizes: list[int], s: Settings) -> PartResult:
     """Tracking, soft continuation and forward-chaining scores from the bins' consensus."""
@@ -228,6 +245,7 @@ def analyse_part(rows: Rows, bins: Bins, members: list[np.ndarray], results: lis
         table["next_size"][scored])
     metrics["n_clusters"] = int(len(table["size"]))
     metrics["n_basins"] = int(len(np.unique(table["basin_id"]))) if len(table["size"]) else 0
+    metrics["basin_size_range_max"] = basin_size_range_max(table["basin_id"], table["size"])
     metrics["mean_coverage"] = float(np.mean([c.coverage for c in results])) if results else 0.0
     metrics["n_never_sampled"] = int(sum(c.n_never_sampled for c in results))
     return PartResult(bins, members, results, min_sizes, centres, tracks, table, metrics)

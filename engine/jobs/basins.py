@@ -13,6 +13,16 @@ assignments.parquet, validation_summary.parquet; metrics.json with the test fore
 scores and the same prefixed `null_` for the null model. Objective: train continuation AUROC
 of the chosen parameters (forward-chaining on train, so sweeps never select on test).
 
+Real vs null: continuation AUROC (SPEC step 6) is reported for both but does not separate
+them: with the tracker's gate nearly every cluster continues in both, and the AUROC rests on
+a handful of deaths. What the time shuffle destroys is emergence and fading, measured by
+`basin_size_range_max` (largest max/min size ratio over the life of a basin seen in >= 3
+bins; `null_basin_size_range_max` beside it): on the planted synthetic basins (20k rows,
+seeds 0-2) real 10-53 vs null 3.7-7.2.
+
+Early detection on test uses the train part's labelled fledglings as history for the rolling
+logistic regression (see `engine.basins.early`).
+
 The grid runs in-process with `job.tune=true` (work shared between combos, resumable in the
 same output directory). The same search as a Hydra multirun, one run per combo:
     python -m engine -m job=basins job.tune=false job.bin_size_days=5,7,14 \
@@ -311,9 +321,10 @@ def run(params: Params, data: DataConfig, ctx: RunContext) -> float:
         ed = [{"part": "train", **r, "chosen": r is best_early} for r in grid_rows]
         cands_table = None
         if best_early is not None:
-            m, cands = early.evaluate_setting(test.table, test.bins.n_bins, best_early["N"],
-                                              best_early["S"], best_early["T"],
-                                              best_early["k_frac"])
+            setting = (best_early["N"], best_early["S"], best_early["T"])
+            history = early.labelled_candidates(train.table, train.bins.n_bins, *setting)
+            m, cands = early.evaluate_setting(test.table, test.bins.n_bins, *setting,
+                                              best_early["k_frac"], history=history)
             ed.append({"part": "test", **m, "Tq": best_early["Tq"], "chosen": True})
             cands_table = _table({k: v for k, v in cands.items() if k != "row"})
         ctx.write_table("early_detection.parquet", pa.Table.from_pylist(ed))

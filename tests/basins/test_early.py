@@ -36,27 +36,44 @@ def test_sustained_labels_by_hand():
     assert label1[4] and label1[5]
 
 
-def test_precision_at_k_and_lift_on_a_predictable_signal():
-    rng = np.random.default_rng(1)
+def _predictable(n_bins, seed):
+    """Per bin, 10 new small clusters; those with odd size grow to 30 for two bins."""
+    rng = np.random.default_rng(seed)
     rows = {"basin": [], "bin": [], "size": []}
     bid = 0
-    # Per bin, 10 new small clusters; those with odd size grow to 30 for two bins.
-    for t in range(12):
+    for t in range(n_bins):
         for _ in range(10):
             s0 = int(rng.integers(5, 9))
             rows["basin"] += [bid]
             rows["bin"] += [t]
             rows["size"] += [s0]
-            if s0 % 2 and t + 2 < 12:
+            if s0 % 2 and t + 2 < n_bins:
                 rows["basin"] += [bid, bid]
                 rows["bin"] += [t + 1, t + 2]
                 rows["size"] += [30, 30]
             bid += 1
     t = _table(rows["basin"], rows["bin"], rows["size"])
     t["popularity"] = (t["size"] % 2).astype(float)  # the feature that predicts growth
+    return t
+
+
+def test_precision_at_k_and_lift_on_a_predictable_signal():
+    t = _predictable(12, 1)
     m, cands = early.evaluate_setting(t, 12, N=2, S=2, T=20, k_frac=0.2)
     assert m["precision_at_k"] == 1.0
     pi = m["prevalence"]
     assert 0 < pi < 1 and np.isclose(m["kappa_lift"], (1.0 - pi) / (1 - pi))
     assert m["mean_lead_bins"] == 1.0
     assert cands["flagged"].sum() == m["n_flagged"]
+
+
+def test_test_part_scores_from_its_first_bin_with_train_history():
+    train, test = _predictable(12, 1), _predictable(4, 2)
+    alone, _ = early.evaluate_setting(test, 4, N=2, S=2, T=20, k_frac=0.2)
+    assert alone["n_candidates"] == 0  # no test bin has N bins of labelled past of its own
+    X, y = early.labelled_candidates(train, 12, N=2, S=2, T=20)
+    assert len(y) > 20 and 0 < y.mean() < 1  # train's fledglings of bins 0-9
+    m, cands = early.evaluate_setting(test, 4, N=2, S=2, T=20, k_frac=0.2, history=(X, y))
+    known_now = early.fledglings(test) & (test["bin"] < 2)  # bins 0, 1: outcome known
+    assert m["n_candidates"] == known_now.sum() > 0
+    assert m["precision_at_k"] == 1.0 and m["kappa_lift"] == 1.0

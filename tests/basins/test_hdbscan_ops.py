@@ -36,6 +36,20 @@ def test_several_sizes_equal_separate_runs(cpu, blobs):
         np.testing.assert_array_equal(lab, ref)
 
 
+def test_shared_hierarchy_equals_the_library_per_size():
+    from fast_hdbscan.hdbscan import clusters_from_spanning_tree, compute_minimum_spanning_tree
+
+    from engine.basins.hdbscan_ops import labels_from_spanning_tree
+
+    rng = np.random.default_rng(3)
+    X = np.concatenate([rng.normal(size=(1500, 3)), 0.3 * rng.normal(size=(300, 3)) + 2])
+    mst = compute_minimum_spanning_tree(X, min_samples=10)[0]
+    sizes = [2, 10, 40, 150]
+    for size, lab in zip(sizes, labels_from_spanning_tree(mst, sizes), strict=True):
+        ref = clusters_from_spanning_tree(mst, min_cluster_size=size)[0]
+        np.testing.assert_array_equal(lab, ref)
+
+
 def test_degenerate_inputs_give_noise(cpu):
     assert (hdbscan_labels(cpu, np.ones((50, 2)), 10, [5])[0] == -1).all()
     assert (hdbscan_labels(cpu, np.random.default_rng(0).normal(size=(8, 2)), 10, [5])[0]
