@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from engine.communities.knn_plan import auto_ef_search
 from engine.errors import UserError
 from engine.jobs.communities import Params
 from engine.ops.knn import drop_self, recall_at_k, sample_recall, self_knn
@@ -48,7 +49,8 @@ def test_hnsw_recall_at_job_defaults(cpu):
     p = Params()
     X = _unit_rows(20000, 32, seed=2, centres=50)
     _, idx = self_knn(cpu, X, p.k, method="hnsw", hnsw_m=p.hnsw_m,
-                      ef_construction=p.ef_construction, ef_search=p.ef_search)
+                      ef_construction=p.ef_construction,
+                      ef_search=p.ef_search or auto_ef_search(len(X), p.k))
     assert sample_recall(cpu, X, idx, n_sample=500) >= 0.95
 
 
