@@ -76,8 +76,17 @@ def test_k_not_below_n_is_a_user_error(cpu):
 
 
 def test_gpu_only_methods_refused_on_cpu(cpu):
-    with pytest.raises(UserError, match="ivf"):
-        self_knn(cpu, _unit_rows(50, 4), 3, method="ivf")
+    with pytest.raises(UserError, match="cagra"):
+        self_knn(cpu, _unit_rows(50, 4), 3, method="cagra")
+
+
+def test_cpu_ivf_recall_grows_with_nprobe_and_is_exact_at_all_lists(cpu):
+    X = _unit_rows(6000, 48, seed=4, centres=40)
+    _, ref = self_knn(cpu, X, 15, method="flat")
+    recalls = [recall_at_k(self_knn(cpu, X, 15, method="ivf", nlist=64, nprobe=p)[1], ref)
+               for p in (1, 8, 64)]
+    assert recalls[0] < recalls[1] <= recalls[2]
+    assert recalls[1] >= 0.9 and recalls[2] > 0.999  # every list probed: brute force
 
 
 @pytest.mark.gpu
