@@ -3,9 +3,11 @@
 - `job.knn=auto`: HNSW on the CPU backend, IVF on the GPU backend.
 - `job.ef_search=0` (HNSW): the search list grows with n, because a fixed list reaches a smaller
   share of the true neighbours as the graph grows. Measured on 50 blobs in 64 dimensions,
-  k = 15, M = 20, efConstruction = 60 (bench/results/communities.md): efSearch 64 gives
-  recall@15 0.964 at 200k rows but 0.852 at 1M. `auto_ef_search` keeps 64 up to
-  `EF_BASE_ROWS` rows and grows linearly with n beyond, within [k + 1, EF_MAX].
+  k = 15, M = 20, efConstruction = 60 (bench/communities_knn.py, results in
+  bench/results/communities.md): efSearch 64 gives recall@15 0.964 at 200k rows but 0.854 at
+  1M, where 192 gives 0.955 and 256 gives 0.968. `auto_ef_search` keeps 64 up to
+  `EF_BASE_ROWS` rows, then follows the power law through (200k, 64) and (1M, 256), within
+  [k + 1, EF_MAX].
 - `job.knn_dim=-1` (HNSW on the CPU): rows wider than `REDUCE_ABOVE` columns (the activations'
   concatenated sketch, layers x rp_dim) are searched on their `REDUCED_DIM` leading principal
   axes, `job.knn_candidates` x k candidates each, then re-ranked exactly in full width
@@ -14,12 +16,14 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from engine.errors import UserError
 
 EF_BASE = 64
 EF_BASE_ROWS = 200_000
+EF_AT_1M = 256
 EF_MAX = 512
 REDUCE_ABOVE = 128
 REDUCED_DIM = 64
@@ -33,8 +37,12 @@ class KnnPlan:
 
 
 def auto_ef_search(n: int, k: int) -> int:
-    """HNSW efSearch for n rows: EF_BASE up to EF_BASE_ROWS, then proportional to n."""
-    ef = EF_BASE if n <= EF_BASE_ROWS else -(-EF_BASE * n // EF_BASE_ROWS)
+    """HNSW efSearch for n rows: EF_BASE up to EF_BASE_ROWS, then EF_BASE (n / EF_BASE_ROWS)^p
+    with p set so that 1M rows get EF_AT_1M."""
+    ef = EF_BASE
+    if n > EF_BASE_ROWS:
+        p = math.log(EF_AT_1M / EF_BASE) / math.log(1_000_000 / EF_BASE_ROWS)
+        ef = math.ceil(EF_BASE * (n / EF_BASE_ROWS) ** p - 1e-9)
     return int(min(max(ef, k + 1), max(EF_MAX, k + 1)))
 
 
