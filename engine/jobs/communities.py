@@ -46,7 +46,7 @@ class Params:
     ef_search: int = 0  # 0: grows with n (engine.communities.knn_plan); else fixed
     knn_dim: int = 0  # HNSW search width: 0 full rows, N: N PCA axes + exact re-rank, -1: 64 axes
     # for rows > 128 wide on the CPU. Off by default: on the activations sketch 64 axes keep
-    # recall@15 at 0.13 (within-group order lives in the discarded axes; bench/results)
+    # recall@15 at 0.21 (within-group order lives in the discarded axes; bench/results)
     knn_candidates: int = 2  # with knn_dim: candidates per neighbour, re-ranked in full width
     nlist: int = 0  # IVF lists; 0: about 4 sqrt(n)
     nprobe: int = 32
