@@ -6,8 +6,9 @@ deps):  /work/bench-venv/bin/python bench/communities.py [--sizes 200000 1000000
 
 Data: unit vectors around 50 Gaussian blobs in 64 dimensions (k = 15), and synthetic activation
 maps (engine.synthetic.activations). Methods, timed per stage on the same rows:
-- ours: engine.communities (L2 rows, FAISS HNSW at the job's defaults, vectorised union graph,
-  igraph Leiden); for activations, TF-IDF CountSketch features first;
+- ours: engine.communities (L2 rows, FAISS HNSW at the job's defaults: efSearch from n, wide
+  rows searched on 64 PCA axes then re-ranked; vectorised union graph, igraph Leiden); for
+  activations, TF-IDF CountSketch features first;
 - seed: the seed-002 notebook's approach re-implemented: FAISS HNSW (M=32, efConstruction=200,
   efSearch=64) searched for k + 8, a per-node Python loop to drop self/invalid neighbours, a
   mutual-kNN graph, an igraph graph filled in chunks from Python tuples, leidenalg
@@ -34,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from engine.backend import cpu_backend  # noqa: E402
 from engine.communities.detect import detect  # noqa: E402
 from engine.communities.features import l2_normalize, tfidf_sketch  # noqa: E402
+from engine.communities.knn_plan import plan_knn  # noqa: E402
 from engine.jobs.communities import Params  # noqa: E402
 from engine.ops.knn import exact_knn_rows, recall_at_k  # noqa: E402
 from engine.ops.leiden import modularity  # noqa: E402
@@ -86,9 +88,13 @@ class Timer:
 def run_ours(F, seed=0):
     p = Params()
     t = Timer()
-    knn_params = dict(hnsw_m=p.hnsw_m, ef_construction=p.ef_construction, ef_search=p.ef_search)
-    det = detect(cpu_backend(), F, k=K, knn="hnsw", graph=p.graph, seed=seed,
-                 knn_params=knn_params, recall_sample=0, keep_knn=True, stage=t.stage)
+    plan = plan_knn(F.shape[0], F.shape[1], K, gpu=False, knn=p.knn, ef_search=p.ef_search,
+                    knn_dim=p.knn_dim)
+    knn_params = dict(hnsw_m=p.hnsw_m, ef_construction=p.ef_construction,
+                      ef_search=plan.ef_search)
+    det = detect(cpu_backend(), F, k=K, knn=plan.method, graph=p.graph, seed=seed,
+                 knn_params=knn_params, recall_sample=0, keep_knn=True, stage=t.stage,
+                 reduce_dim=plan.reduce_dim, candidates=p.knn_candidates)
     return det, t
 
 

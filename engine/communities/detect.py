@@ -16,6 +16,7 @@ import numpy as np
 
 from engine.backend import Backend
 from engine.communities.graph import knn_edges
+from engine.communities.reduce import pca_rows, rerank
 from engine.ops.knn import sample_recall, self_knn
 from engine.ops.leiden import leiden, modularity
 
@@ -40,13 +41,26 @@ def detect(backend: Backend, F, k: int = 15, knn: str = "hnsw", graph: str = "mu
            resolution: float = 1.0, seed: int = 0, knn_params: dict | None = None,
            leiden_impl: str = "igraph", n_iterations: int = -1, recall_sample: int = 1000,
            exclude: np.ndarray | None = None, keep_knn: bool = False, progress=None,
+           reduce_dim: int = 0, candidates: int = 2,
            stage: Callable[[str], contextlib.AbstractContextManager] = _no_stage) -> Detection:
+    """`reduce_dim` > 0: search on that many principal axes for `candidates` x k neighbours,
+    then keep the k best by exact inner product on the full rows (engine.communities.reduce)."""
     n = F.shape[0]
     with stage("knn"):
-        scores, idx = self_knn(backend, F, k, method=knn, metric="ip", progress=progress,
+        if reduce_dim and reduce_dim < F.shape[1]:
+            xp = backend.xp
+            Y = pca_rows(F, reduce_dim, xp=xp)
+            kk = min(max(int(candidates), 1) * k, n - 1)
+            _, cand = self_knn(backend, Y, kk, method=knn, metric="ip", progress=progress,
                                **(knn_params or {}))
+            del Y
+            scores, idx = rerank(F, cand, k, xp=xp)
+        else:
+            scores, idx = self_knn(backend, F, k, method=knn, metric="ip", progress=progress,
+                                   **(knn_params or {}))
     with stage("recall"):
-        recall = 1.0 if knn == "flat" or recall_sample <= 0 else sample_recall(
+        exact = knn == "flat" and not reduce_dim
+        recall = 1.0 if exact or recall_sample <= 0 else sample_recall(
             backend, F, idx, recall_sample, seed)
     with stage("graph"):
         src, dst, weight = knn_edges(idx, scores, graph, exclude=exclude)

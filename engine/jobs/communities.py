@@ -41,9 +41,13 @@ class Params:
     feature_batch_rows: int = 4096
     knn: str = "auto"  # flat | hnsw (CPU) | ivf | cagra (GPU) | auto (hnsw on CPU, ivf on GPU)
     k: int = 15
-    hnsw_m: int = 20  # HNSW defaults: recall@15 ~0.97 on 200k x 64 blobs (bench/results)
+    hnsw_m: int = 20  # HNSW defaults: recall@15 ~0.96 on 200k x 64 blobs (bench/results)
     ef_construction: int = 60
-    ef_search: int = 64
+    ef_search: int = 0  # 0: grows with n (engine.communities.knn_plan); else fixed
+    knn_dim: int = 0  # HNSW search width: 0 full rows, N: N PCA axes + exact re-rank, -1: 64 axes
+    # for rows > 128 wide on the CPU. Off by default: on the activations sketch 64 axes keep
+    # recall@15 at 0.21 (within-group order lives in the discarded axes; bench/results)
+    knn_candidates: int = 2  # with knn_dim: candidates per neighbour, re-ranked in full width
     nlist: int = 0  # IVF lists; 0: about 4 sqrt(n)
     nprobe: int = 32
     graph_degree: int = 32  # CAGRA
@@ -57,12 +61,6 @@ class Params:
     zscore: bool = False  # z-score neurons before the prototypes
     baseline: str = "global"  # global | others (top neurons)
     top_neurons: int = 20
-
-
-def _knn_method(params: Params, gpu: bool) -> str:
-    if params.knn == "auto":
-        return "ivf" if gpu else "hnsw"
-    return params.knn
 
 
 def _load_embeddings(data: DataConfig, ctx: RunContext):
@@ -95,6 +93,7 @@ def _load_activations(params: Params, data: DataConfig, ctx: RunContext):
 def run(params: Params, data: DataConfig, ctx: RunContext) -> float:
     from engine.communities.detect import detect
     from engine.communities.features import make_features
+    from engine.communities.knn_plan import plan_knn
 
     if params.input not in INPUTS:
         raise UserError(f"job.input={params.input!r}: expected one of {', '.join(INPUTS)}")
@@ -123,9 +122,12 @@ def run(params: Params, data: DataConfig, ctx: RunContext) -> float:
                               batch_rows=params.feature_batch_rows, xp=xp)
         zero_rows = ctx.backend.to_host((F != 0).sum(axis=1) == 0)
     ctx.record(features=features, feature_dim=int(F.shape[1]), n_zero_rows=int(zero_rows.sum()))
-    method = _knn_method(params, ctx.backend.gpu)
+    plan = plan_knn(n, int(F.shape[1]), params.k, ctx.backend.gpu, params.knn,
+                    params.ef_search, params.knn_dim)
+    method = plan.method
+    ctx.record(knn_ef_search=plan.ef_search, knn_dim=plan.reduce_dim or int(F.shape[1]))
     knn_params = dict(hnsw_m=params.hnsw_m, ef_construction=params.ef_construction,
-                      ef_search=params.ef_search, nlist=params.nlist, nprobe=params.nprobe,
+                      ef_search=plan.ef_search, nlist=params.nlist, nprobe=params.nprobe,
                       graph_degree=params.graph_degree,
                       intermediate_graph_degree=params.intermediate_graph_degree,
                       itopk_size=params.itopk_size, seed=ctx.seed)
@@ -134,7 +136,8 @@ def run(params: Params, data: DataConfig, ctx: RunContext) -> float:
                     leiden_impl=params.leiden, n_iterations=params.n_iterations,
                     recall_sample=params.recall_sample,
                     exclude=zero_rows if zero_rows.any() else None, stage=ctx.stage,
-                    progress=ctx.progress)
+                    progress=ctx.progress, reduce_dim=plan.reduce_dim,
+                    candidates=params.knn_candidates)
     del F
     with ctx.stage("diagnostics"):
         _write_outputs(ctx, params, ids, result, layer_names, layer_mats)

@@ -1,4 +1,4 @@
-"""k-nearest-neighbour search with FAISS (CPU: flat, HNSW; GPU: flat, IVF, CAGRA).
+"""k-nearest-neighbour search with FAISS (CPU: flat, HNSW, IVF; GPU: flat, IVF, CAGRA).
 
 `self_knn(backend, X, k, ...)` returns, for every row of X, its k nearest other rows by inner
 product (cosine on L2-normalised rows) or squared L2: `(scores, indices)`, both (n, k), with
@@ -7,7 +7,7 @@ neighbours are marked with index -1 and score NaN.
 
 Index parameters (keyword arguments; those of other methods are ignored):
 - hnsw (CPU): `hnsw_m` (graph degree), `ef_construction`, `ef_search`;
-- ivf (GPU): `nlist` (0: about 4 sqrt(n)), `nprobe`;
+- ivf: `nlist` (0: about 4 sqrt(n)), `nprobe`, `seed` (training sample);
 - cagra (GPU): `graph_degree`, `intermediate_graph_degree`, `itopk_size`.
 
 `sample_recall` measures an approximate result against exact search on a sample of rows.
@@ -21,7 +21,7 @@ from engine.backend import Backend
 from engine.errors import UserError
 
 METHODS = ("flat", "hnsw", "ivf", "cagra")
-CPU_METHODS = ("flat", "hnsw")
+CPU_METHODS = ("flat", "hnsw", "ivf")
 GPU_METHODS = ("flat", "ivf", "cagra")
 
 
@@ -42,8 +42,14 @@ def check_method(backend: Backend, method: str) -> None:
                         f"({where}: {' or '.join(allowed)})")
 
 
+def ivf_lists(n: int, nlist: int = 0) -> int:
+    """IVF list count: `nlist`, or about 4 sqrt(n) with at least 39 rows per list to train."""
+    return int(nlist) or max(1, min(int(4 * np.sqrt(n)), n // 39 or 1))
+
+
 def build_index_cpu(X: np.ndarray, method: str, metric: str, hnsw_m: int = 32,
-                    ef_construction: int = 200, ef_search: int = 128, **_ignored):
+                    ef_construction: int = 200, ef_search: int = 128, nlist: int = 0,
+                    nprobe: int = 32, seed: int = 0, **_ignored):
     faiss = _faiss()
     d = X.shape[1]
     faiss_metric = faiss.METRIC_INNER_PRODUCT if metric == "ip" else faiss.METRIC_L2
@@ -53,8 +59,18 @@ def build_index_cpu(X: np.ndarray, method: str, metric: str, hnsw_m: int = 32,
         index = faiss.IndexHNSWFlat(d, int(hnsw_m), faiss_metric)
         index.hnsw.efConstruction = int(ef_construction)
         index.hnsw.efSearch = int(ef_search)
-    elif method in ("ivf", "cagra"):
-        raise UserError(f"job.knn={method} needs the GPU backend (CPU: flat or hnsw)")
+    elif method == "ivf":
+        n = X.shape[0]
+        nlist = ivf_lists(n, nlist)
+        quantizer = faiss.IndexFlatIP(d) if metric == "ip" else faiss.IndexFlatL2(d)
+        index = faiss.IndexIVFFlat(quantizer, d, nlist, faiss_metric)
+        # FAISS trains on at most 256 rows per list anyway; sample them reproducibly.
+        rng = np.random.default_rng([seed, 11])
+        train = X if n <= 256 * nlist else X[np.sort(rng.choice(n, 256 * nlist, replace=False))]
+        index.train(np.ascontiguousarray(train, dtype=np.float32))
+        index.nprobe = min(int(nprobe), nlist)
+    elif method == "cagra":
+        raise UserError("job.knn=cagra needs the GPU backend (CPU: flat, hnsw or ivf)")
     else:
         raise UserError(f"job.knn={method!r}: expected one of {', '.join(METHODS)}")
     index.add(np.ascontiguousarray(X, dtype=np.float32))

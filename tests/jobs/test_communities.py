@@ -43,6 +43,7 @@ def test_synthetic_embeddings_recover_topics_and_outputs_agree(run_job):
     ids_c5 = set(comms["ids"][5].as_py())
     assert ids_c5 == set(labels["id"].to_numpy()[comm == 5].tolist())
     assert 0.95 <= m["knn_recall"] <= 1.0
+    assert m["knn"] == "hnsw" and m["knn_ef_search"] == 64 and m["knn_dim"] == m["feature_dim"]
     assert m["seconds"]["knn"] >= 0 and "degree_q50" in m and "n_components" in m
 
 
@@ -150,3 +151,15 @@ def test_gpu_matches_cpu_on_synthetic_activations(run_job, tmp_path):
     # Exact search on both: the graphs differ only where float rounding reorders near-ties.
     assert abs(gpu_m["n_edges"] - cpu_m["n_edges"]) <= 0.01 * cpu_m["n_edges"]
     assert gpu_m["modularity"] == pytest.approx(cpu_m["modularity"], abs=0.02)
+
+
+@pytest.mark.parametrize(("override", "knn", "width"), [
+    ("job.knn_dim=-1", "hnsw", 64),  # 3 layers x 64 = 192 columns: searched on 64 PCA axes
+    ("job.knn=ivf", "ivf", 192),  # IVF-flat on the CPU
+])
+def test_activations_knn_choices_record_what_ran(run_job, override, knn, width):
+    _, out, m = run_job("job=communities", "job.input=activations", "data.n_prompts=1500",
+                        override)
+    assert m["knn"] == knn and m["knn_dim"] == width and m["feature_dim"] == 192
+    assert 0.0 <= m["knn_recall"] <= 1.0  # measured on the full rows, whatever was searched
+    assert m["ari_truth"] >= 0.9

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from engine.communities.knn_plan import auto_ef_search
 from engine.errors import UserError
 from engine.jobs.communities import Params
 from engine.ops.knn import drop_self, recall_at_k, sample_recall, self_knn
@@ -48,7 +49,8 @@ def test_hnsw_recall_at_job_defaults(cpu):
     p = Params()
     X = _unit_rows(20000, 32, seed=2, centres=50)
     _, idx = self_knn(cpu, X, p.k, method="hnsw", hnsw_m=p.hnsw_m,
-                      ef_construction=p.ef_construction, ef_search=p.ef_search)
+                      ef_construction=p.ef_construction,
+                      ef_search=p.ef_search or auto_ef_search(len(X), p.k))
     assert sample_recall(cpu, X, idx, n_sample=500) >= 0.95
 
 
@@ -74,8 +76,17 @@ def test_k_not_below_n_is_a_user_error(cpu):
 
 
 def test_gpu_only_methods_refused_on_cpu(cpu):
-    with pytest.raises(UserError, match="ivf"):
-        self_knn(cpu, _unit_rows(50, 4), 3, method="ivf")
+    with pytest.raises(UserError, match="cagra"):
+        self_knn(cpu, _unit_rows(50, 4), 3, method="cagra")
+
+
+def test_cpu_ivf_recall_grows_with_nprobe_and_is_exact_at_all_lists(cpu):
+    X = _unit_rows(6000, 48, seed=4, centres=40)
+    _, ref = self_knn(cpu, X, 15, method="flat")
+    recalls = [recall_at_k(self_knn(cpu, X, 15, method="ivf", nlist=64, nprobe=p)[1], ref)
+               for p in (1, 8, 64)]
+    assert recalls[0] < recalls[1] <= recalls[2]
+    assert recalls[1] >= 0.9 and recalls[2] > 0.999  # every list probed: brute force
 
 
 @pytest.mark.gpu
