@@ -22,9 +22,9 @@ import pyarrow.parquet as pq
 
 from engine.config import DataConfig
 from engine.errors import UserError
+from engine.io.times import TWITTER_TIME
 
 PAGE = Path(__file__).with_name("explorer.html")
-TWITTER_TIME = "%a %b %d %H:%M:%S %z %Y"  # created_at as the Twitter API writes it
 MAX_CATEGORIES = 10
 
 

@@ -9,10 +9,12 @@ import pyarrow.compute as pc
 
 from engine.errors import UserError
 
+TWITTER_TIME = "%a %b %d %H:%M:%S %z %Y"  # created_at: "Wed Oct 10 20:19:24 +0000 2018"
+
 # Tried in order on string columns; the first format that parses every non-null value wins.
 STRING_FORMATS = (
     None,  # polars' ISO-8601 inference
-    "%a %b %d %H:%M:%S %z %Y",  # Twitter's created_at: "Wed Oct 10 20:19:24 +0000 2018"
+    TWITTER_TIME,
     "%Y-%m-%d %H:%M:%S%z",
     "%Y-%m-%d %H:%M:%S",
     "%Y-%m-%d",
