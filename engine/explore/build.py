@@ -67,7 +67,8 @@ def build(projected: Path, out_dir: Path, axes: list[str] | None = None,
     lf = pl.scan_parquet(projected).with_columns(_t=_parsed_time(pl.col(c.time),
                                                                pq.read_schema(projected)
                                                                .field(c.time).type))
-    lf = lf.filter(pl.col("_t").is_not_null()).with_columns(_day=pl.col("_t").dt.date())
+    _check_times(lf, projected, c.time, c.id if c.id in names else None)
+    lf = lf.with_columns(_day=pl.col("_t").dt.date())
     days = (lf.group_by("_day").len().sort("_day").collect(engine="streaming"))
     if days.is_empty():
         raise UserError(f"{projected}: no rows with a valid {c.time!r}")
@@ -129,6 +130,19 @@ def _parsed_time(col: pl.Expr, arrow_type) -> pl.Expr:
                            col.str.to_datetime(TWITTER_TIME, strict=False)
                            .dt.convert_time_zone("UTC").dt.replace_time_zone(None))
     raise UserError(f"time column has type {arrow_type}; expected a timestamp or a string")
+
+
+def _check_times(lf: pl.LazyFrame, projected: Path, time: str, id_column: str | None) -> None:
+    """One line naming the first missing or unparseable time, as the job readers do."""
+    cols = [time] + ([id_column] if id_column else [])
+    bad = (lf.with_row_index("_row").filter(pl.col("_t").is_null()).select("_row", *cols)
+           .head(1).collect(engine="streaming"))
+    if bad.is_empty():
+        return
+    row = bad.row(0, named=True)
+    value = "a missing value" if row[time] is None else f"value {row[time]!r}"
+    at = f"id {row[id_column]!r}" if id_column else f"row {row['_row']}"
+    raise UserError(f"{projected}: column {time!r}: unparseable time: {value} at {at}")
 
 
 def day_ranges(days: pl.DataFrame, max_rows: int) -> list[tuple]:

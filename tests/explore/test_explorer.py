@@ -98,6 +98,19 @@ def test_created_at_strings_and_bad_columns(projected, tmp_path):
     assert not (tmp_path / "f").exists()
 
 
+@pytest.mark.parametrize("bad", ["not a time", None])
+def test_unparseable_or_missing_time_is_one_line_naming_the_row(projected, tmp_path, bad):
+    df = pl.read_parquet(projected).with_columns(pl.col("datetime").dt.strftime("%Y-%m-%d %H:%M"))
+    victim = df["id"][7]
+    df = df.with_columns(datetime=pl.when(pl.col("id") == victim).then(pl.lit(bad))
+                         .otherwise(pl.col("datetime")))
+    path = tmp_path / "projected.parquet"
+    df.write_parquet(path)
+    with pytest.raises(UserError, match=f"'datetime'.*unparseable time.*id {victim!r}"):
+        build(path, tmp_path / "e", AXES)
+    assert not (tmp_path / "e").exists()
+
+
 def expected_drawn(index, i, half_life=3.0):
     """Tweets the page draws on day i: those of the days within the fade window."""
     span = min(90, half_life * math.log2(1 / 0.03))
