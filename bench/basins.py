@@ -11,7 +11,7 @@ Both feed the same tracking, soft matching and forward-chaining scores, so the m
 compare the clustering. Reports time per combo, the full 108-combo grid estimate and the
 continuation metrics of each side; plus one HDBSCAN run with fast_hdbscan vs hdbscan.
 
-    /work/bench-venv/bin/python bench/basins.py --rows 200000 --boot 20 --seed-combos 2
+    PYTHONPATH=. /work/bench-venv/bin/python bench/basins.py --rows 200000 --boot 20 --seed-combos 2
 """
 
 from __future__ import annotations
@@ -29,24 +29,11 @@ from engine.basins.consensus import Consensus
 from engine.basins.pipeline import analyse_part
 from engine.basins.sampling import sample_weights
 from engine.basins.settings import Settings, min_cluster_size
+from engine.basins.workers import LocalPool, n_workers
 from engine.config import DataConfig
 from engine.jobs.basins import Params, load_rows
 
-
-def serial_map(fn, items):
-    return [fn(x) for x in items]
-
-
-def pool_map(workers: int):
-    """A mapper over `workers` processes (what `cluster=dask` gives the job's ctx.map)."""
-    if workers <= 1:
-        return serial_map
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    # spawn: forking after Numba's OpenMP threads start is unsafe.
-    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
-    return lambda fn, items: list(pool.map(fn, items))
+NOTES_MARKER = "<!-- notes: kept when bench/basins.py rewrites the figures above -->\n"
 
 
 def seed_bin_consensus(X, w, n_boot, mcs, max_clusters, rng) -> Consensus:
@@ -129,10 +116,12 @@ def main() -> None:
     ap.add_argument("--boot", type=int, default=20)
     ap.add_argument("--seed-combos", type=int, default=2)
     ap.add_argument("--out", default="bench/results/basins.md")
-    ap.add_argument("--workers", type=int, default=1, help="processes for our per-bin work")
+    ap.add_argument("--workers", type=int, default=0,
+                    help="processes for our per-bin work (0: one per core, as the job)")
     ap.add_argument("--bin-sizes", default="5,7,14")
     ap.add_argument("--seed-frac", type=float, nargs="*", default=[0.005, 0.01, 0.002, 0.02])
     args = ap.parse_args()
+    args.workers = n_workers(args.workers, args.rows)
 
     p = Params(n_bootstrap=args.boot)
     rows, _, _ = load_rows(p, DataConfig(n_rows=args.rows), 0)
@@ -160,7 +149,8 @@ def main() -> None:
     # Ours: one (alpha, lambda) group per bin size = 4 combos each.
     ours = {}
     grid_estimate = 0.0
-    mapper = pool_map(args.workers)
+    pool = LocalPool(args.workers)
+    mapper = pool.map
     for bin_size in [float(b) for b in args.bin_sizes.split(",")]:
         combos = tuning.make_grid([bin_size], [0.002, 0.005, 0.01, 0.02], [1.0], [1.0])
         t0 = time.perf_counter()
@@ -172,6 +162,7 @@ def main() -> None:
         print(f"ours bin {bin_size}: {dt:.1f}s for 4 combos; AUROC "
               f"{[round(r['continuation_auroc'], 3) for r in res]}", flush=True)
     grid_estimate *= 3 / len(ours)  # bin sizes not measured: as the mean of those measured
+    pool.close()
 
     # The seed's method on the first combos of the 7-day group.
     seed_rows = []
@@ -208,8 +199,12 @@ def main() -> None:
                   f"{b:g} d: {dt:.1f} s / 4 combos" for b, (dt, _) in ours.items())]
     text = "\n".join(lines) + "\n"
     print(text)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(text)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    notes = ""  # hand-written notes below the marker survive a re-run
+    if out.exists() and NOTES_MARKER in out.read_text():
+        notes = out.read_text().split(NOTES_MARKER, 1)[1]
+    out.write_text(text + "\n" + NOTES_MARKER + notes)
 
 
 if __name__ == "__main__":
