@@ -26,7 +26,7 @@ from fast_hdbscan.boruvka import (
 from fast_hdbscan.disjoint_set import ds_rank_create
 from fast_hdbscan.numba_kdtree import build_kdtree, parallel_tree_query
 
-BIN_K = 32  # neighbours per point in the bin-level query (>= min_samples + 1 needed)
+BIN_K = 24  # neighbours per point in the bin-level query (>= min_samples + 1 needed)
 
 
 def bin_neighbours(X: np.ndarray, k: int = BIN_K) -> tuple[np.ndarray, np.ndarray]:
