@@ -2,8 +2,10 @@
 
 Same synthetic tweets (projected onto the planted axes), same train bins, in one run:
 - ours: weighted samples WITHOUT replacement, fast_hdbscan with min_samples=10 and one
-  spanning tree per sample shared by the four min_cluster_frac values, co-assignment over
-  kNN edges, connected components; combos of one (bin size, alpha, lambda) run together;
+  spanning tree per sample shared by the four min_cluster_frac values (all samples of a bin
+  share one kNN query), co-assignment over kNN edges, connected components; combos of one
+  (bin size, alpha, lambda) run together; bins spread over one process per core, as the job
+  does by default (`--workers`; `--serial-too` also times the 7-day group in one process);
 - seed: bootstrap WITH replacement (p ∝ weights), the hdbscan library with min_samples left
   to default (= min_cluster_size), a dense n x n co-assignment (together / runs),
   agglomerative (average linkage) consensus at distance 0.5, one combo at a time.
