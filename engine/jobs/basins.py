@@ -29,6 +29,9 @@ same output directory). The same search as a Hydra multirun, one run per combo:
         job.min_cluster_frac=0.002,0.005,0.01,0.02 job.lambda_factor=0,1,2 job.alpha=0.5,1,2
 or with the Optuna sweeper (`hydra/sweeper=optuna_tpe`: TPE, maximise, SQLite storage that resumes) over the same keys.
 
+With `cluster=local` (the default) the bins' bootstrap work runs in one process per core
+from 20k rows up (`job.workers`; outputs do not depend on it); `cluster=dask` uses Dask.
+
 Soft matching follows SPEC by default (tau = median centre distance, gamma = 1);
 `job.softmatch_fit=true` instead fits both per transition on the earlier transitions (forward
 chained), which on the synthetic tweets gives better calibrated continuation probabilities
