@@ -2,8 +2,10 @@
 
 Same synthetic tweets (projected onto the planted axes), same train bins, in one run:
 - ours: weighted samples WITHOUT replacement, fast_hdbscan with min_samples=10 and one
-  spanning tree per sample shared by the four min_cluster_frac values, co-assignment over
-  kNN edges, connected components; combos of one (bin size, alpha, lambda) run together;
+  spanning tree per sample shared by the four min_cluster_frac values (all samples of a bin
+  share one kNN query), co-assignment over kNN edges, connected components; combos of one
+  (bin size, alpha, lambda) run together; bins spread over one process per core, as the job
+  does by default (`--workers`; `--serial-too` also times the 7-day group in one process);
 - seed: bootstrap WITH replacement (p ∝ weights), the hdbscan library with min_samples left
   to default (= min_cluster_size), a dense n x n co-assignment (together / runs),
   agglomerative (average linkage) consensus at distance 0.5, one combo at a time.
@@ -11,7 +13,7 @@ Both feed the same tracking, soft matching and forward-chaining scores, so the m
 compare the clustering. Reports time per combo, the full 108-combo grid estimate and the
 continuation metrics of each side; plus one HDBSCAN run with fast_hdbscan vs hdbscan.
 
-    /work/bench-venv/bin/python bench/basins.py --rows 200000 --boot 20 --seed-combos 2
+    PYTHONPATH=. /work/bench-venv/bin/python bench/basins.py --rows 200000 --boot 20 --seed-combos 2
 """
 
 from __future__ import annotations
@@ -29,24 +31,11 @@ from engine.basins.consensus import Consensus
 from engine.basins.pipeline import analyse_part
 from engine.basins.sampling import sample_weights
 from engine.basins.settings import Settings, min_cluster_size
+from engine.basins.workers import LocalPool, n_workers
 from engine.config import DataConfig
 from engine.jobs.basins import Params, load_rows
 
-
-def serial_map(fn, items):
-    return [fn(x) for x in items]
-
-
-def pool_map(workers: int):
-    """A mapper over `workers` processes (what `cluster=dask` gives the job's ctx.map)."""
-    if workers <= 1:
-        return serial_map
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    # spawn: forking after Numba's OpenMP threads start is unsafe.
-    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
-    return lambda fn, items: list(pool.map(fn, items))
+NOTES_MARKER = "<!-- notes: kept when bench/basins.py rewrites the figures above -->\n"
 
 
 def seed_bin_consensus(X, w, n_boot, mcs, max_clusters, rng) -> Consensus:
@@ -100,6 +89,14 @@ def seed_combo(rows, pd, s: Settings, seed: int):
     return analyse_part(rows, pd.bins, pd.members, results, sizes, s).metrics
 
 
+def warm_up(_):
+    """Load a worker's modules and Numba caches (what the job's first bin pays)."""
+    from engine.basins.hdbscan_ops import labels_cpu_samples
+
+    X = np.random.default_rng(0).normal(size=(200, 3))
+    labels_cpu_samples(X, np.arange(160)[None, :], 10, [10])
+
+
 def hdbscan_run_timing(X, min_samples=10, mcs=20, reps=5):
     import fast_hdbscan
     import hdbscan
@@ -129,10 +126,14 @@ def main() -> None:
     ap.add_argument("--boot", type=int, default=20)
     ap.add_argument("--seed-combos", type=int, default=2)
     ap.add_argument("--out", default="bench/results/basins.md")
-    ap.add_argument("--workers", type=int, default=1, help="processes for our per-bin work")
+    ap.add_argument("--workers", type=int, default=0,
+                    help="processes for our per-bin work (0: one per core, as the job)")
     ap.add_argument("--bin-sizes", default="5,7,14")
+    ap.add_argument("--serial-too", action="store_true",
+                    help="also time the 7-day group in one process")
     ap.add_argument("--seed-frac", type=float, nargs="*", default=[0.005, 0.01, 0.002, 0.02])
     args = ap.parse_args()
+    args.workers = n_workers(args.workers, args.rows)
 
     p = Params(n_bootstrap=args.boot)
     rows, _, _ = load_rows(p, DataConfig(n_rows=args.rows), 0)
@@ -160,18 +161,29 @@ def main() -> None:
     # Ours: one (alpha, lambda) group per bin size = 4 combos each.
     ours = {}
     grid_estimate = 0.0
-    mapper = pool_map(args.workers)
-    for bin_size in [float(b) for b in args.bin_sizes.split(",")]:
+    pool = LocalPool(args.workers)
+    pool.map(warm_up, range(4 * args.workers))  # worker start-up: once per job, not per group
+
+    def group(bin_size, mapper):
         combos = tuning.make_grid([bin_size], [0.002, 0.005, 0.01, 0.02], [1.0], [1.0])
         t0 = time.perf_counter()
         res = tuning.tune(rows, start, cut, base, combos, [], 0, mapper, lambda r: None,
                           {"Ns": (2, 3), "Ss": (1, 2), "Tqs": (0.5, 0.6), "k_fracs": (0.05, 0.1)})
-        dt = time.perf_counter() - t0
+        return time.perf_counter() - t0, res
+
+    serial = None
+    if args.serial_too and args.workers > 1:
+        dt, res = group(7.0, LocalPool(1).map)
+        serial = (dt, [r["continuation_auroc"] for r in res])
+        print(f"ours bin 7.0, 1 process: {dt:.1f}s for 4 combos", flush=True)
+    for bin_size in [float(b) for b in args.bin_sizes.split(",")]:
+        dt, res = group(bin_size, pool.map)
         ours[bin_size] = (dt, res)
         grid_estimate += dt * 9  # 9 (alpha, lambda) groups of 4 combos per bin size
         print(f"ours bin {bin_size}: {dt:.1f}s for 4 combos; AUROC "
               f"{[round(r['continuation_auroc'], 3) for r in res]}", flush=True)
     grid_estimate *= 3 / len(ours)  # bin sizes not measured: as the mean of those measured
+    pool.close()
 
     # The seed's method on the first combos of the 7-day group.
     seed_rows = []
@@ -206,10 +218,19 @@ def main() -> None:
               f" seed: {108 * per_combo_seed / 3600:.1f} h (7-day combo time x 108)",
               "- ours by bin size: " + ", ".join(
                   f"{b:g} d: {dt:.1f} s / 4 combos" for b, (dt, _) in ours.items())]
+    if serial is not None:
+        same = serial[1] == [r["continuation_auroc"] for r in ours[7.0][1]]
+        lines += [f"- ours in one process: {serial[0] / 4:.1f} s per combo "
+                  f"(speed-up {per_combo_seed / (serial[0] / 4):.1f}x); "
+                  f"{args.workers} processes: {per_combo_ours:.1f} s; results identical: {same}"]
     text = "\n".join(lines) + "\n"
     print(text)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(text)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    notes = ""  # hand-written notes below the marker survive a re-run
+    if out.exists() and NOTES_MARKER in out.read_text():
+        notes = out.read_text().split(NOTES_MARKER, 1)[1]
+    out.write_text(text + "\n" + NOTES_MARKER + notes)
 
 
 if __name__ == "__main__":

@@ -39,6 +39,29 @@ def labels_cpu(X: np.ndarray, min_samples: int, sizes: list[int]) -> list[np.nda
     return labels_from_spanning_tree(mst, sizes)
 
 
+def labels_cpu_samples(X: np.ndarray, samples: np.ndarray, min_samples: int,
+                       sizes: list[int]) -> list[list[np.ndarray]]:
+    """`labels_cpu(X[idx], min_samples, sizes)` for each row idx of `samples` (sorted row
+    indices of X), with one kNN query of X shared by all the samples' spanning trees
+    (engine.basins.spanning_tree; the same trees as fast_hdbscan builds per sample)."""
+    from engine.basins.spanning_tree import BIN_K, bin_neighbours, sample_spanning_tree
+
+    X = np.ascontiguousarray(X, dtype=np.float64)
+    ms = int(min_samples)
+    out: list[list[np.ndarray]] = []
+    with _numba_threads(1 if len(X) < SERIAL_BELOW else None):
+        shared = None
+        for idx in samples:
+            if _degenerate(X[idx], ms):
+                out.append([np.full(len(idx), -1, np.int64) for _ in sizes])
+                continue
+            if shared is None:
+                shared = bin_neighbours(X, max(BIN_K, 2 * (ms + 1)))
+            mst = sample_spanning_tree(X, shared[0], shared[1], np.asarray(idx), ms)
+            out.append(labels_from_spanning_tree(mst, sizes))
+    return out
+
+
 def labels_from_spanning_tree(mst: np.ndarray, sizes: list[int]) -> list[np.ndarray]:
     """fast_hdbscan's `clusters_from_spanning_tree` labels (EOM selection, defaults) for
     several min_cluster_size values: the sorted tree and its single-linkage hierarchy are
@@ -63,17 +86,28 @@ def labels_from_spanning_tree(mst: np.ndarray, sizes: list[int]) -> list[np.ndar
     return out
 
 
-def _mst(X: np.ndarray, min_samples: int, compute) -> np.ndarray:
-    import numba
+class _numba_threads:
+    """Run a block on `n` Numba threads (None: leave as is), then restore the count."""
 
-    if len(X) >= SERIAL_BELOW:
+    def __init__(self, n: int | None):
+        self.n = n
+
+    def __enter__(self):
+        import numba
+
+        self.before = numba.get_num_threads()
+        if self.n is not None:
+            numba.set_num_threads(self.n)
+
+    def __exit__(self, *exc):
+        import numba
+
+        numba.set_num_threads(self.before)
+
+
+def _mst(X: np.ndarray, min_samples: int, compute) -> np.ndarray:
+    with _numba_threads(1 if len(X) < SERIAL_BELOW else None):
         return compute(X, min_samples=min_samples)[0]
-    threads = numba.get_num_threads()
-    numba.set_num_threads(1)
-    try:
-        return compute(X, min_samples=min_samples)[0]
-    finally:
-        numba.set_num_threads(threads)
 
 
 def labels_gpu(X, min_samples: int, sizes: list[int]) -> list[np.ndarray]:

@@ -15,7 +15,7 @@ from engine.basins import forecast, sampling, tracking
 from engine.basins.bins import Bins
 from engine.basins.consensus import Consensus, consensus, count_coassignment
 from engine.basins.evaluate import continuation_metrics
-from engine.basins.hdbscan_ops import hdbscan_labels
+from engine.basins.hdbscan_ops import hdbscan_labels, labels_cpu_samples
 from engine.basins.settings import Rows, Settings
 
 
@@ -98,9 +98,13 @@ def _bin_consensus(task: BinTask) -> list[Consensus]:
     # A cluster of the minimum size keeps ~sample_frac of its points in a run.
     run_sizes = sorted({max(2, round(s.sample_frac * m)) for m in task.min_sizes})
     labels = {size: [] for size in run_sizes}
-    for idx in samples:
-        for size, lab in zip(run_sizes, hdbscan_labels(backend, task.X[idx], s.min_samples,
-                                                       run_sizes), strict=True):
+    if backend.gpu:
+        per_sample = [hdbscan_labels(backend, task.X[idx], s.min_samples, run_sizes)
+                      for idx in samples]
+    else:  # one kNN query of the bin serves every sample's spanning tree
+        per_sample = labels_cpu_samples(task.X, samples, s.min_samples, run_sizes)
+    for by_size in per_sample:
+        for size, lab in zip(run_sizes, by_size, strict=True):
             labels[size].append(lab)
     out = []
     for m in task.min_sizes:

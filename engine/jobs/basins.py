@@ -29,6 +29,9 @@ same output directory). The same search as a Hydra multirun, one run per combo:
         job.min_cluster_frac=0.002,0.005,0.01,0.02 job.lambda_factor=0,1,2 job.alpha=0.5,1,2
 or with the Optuna sweeper (`hydra/sweeper=optuna_tpe`: TPE, maximise, SQLite storage that resumes) over the same keys.
 
+With `cluster=local` (the default) the bins' bootstrap work runs in one process per core
+from 20k rows up (`job.workers`; outputs do not depend on it); `cluster=dask` uses Dask.
+
 Soft matching follows SPEC by default (tau = median centre distance, gamma = 1);
 `job.softmatch_fit=true` instead fits both per transition on the earlier transitions (forward
 chained), which on the synthetic tweets gives better calibrated continuation probabilities
@@ -90,12 +93,17 @@ class Params(Settings, _Name):
     flow_min: float = 0.2
     growth_tol: float = 0.2
     null_model: bool = True
+    # Processes for the per-bin work with cluster=local (0: one per core from 20k rows on);
+    # results do not depend on it.
+    workers: int = 0
 
 
 def settings_of(p: Params) -> Settings:
     """The pipeline settings of the job's parameters, validated."""
     if p.low_cosample not in ("shrink", "drop"):
         raise UserError(f"job.low_cosample={p.low_cosample!r}: expected shrink or drop")
+    if p.workers < 0:
+        raise UserError(f"job.workers={p.workers}: must be >= 0 (0: one per core)")
     for key in ("n_bootstrap", "min_samples", "knn_k", "consensus_max_clusters"):
         if getattr(p, key) < 1:
             raise UserError(f"job.{key}={getattr(p, key)}: must be >= 1")
@@ -250,6 +258,13 @@ def assignments_table(part: str, rows, result) -> pa.Table:
 
 # -- run --------------------------------------------------------------------------------------
 def run(params: Params, data: DataConfig, ctx: RunContext) -> float:
+    from engine.basins.workers import LocalPool
+
+    with LocalPool(1) as pool:
+        return _run(params, data, ctx, pool)
+
+
+def _run(params: Params, data: DataConfig, ctx: RunContext, pool) -> float:
     import pyarrow.parquet as pq
 
     from engine.basins import early, lifecycle, summary, tuning
@@ -268,6 +283,13 @@ def run(params: Params, data: DataConfig, ctx: RunContext) -> float:
     start, cut = float(rows.days.min()), split_point(rows.days, params.train_split)
     stop = float(rows.days.max()) + 1e-9
     backend = ctx.backend.name
+    mapper = ctx.map  # Dask, or in-process on GPU
+    if ctx.cluster is None and not ctx.backend.gpu:
+        from engine.basins.workers import n_workers
+
+        pool.n = n_workers(params.workers, len(rows.ids))
+        mapper = pool.map
+        ctx.record(workers=pool.n)
     early_grid = {"Ns": tuple(params.early_N), "Ss": tuple(params.early_S),
                   "Tqs": tuple(params.early_Tq), "k_fracs": tuple(params.early_k_frac)}
 
@@ -289,7 +311,7 @@ def run(params: Params, data: DataConfig, ctx: RunContext) -> float:
             ctx.write_table("tuning_results.parquet", pa.Table.from_pylist(done + tuning_rows))
 
         with ctx.stage("tuning"):
-            all_rows = tuning.tune(rows, start, cut, s, combos, done, ctx.seed, ctx.map, save,
+            all_rows = tuning.tune(rows, start, cut, s, combos, done, ctx.seed, mapper, save,
                                    early_grid, backend, ctx.cache if ctx.cache.enabled else None,
                                    ctx.progress)
         best = tuning.best_combo(all_rows)
@@ -308,7 +330,7 @@ def run(params: Params, data: DataConfig, ctx: RunContext) -> float:
     with ctx.stage("final"):
         for part, (a, b, pid) in {"train": (start, cut, 0), "test": (cut, stop, 1)}.items():
             pd = tuning.prepare_part(rows, a, b, final.bin_size_days, final.knn_k, pid, cache)
-            results[part] = tuning.run_part(rows, pd, final, ctx.seed, ctx.map, backend, cache)
+            results[part] = tuning.run_part(rows, pd, final, ctx.seed, mapper, backend, cache)
     train, test = results["train"], results["test"]
     if test.bins.n_bins < 2:
         log.warning("test part has %d bin(s): no transitions to score", test.bins.n_bins)
@@ -368,7 +390,7 @@ def run(params: Params, data: DataConfig, ctx: RunContext) -> float:
             for prefix, (a, b, pid) in {"": (cut, stop, 1), "train_": (start, cut, 0)}.items():
                 pd = tuning.prepare_part(shuffled, a, b, final.bin_size_days, final.knn_k, pid,
                                          cache)
-                m = tuning.run_part(shuffled, pd, final, ctx.seed, ctx.map, backend,
+                m = tuning.run_part(shuffled, pd, final, ctx.seed, mapper, backend,
                                     cache).metrics
                 null.update({f"{prefix}{k}": v for k, v in m.items()})
 

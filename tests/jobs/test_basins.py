@@ -199,6 +199,8 @@ def test_bad_input_is_one_clear_error(tmp_path, case, match):
 def test_lambda_factor_sets_recency_per_bin_size():
     from engine.jobs.basins import Params, settings_of
 
+    with pytest.raises(UserError, match="job.workers"):
+        settings_of(Params(workers=-1))
     s = settings_of(Params(bin_size_days=7.0, lambda_factor=2.0))
     assert np.isclose(s.recency_lambda, 2 * np.log(2) / 7)
     assert settings_of(Params(recency_lambda=0.3)).recency_lambda == 0.3
@@ -229,3 +231,17 @@ def test_cache_reuses_bins_and_gives_the_same_result(tmp_path):
     a, b = _read(out1 / "bins.parquet"), _read(out2 / "bins.parquet")
     np.testing.assert_array_equal(a["size"], b["size"])
     np.testing.assert_allclose(a["p_cont"], b["p_cont"])
+
+
+def test_worker_processes_give_the_same_result(tmp_path, planted):
+    # The planted run is small enough to stay in-process (workers=0 -> 1 below 20k rows).
+    out1, m1 = planted
+    out2, m2 = _run(tmp_path, *SMALL, "job.tune=false", "job.bin_size_days=14",
+                    "job.workers=2")
+    assert m1["workers"] == 1 and m2["workers"] == 2
+    for name in ("bins.parquet", "assignments.parquet"):
+        a, b = _read(out1 / name), _read(out2 / name)
+        for k in a:
+            np.testing.assert_array_equal(a[k], b[k])
+    assert m2["continuation_auroc"] == m1["continuation_auroc"]
+    assert m2["null_continuation_auroc"] == m1["null_continuation_auroc"]
