@@ -260,3 +260,47 @@ def test_centroids_walking_far_inside_one_batch(cpu, screen):
     creator = unit(emb[np.flatnonzero(got.cluster == big)[0]])
     assert oc.centroids.counts[big] > 100
     assert oc.centroids.vectors[big] @ creator < 0.5  # it walked far from where it started
+
+
+def recent_targets_stream(dim, n, batch_size, seed, offsets):
+    """Each message either starts a cluster or sits at 1 - threshold + offset (or far
+    inside) from the *current* centroid of a cluster created or moved in the last two
+    batches: the clusters a two-batch-old screening snapshot has not seen, or has seen
+    elsewhere."""
+    rng = np.random.default_rng(seed)
+    ref = Reference(dim, 0.22, cap=1)  # cap 1: every join moves a centroid half-way
+    s = 0.78
+    recent: list[int] = []  # cluster ids touched, newest last
+    emb = []
+    for _ in range(n):
+        if len(recent) < 2 or rng.uniform() < 0.2:
+            x = rng.standard_normal(dim)
+        else:
+            window = recent[-2 * batch_size:]
+            c = ref.C[window[rng.integers(len(window))]]
+            r = rng.standard_normal(dim)
+            r -= seq_sum(r * c) * c
+            r /= np.linalg.norm(r)
+            cos = s + rng.choice(offsets) if rng.uniform() < 0.7 else rng.uniform(0.8, 0.95)
+            x = cos * c + np.sqrt(max(0.0, 1 - cos * cos)) * r
+        emb.append(x)
+        recent.append(ref.step(x, 0)[0])
+    return np.array(emb)
+
+
+@pytest.mark.parametrize("screen", ["float32", "bfloat16"])
+@pytest.mark.parametrize("batch_size", [2, 5, 24, 96])
+def test_snapshot_two_batches_old(cpu, screen, batch_size):
+    """Batch b + 1 is screened while batch b's pass runs, against the centroids as they were
+    when batch b started. Here nearly every message joins (on the threshold, or well inside
+    it) a cluster that batch b or b + 1 created or moved, or starts one: any gap in the
+    two-batch bookkeeping changes a decision or a bit."""
+    if screen == "bfloat16":
+        pytest.importorskip("torch")
+    offsets = np.array([0.0, 0.0, 3e-16, -3e-16, 1e-12, -1e-12, 2e-7, -2e-7, 2e-3, -2e-3])
+    emb = recent_targets_stream(16, 700, batch_size, batch_size, offsets)
+    got, _ = run_both(cpu, emb, np.zeros(len(emb), np.int64), batch_size, cap=1,
+                      screen=screen)
+    joined = ~got.new_cluster
+    assert joined.sum() > 300 and got.new_cluster.sum() > 100
+    assert (np.abs(got.confidence[joined] - 0.78) < 1e-6).sum() > 50
