@@ -67,12 +67,21 @@ class Params:
 
 
 def _load_embeddings(data: DataConfig, ctx: RunContext):
+    """(ids, float32 rows, planted truth or None), the rows read batch by batch into one
+    preallocated matrix: peak memory about the matrix plus one batch, not twice the matrix."""
     from engine.data import open_embeddings
 
     source = open_embeddings(data, ctx.seed)
-    batch = source.read([])  # the id column only (always first)
+    X = np.empty((source.n_rows, source.dim), np.float32)  # n_rows: before invalid rows drop
+    ids, filled = [], 0
+    for batch in source.batches([]):  # the id column only (always first)
+        X[filled : filled + len(batch)] = batch.embeddings
+        filled += len(batch)
+        ids.append(batch.table.column(0))
+    if not filled:
+        raise UserError(f"{data.path}: no valid rows")
     truth = source.topics() if hasattr(source, "topics") else None
-    return batch.table.column(0), batch.embeddings, truth
+    return pa.chunked_array([c for col in ids for c in col.chunks]), X[:filled], truth
 
 
 def _load_activations(params: Params, data: DataConfig, ctx: RunContext):

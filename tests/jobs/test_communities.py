@@ -166,3 +166,27 @@ def test_activations_knn_choices_record_what_ran(run_job, overrides, knn, width)
     assert m["knn"] == knn and m["knn_dim"] == width and m["feature_dim"] == 192
     assert 0.0 <= m["knn_recall"] <= 1.0  # measured on the full rows, whatever was searched
     assert m["ari_truth"] >= 0.9
+
+
+def test_embedding_rows_are_read_in_order_across_batches_and_invalid_rows_dropped(tmp_path):
+    from engine.config import DataConfig
+    from engine.jobs.communities import _load_embeddings
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((1000, 8)).astype(np.float32)
+    X[[3, 500]] = np.nan
+    ids = np.arange(1000, 2000)
+    pq.write_table(pa.table({"id": ids, "embedding": embedding_array(X)}),
+                   tmp_path / "e.parquet", row_group_size=300)
+    data = DataConfig(name="files", path=str(tmp_path / "e.parquet"), batch_rows=128,
+                      drop_invalid=True)
+
+    class Ctx:
+        seed = 0
+
+    got_ids, got, truth = _load_embeddings(data, Ctx)
+    keep = np.ones(1000, bool)
+    keep[[3, 500]] = False
+    np.testing.assert_array_equal(got, X[keep])
+    np.testing.assert_array_equal(got_ids.to_numpy(), ids[keep])
+    assert got.dtype == np.float32 and truth is None
