@@ -6,9 +6,9 @@ deps):  /work/bench-venv/bin/python bench/communities.py [--sizes 200000 1000000
 
 Data: unit vectors around 50 Gaussian blobs in 64 dimensions (k = 15), and synthetic activation
 maps (engine.synthetic.activations). Methods, timed per stage on the same rows:
-- ours: engine.communities (L2 rows, FAISS HNSW at the job's defaults: efSearch from n, wide
-  rows searched on 64 PCA axes then re-ranked; vectorised union graph, igraph Leiden); for
-  activations, TF-IDF CountSketch features first;
+- ours: engine.communities at the job's defaults (L2 rows; kNN: IVF lists from FAISS k-means,
+  searched list by list with dense products, probe count calibrated on a sample to recall@k
+  0.96; vectorised union graph, igraph Leiden); for activations, TF-IDF CountSketch first;
 - seed: the seed-002 notebook's approach re-implemented: FAISS HNSW (M=32, efConstruction=200,
   efSearch=64) searched for k + 8, a per-node Python loop to drop self/invalid neighbours, a
   mutual-kNN graph, an igraph graph filled in chunks from Python tuples, leidenalg
@@ -89,12 +89,15 @@ def run_ours(F, seed=0):
     p = Params()
     t = Timer()
     plan = plan_knn(F.shape[0], F.shape[1], K, gpu=False, knn=p.knn, ef_search=p.ef_search,
-                    knn_dim=p.knn_dim)
+                    knn_dim=p.knn_dim, nprobe=p.nprobe)
+    info = {}
     knn_params = dict(hnsw_m=p.hnsw_m, ef_construction=p.ef_construction,
-                      ef_search=plan.ef_search)
+                      ef_search=plan.ef_search, nlist=p.nlist, nprobe=plan.nprobe,
+                      target_recall=p.target_recall, seed=seed, info=info)
     det = detect(cpu_backend(), F, k=K, knn=plan.method, graph=p.graph, seed=seed,
                  knn_params=knn_params, recall_sample=0, keep_knn=True, stage=t.stage,
                  reduce_dim=plan.reduce_dim, candidates=p.knn_candidates)
+    print(f"ours: knn={plan.method} {info}", flush=True)
     return det, t
 
 

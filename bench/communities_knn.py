@@ -1,7 +1,7 @@
 """kNN settings for `communities`: recall@15 vs cost, the measurements behind the job's defaults.
 
 Run from the repository root:  /work/main/.venv/bin/python bench/communities_knn.py
-    [--sizes 200000 1000000] [--activations 50000]
+    [--sizes 200000 1000000] [--activations 50000] [--ivf 200000 1000000]
 
 - blobs (bench/communities.py data, 64-d): one HNSW index (M=20, efConstruction=60) per size,
   then recall@15 of 2,000 sampled rows against exact search for efSearch 64..384, and the CPU
@@ -11,6 +11,10 @@ Run from the repository root:  /work/main/.venv/bin/python bench/communities_knn
   HNSW on the full rows, HNSW on 64 PCA axes + exact re-ranking (job.knn_dim), CPU IVF-flat
   (job.knn=ivf) at several nprobe. CPU seconds are this process's, all threads (steadier than
   wall seconds on a shared machine).
+- `--ivf`: IVF on the blobs, 2 sqrt(n) lists: FAISS IndexIVFFlat (probes per query, lists
+  scanned row by row; search time estimated from the 2,000 sampled rows) against the job's
+  list-by-list search (engine.ops.knn_ivf: shared probes per list, BLAS products; all rows
+  searched), at several nprobe, and the probe count the job's calibration picks.
 """
 
 from __future__ import annotations
@@ -106,12 +110,50 @@ def activations_methods(P):
                s, i, w0 + w, c0 + c)
 
 
+def ivf_sweep(n):
+    import faiss
+
+    from engine.ops.knn_ivf import default_lists, ivf_self_knn
+
+    X, _ = blobs(n)
+    rows = np.sort(np.random.default_rng(1).choice(n, 2000, replace=False))
+    _, exact = exact_knn_rows(cpu_backend(), X, rows, K)
+    nlist = default_lists(n)
+    probes = (8, 16, 24, 32, 48) if n <= 300_000 else (16, 32, 48, 64)
+
+    def build():
+        index = faiss.IndexIVFFlat(faiss.IndexFlatIP(64), 64, nlist, faiss.METRIC_INNER_PRODUCT)
+        index.cp.niter, index.cp.max_points_per_centroid = 10, 64
+        index.train(X[np.sort(np.random.default_rng(0).choice(n, min(n, 64 * nlist), False))])
+        index.add(X)
+        return index
+
+    index, wall, cpu = timed(build)
+    print(f"| {n:,} | FAISS IndexIVFFlat nlist={nlist}, build | - | {wall:.1f} | {cpu:.1f} |")
+    for p in probes:
+        index.nprobe = p
+        (s, i), w, c = timed(lambda: index.search(X[rows], K + 1))
+        _, idx = drop_self(s, i, K, rows)
+        print(f"| {n:,} | FAISS IndexIVFFlat nprobe={p} | {recall_at_k(idx, exact):.4f} | "
+              f"{w / len(rows) * n:.1f} (est.) | {c / len(rows) * n:.1f} (est.) |", flush=True)
+    index = None  # free it before the list-by-list runs
+    for p in (*probes, 0):
+        (s, i, info), w, c = timed(lambda p=p: ivf_self_knn(X, K, nlist=nlist, nprobe=p))
+        _, idx = drop_self(s, i, K)
+        what = f"nprobe={p}" if p else f"calibrated: nprobe={info['nprobe']}"
+        print(f"| {n:,} | list by list (job), {what}, incl. k-means | "
+              f"{recall_at_k(idx[rows], exact):.4f} | {w:.1f} | {c:.1f} |", flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", type=int, nargs="*", default=[200_000, 1_000_000])
     ap.add_argument("--activations", type=int, nargs="*", default=[50_000])
+    ap.add_argument("--ivf", type=int, nargs="*", default=[])
     args = ap.parse_args()
     print("| rows | setting | recall@15 | build wall s | CPU s |\n|---|---|---|---|---|")
+    for n in args.ivf:
+        ivf_sweep(n)
     for n in args.sizes:
         ef_sweep(n)
     for P in args.activations:

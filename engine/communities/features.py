@@ -34,10 +34,17 @@ def sparse_module(xp):
     return csp
 
 
+NORM_BLOCK = 65536
+
+
 def l2_normalize(X, xp=np):
     """Rows scaled to unit L2 norm; zero rows stay zero. Returns (rows, norms)."""
     X = xp.asarray(X, dtype=xp.float32)
-    norms = xp.sqrt((X.astype(xp.float64) ** 2).sum(axis=1))
+    # Norms in float64 a block of rows at a time: no float64 copy of the whole matrix.
+    norms = xp.empty(X.shape[0], dtype=xp.float64)
+    for lo in range(0, X.shape[0], NORM_BLOCK):
+        block = X[lo : lo + NORM_BLOCK].astype(xp.float64)
+        norms[lo : lo + NORM_BLOCK] = xp.sqrt((block * block).sum(axis=1))
     scale = xp.where(norms > TINY, 1.0 / xp.maximum(norms, TINY), 0.0).astype(xp.float32)
     return X * scale[:, None], norms
 

@@ -1,6 +1,10 @@
 """kNN settings chosen from the data's shape when the job leaves them on auto.
 
-- `job.knn=auto`: HNSW on the CPU backend, IVF on the GPU backend.
+- `job.knn=auto`: IVF on both backends. On the CPU, IVF lists searched list by list with
+  dense products (engine.ops.knn_ivf) beat HNSW at equal recall by 5x at 200k x 64 blobs and
+  3x on the 50k x 448 activations sketch (bench/results/communities.md); `job.nprobe=0` lets
+  the CPU pick the probe count from a sample so that recall@k reaches `job.target_recall`
+  (the GPU uses GPU_NPROBE probes per query then).
 - `job.ef_search=0` (HNSW): the search list grows with n, because a fixed list reaches a smaller
   share of the true neighbours as the graph grows. Measured on 50 blobs in 64 dimensions,
   k = 15, M = 20, efConstruction = 60 (bench/communities_knn.py, results in
@@ -30,6 +34,7 @@ EF_AT_1M = 256
 EF_MAX = 512
 REDUCE_ABOVE = 128
 REDUCED_DIM = 64
+GPU_NPROBE = 32
 
 
 @dataclass(frozen=True)
@@ -37,6 +42,7 @@ class KnnPlan:
     method: str
     ef_search: int  # HNSW search list (ignored by the other methods)
     reduce_dim: int  # 0: search the full rows
+    nprobe: int = 0  # IVF probes; 0: calibrated on a sample (CPU)
 
 
 def auto_ef_search(n: int, k: int) -> int:
@@ -50,9 +56,11 @@ def auto_ef_search(n: int, k: int) -> int:
 
 
 def plan_knn(n: int, d: int, k: int, gpu: bool, knn: str = "auto", ef_search: int = 0,
-             knn_dim: int = -1) -> KnnPlan:
-    """Resolve the auto settings (knn=auto, ef_search=0, knn_dim=-1) for an (n, d) input."""
-    method = ("ivf" if gpu else "hnsw") if knn == "auto" else knn
+             knn_dim: int = -1, nprobe: int = 0) -> KnnPlan:
+    """Resolve the auto settings (knn=auto, ef_search=0, knn_dim=-1, nprobe=0) for (n, d)."""
+    method = "ivf" if knn == "auto" else knn
+    if nprobe < 0:
+        raise UserError(f"job.nprobe={nprobe}: expected 0 (auto) or > 0")
     if ef_search < 0:
         raise UserError(f"job.ef_search={ef_search}: expected 0 (auto: grows with n) or > 0")
     ef = int(ef_search) or auto_ef_search(n, k)
@@ -64,4 +72,4 @@ def plan_knn(n: int, d: int, k: int, gpu: bool, knn: str = "auto", ef_search: in
         reduce_dim = int(knn_dim)
     if reduce_dim >= d or method == "flat":
         reduce_dim = 0  # nothing to gain; flat search is exact by definition
-    return KnnPlan(method, ef, reduce_dim)
+    return KnnPlan(method, ef, reduce_dim, int(nprobe) or (GPU_NPROBE if gpu else 0))

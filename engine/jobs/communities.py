@@ -39,7 +39,8 @@ class Params:
     rp_dim: int = 64  # CountSketch width per layer
     layer_weights: list[float] = field(default_factory=list)  # per layer; empty: all 1
     feature_batch_rows: int = 4096
-    knn: str = "auto"  # flat | hnsw (CPU) | ivf | cagra (GPU) | auto (hnsw on CPU, ivf on GPU)
+    knn: str = "auto"  # flat | hnsw (CPU) | ivf | cagra (GPU) | auto (ivf: fastest at recall
+    # >= 0.95 on both backends, bench/results/communities.md)
     k: int = 15
     hnsw_m: int = 20  # HNSW defaults: recall@15 ~0.96 on 200k x 64 blobs (bench/results)
     ef_construction: int = 60
@@ -48,8 +49,10 @@ class Params:
     # for rows > 128 wide on the CPU. Off by default: on the activations sketch 64 axes keep
     # recall@15 at 0.21 (within-group order lives in the discarded axes; bench/results)
     knn_candidates: int = 2  # with knn_dim: candidates per neighbour, re-ranked in full width
-    nlist: int = 0  # IVF lists; 0: about 4 sqrt(n)
-    nprobe: int = 32
+    nlist: int = 0  # IVF lists; 0: about 2 sqrt(n) (CPU), 4 sqrt(n) (GPU)
+    nprobe: int = 0  # IVF lists probed; 0: CPU picks the fewest whose recall@k on a sample
+    # reaches target_recall (engine.ops.knn_ivf), GPU 32
+    target_recall: float = 0.96  # CPU IVF calibration target (0.95 with sampling margin)
     graph_degree: int = 32  # CAGRA
     intermediate_graph_degree: int = 64
     itopk_size: int = 0  # CAGRA search list; 0: max(k + 1, 64)
@@ -64,12 +67,21 @@ class Params:
 
 
 def _load_embeddings(data: DataConfig, ctx: RunContext):
+    """(ids, float32 rows, planted truth or None), the rows read batch by batch into one
+    preallocated matrix: peak memory about the matrix plus one batch, not twice the matrix."""
     from engine.data import open_embeddings
 
     source = open_embeddings(data, ctx.seed)
-    batch = source.read([])  # the id column only (always first)
+    X = np.empty((source.n_rows, source.dim), np.float32)  # n_rows: before invalid rows drop
+    ids, filled = [], 0
+    for batch in source.batches([]):  # the id column only (always first)
+        X[filled : filled + len(batch)] = batch.embeddings
+        filled += len(batch)
+        ids.append(batch.table.column(0))
+    if not filled:
+        raise UserError(f"{data.path}: no valid rows")
     truth = source.topics() if hasattr(source, "topics") else None
-    return batch.table.column(0), batch.embeddings, truth
+    return pa.chunked_array([c for col in ids for c in col.chunks]), X[:filled], truth
 
 
 def _load_activations(params: Params, data: DataConfig, ctx: RunContext):
@@ -123,11 +135,17 @@ def run(params: Params, data: DataConfig, ctx: RunContext) -> float:
         zero_rows = ctx.backend.to_host((F != 0).sum(axis=1) == 0)
     ctx.record(features=features, feature_dim=int(F.shape[1]), n_zero_rows=int(zero_rows.sum()))
     plan = plan_knn(n, int(F.shape[1]), params.k, ctx.backend.gpu, params.knn,
-                    params.ef_search, params.knn_dim)
+                    params.ef_search, params.knn_dim, params.nprobe)
     method = plan.method
-    ctx.record(knn_ef_search=plan.ef_search, knn_dim=plan.reduce_dim or int(F.shape[1]))
+    ctx.record(knn_dim=plan.reduce_dim or int(F.shape[1]))
+    if method == "hnsw":
+        ctx.record(knn_ef_search=plan.ef_search)
+    if not 0 < params.target_recall <= 1:
+        raise UserError(f"job.target_recall={params.target_recall}: expected a value in (0, 1]")
+    knn_info: dict = {}  # what the search resolved (CPU ivf: nlist, nprobe)
     knn_params = dict(hnsw_m=params.hnsw_m, ef_construction=params.ef_construction,
-                      ef_search=plan.ef_search, nlist=params.nlist, nprobe=params.nprobe,
+                      ef_search=plan.ef_search, nlist=params.nlist, nprobe=plan.nprobe,
+                      target_recall=params.target_recall, info=knn_info,
                       graph_degree=params.graph_degree,
                       intermediate_graph_degree=params.intermediate_graph_degree,
                       itopk_size=params.itopk_size, seed=ctx.seed)
@@ -139,6 +157,7 @@ def run(params: Params, data: DataConfig, ctx: RunContext) -> float:
                     progress=ctx.progress, reduce_dim=plan.reduce_dim,
                     candidates=params.knn_candidates)
     del F
+    ctx.record(**{f"knn_{key}": value for key, value in knn_info.items()})
     with ctx.stage("diagnostics"):
         _write_outputs(ctx, params, ids, result, layer_names, layer_mats)
     ctx.record(knn=method, modularity=result.modularity, quality=result.quality,

@@ -7,7 +7,9 @@ neighbours are marked with index -1 and score NaN.
 
 Index parameters (keyword arguments; those of other methods are ignored):
 - hnsw (CPU): `hnsw_m` (graph degree), `ef_construction`, `ef_search`;
-- ivf: `nlist` (0: about 4 sqrt(n)), `nprobe`, `seed` (training sample);
+- ivf: `nlist` (0: about 4 sqrt(n) on the GPU, 2 sqrt(n) on the CPU), `nprobe` (CPU: 0 picks
+  it from a sample so that recall@k reaches `target_recall`), `seed` (training sample); the
+  CPU searches list by list with dense products (engine.ops.knn_ivf);
 - cagra (GPU): `graph_degree`, `intermediate_graph_degree`, `itopk_size`.
 
 `sample_recall` measures an approximate result against exact search on a sample of rows.
@@ -42,14 +44,9 @@ def check_method(backend: Backend, method: str) -> None:
                         f"({where}: {' or '.join(allowed)})")
 
 
-def ivf_lists(n: int, nlist: int = 0) -> int:
-    """IVF list count: `nlist`, or about 4 sqrt(n) with at least 39 rows per list to train."""
-    return int(nlist) or max(1, min(int(4 * np.sqrt(n)), n // 39 or 1))
-
-
 def build_index_cpu(X: np.ndarray, method: str, metric: str, hnsw_m: int = 32,
-                    ef_construction: int = 200, ef_search: int = 128, nlist: int = 0,
-                    nprobe: int = 32, seed: int = 0, **_ignored):
+                    ef_construction: int = 200, ef_search: int = 128, **_ignored):
+    """FAISS index over X for the CPU's flat and hnsw methods (ivf: engine.ops.knn_ivf)."""
     faiss = _faiss()
     d = X.shape[1]
     faiss_metric = faiss.METRIC_INNER_PRODUCT if metric == "ip" else faiss.METRIC_L2
@@ -59,16 +56,6 @@ def build_index_cpu(X: np.ndarray, method: str, metric: str, hnsw_m: int = 32,
         index = faiss.IndexHNSWFlat(d, int(hnsw_m), faiss_metric)
         index.hnsw.efConstruction = int(ef_construction)
         index.hnsw.efSearch = int(ef_search)
-    elif method == "ivf":
-        n = X.shape[0]
-        nlist = ivf_lists(n, nlist)
-        quantizer = faiss.IndexFlatIP(d) if metric == "ip" else faiss.IndexFlatL2(d)
-        index = faiss.IndexIVFFlat(quantizer, d, nlist, faiss_metric)
-        # FAISS trains on at most 256 rows per list anyway; sample them reproducibly.
-        rng = np.random.default_rng([seed, 11])
-        train = X if n <= 256 * nlist else X[np.sort(rng.choice(n, 256 * nlist, replace=False))]
-        index.train(np.ascontiguousarray(train, dtype=np.float32))
-        index.nprobe = min(int(nprobe), nlist)
     elif method == "cagra":
         raise UserError("job.knn=cagra needs the GPU backend (CPU: flat, hnsw or ivf)")
     else:
@@ -95,13 +82,14 @@ def drop_self(scores: np.ndarray, idx: np.ndarray, k: int,
 
 
 def self_knn(backend: Backend, X, k: int, method: str = "flat", metric: str = "ip",
-             batch_rows: int = 65536, progress=None, **index_params
-             ) -> tuple[np.ndarray, np.ndarray]:
+             batch_rows: int = 65536, progress=None, info: dict | None = None,
+             **index_params) -> tuple[np.ndarray, np.ndarray]:
     """k nearest other rows of every row of X (host arrays out).
 
     X: (n, d) float rows (NumPy, or CuPy on the GPU backend). metric "ip" (use L2-normalised
     rows for cosine) or "l2" (squared distances). Queries run in chunks of `batch_rows`;
-    `progress(iterable, total, desc)` (e.g. RunContext.progress) reports them."""
+    `progress(iterable, total, desc)` (e.g. RunContext.progress) reports them. `info` (a dict)
+    receives the settings the search resolved (CPU ivf: nlist, nprobe, calibrated_recall)."""
     n = X.shape[0]
     if k < 1:
         raise UserError(f"k={k} must be at least 1")
@@ -113,6 +101,16 @@ def self_knn(backend: Backend, X, k: int, method: str = "flat", metric: str = "i
 
         scores, idx = knn_gpu.search(backend, X, k + 1, method, metric, batch_rows,
                                      progress=progress, **index_params)
+    elif method == "ivf":
+        from engine.ops.knn_ivf import ivf_self_knn
+
+        p = index_params
+        scores, idx, resolved = ivf_self_knn(
+            X, k, nlist=p.get("nlist", 0), nprobe=p.get("nprobe", 0), metric=metric,
+            seed=p.get("seed", 0), target_recall=p.get("target_recall", 0.96),
+            progress=progress)
+        if info is not None:
+            info.update(resolved)
     else:
         X = np.ascontiguousarray(X, dtype=np.float32)
         index = build_index_cpu(X, method, metric, **index_params)

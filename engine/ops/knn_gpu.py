@@ -68,7 +68,7 @@ def build_index(X: np.ndarray, method: str, metric: str, nlist: int = 0, nprobe:
         train = X if n <= 256 * nlist else X[np.sort(rng.choice(n, 256 * nlist, replace=False))]
         index.train(train)
         index.add(X)
-        index.nprobe = min(int(nprobe), nlist)
+        index.nprobe = min(int(nprobe) or 32, nlist)  # 0: the job's auto
     elif method == "cagra":
         if "CUVS" not in faiss.get_compile_options():
             raise UserError("job.knn=cagra: this faiss build has no cuVS (CAGRA); use flat or ivf")

@@ -9,6 +9,7 @@ from engine.communities.knn_plan import (
     EF_BASE,
     EF_BASE_ROWS,
     EF_MAX,
+    GPU_NPROBE,
     REDUCED_DIM,
     auto_ef_search,
     plan_knn,
@@ -37,14 +38,15 @@ def test_explicit_settings_are_kept():
     assert (plan.method, plan.ef_search, plan.reduce_dim) == ("hnsw", 40, 32)
 
 
-@pytest.mark.parametrize(("gpu", "d", "method", "reduce_dim"), [
-    (False, 64, "hnsw", 0),  # embeddings: already narrow
-    (False, 448, "hnsw", REDUCED_DIM),  # activations sketch, 7 layers x 64
-    (True, 448, "ivf", 0),  # GPU distances are cheap
+@pytest.mark.parametrize(("gpu", "d", "knn", "method", "reduce_dim", "nprobe"), [
+    (False, 64, "auto", "ivf", 0, 0),  # CPU IVF: probes calibrated on a sample
+    (False, 448, "auto", "ivf", 0, 0),  # activations sketch, 7 layers x 64: full rows
+    (False, 448, "hnsw", "hnsw", REDUCED_DIM, 0),  # HNSW on wide rows: PCA axes
+    (True, 448, "auto", "ivf", 0, GPU_NPROBE),  # GPU: fixed probes per query
 ])
-def test_auto_method_and_width(gpu, d, method, reduce_dim):
-    plan = plan_knn(50_000, d, 15, gpu=gpu)
-    assert (plan.method, plan.reduce_dim) == (method, reduce_dim)
+def test_auto_method_and_width(gpu, d, knn, method, reduce_dim, nprobe):
+    plan = plan_knn(50_000, d, 15, gpu=gpu, knn=knn)
+    assert (plan.method, plan.reduce_dim, plan.nprobe) == (method, reduce_dim, nprobe)
 
 
 def test_flat_and_too_wide_reduction_search_full_rows():
@@ -55,6 +57,7 @@ def test_flat_and_too_wide_reduction_search_full_rows():
 @pytest.mark.parametrize(("kwargs", "match"), [
     ({"ef_search": -1}, "job.ef_search=-1"),
     ({"knn_dim": -2}, "job.knn_dim=-2"),
+    ({"nprobe": -1}, "job.nprobe=-1"),
 ])
 def test_bad_values_are_user_errors(kwargs, match):
     with pytest.raises(UserError, match=match):

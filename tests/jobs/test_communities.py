@@ -43,7 +43,9 @@ def test_synthetic_embeddings_recover_topics_and_outputs_agree(run_job):
     ids_c5 = set(comms["ids"][5].as_py())
     assert ids_c5 == set(labels["id"].to_numpy()[comm == 5].tolist())
     assert 0.95 <= m["knn_recall"] <= 1.0
-    assert m["knn"] == "hnsw" and m["knn_ef_search"] == 64 and m["knn_dim"] == m["feature_dim"]
+    # Defaults: IVF with the probe count calibrated on a sample to recall@k >= 0.96.
+    assert m["knn"] == "ivf" and m["knn_dim"] == m["feature_dim"]
+    assert m["knn_calibrated_recall"] >= 0.96 and 1 <= m["knn_nprobe"] <= m["knn_nlist"]
     assert m["seconds"]["knn"] >= 0 and "degree_q50" in m and "n_components" in m
 
 
@@ -153,13 +155,38 @@ def test_gpu_matches_cpu_on_synthetic_activations(run_job, tmp_path):
     assert gpu_m["modularity"] == pytest.approx(cpu_m["modularity"], abs=0.02)
 
 
-@pytest.mark.parametrize(("override", "knn", "width"), [
-    ("job.knn_dim=-1", "hnsw", 64),  # 3 layers x 64 = 192 columns: searched on 64 PCA axes
-    ("job.knn=ivf", "ivf", 192),  # IVF-flat on the CPU
+@pytest.mark.parametrize(("overrides", "knn", "width"), [
+    # 3 layers x 64 = 192 columns: HNSW searches them on 64 PCA axes
+    (("job.knn=hnsw", "job.knn_dim=-1"), "hnsw", 64),
+    ((), "ivf", 192),  # the default: IVF on the full rows
 ])
-def test_activations_knn_choices_record_what_ran(run_job, override, knn, width):
+def test_activations_knn_choices_record_what_ran(run_job, overrides, knn, width):
     _, out, m = run_job("job=communities", "job.input=activations", "data.n_prompts=1500",
-                        override)
+                        *overrides)
     assert m["knn"] == knn and m["knn_dim"] == width and m["feature_dim"] == 192
     assert 0.0 <= m["knn_recall"] <= 1.0  # measured on the full rows, whatever was searched
     assert m["ari_truth"] >= 0.9
+
+
+def test_embedding_rows_are_read_in_order_across_batches_and_invalid_rows_dropped(tmp_path):
+    from engine.config import DataConfig
+    from engine.jobs.communities import _load_embeddings
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((1000, 8)).astype(np.float32)
+    X[[3, 500]] = np.nan
+    ids = np.arange(1000, 2000)
+    pq.write_table(pa.table({"id": ids, "embedding": embedding_array(X)}),
+                   tmp_path / "e.parquet", row_group_size=300)
+    data = DataConfig(name="files", path=str(tmp_path / "e.parquet"), batch_rows=128,
+                      drop_invalid=True)
+
+    class Ctx:
+        seed = 0
+
+    got_ids, got, truth = _load_embeddings(data, Ctx)
+    keep = np.ones(1000, bool)
+    keep[[3, 500]] = False
+    np.testing.assert_array_equal(got, X[keep])
+    np.testing.assert_array_equal(got_ids.to_numpy(), ids[keep])
+    assert got.dtype == np.float32 and truth is None

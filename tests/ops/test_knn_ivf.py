@@ -1,0 +1,70 @@
+"""CPU IVF searched list by list: recall at the defaults, the calibration's prediction, seeds."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from engine.ops.knn import drop_self, recall_at_k, self_knn
+from engine.ops.knn_ivf import ivf_self_knn
+
+
+def _blobs(n, d, seed=0, centres=30, noise=0.5):
+    rng = np.random.default_rng(seed)
+    c = rng.standard_normal((centres, d))
+    X = c[rng.integers(0, centres, n)] + noise * rng.standard_normal((n, d))
+    return (X / np.linalg.norm(X, axis=1, keepdims=True)).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def blobs():
+    X = _blobs(8000, 32, seed=5)
+    # Exact reference by brute force in float64 (independent of FAISS).
+    S = X.astype(np.float64) @ X.T.astype(np.float64)
+    np.fill_diagonal(S, -np.inf)
+    return X, np.argsort(-S, axis=1, kind="stable")[:, :15]
+
+
+def test_recall_at_defaults_reaches_the_target(cpu, blobs):
+    X, ref = blobs
+    info = {}
+    scores, idx = self_knn(cpu, X, 15, method="ivf", info=info)
+    assert recall_at_k(idx, ref) >= 0.95
+    assert info["calibrated_recall"] >= 0.96 and info["nprobe"] < info["nlist"]
+    assert not (idx == np.arange(len(X))[:, None]).any() and (idx >= 0).all()
+    # Scores are the true inner products of the returned rows.
+    np.testing.assert_allclose(scores, np.einsum("id,ikd->ik", X, X[idx]), atol=1e-5)
+
+
+def test_calibration_predicts_the_recall_of_the_sampled_rows(blobs):
+    X, ref = blobs
+    s, i, info = ivf_self_knn(X, 15, seed=3, target_recall=0.9)
+    rows = np.sort(np.random.default_rng([3, 13]).choice(len(X), 1000, replace=False))
+    _, idx = drop_self(s[rows], i[rows], 15, row_ids=rows)
+    assert recall_at_k(idx, ref[rows]) == pytest.approx(info["calibrated_recall"], abs=2e-3)
+    # One probe fewer would have missed the target on those rows.
+    if info["nprobe"] > 1:
+        s2, i2, _ = ivf_self_knn(X, 15, seed=3, nprobe=info["nprobe"] - 1)
+        _, idx2 = drop_self(s2[rows], i2[rows], 15, row_ids=rows)
+        assert recall_at_k(idx2, ref[rows]) < 0.9
+
+
+def test_same_seed_same_result_and_every_row_gets_k(blobs):
+    X, _ = blobs
+    a = ivf_self_knn(X, 15, seed=1)
+    b = ivf_self_knn(X, 15, seed=1)
+    np.testing.assert_array_equal(a[1], b[1])
+    assert a[2] == b[2]
+    # Tiny lists: the probe set grows until it holds k + 1 rows, so nobody is short.
+    Y = _blobs(300, 8, seed=2)
+    _, idx, info = ivf_self_knn(Y, 15, nlist=100, nprobe=1)
+    assert info["nprobe"] == 1 and (idx >= 0).all()
+
+
+def test_l2_metric_matches_brute_force_when_all_lists_are_probed(cpu):
+    X = _blobs(1500, 16, seed=4) * 3.0
+    D = ((X[:, None, :].astype(np.float64) - X[None, :, :]) ** 2).sum(-1)
+    np.fill_diagonal(D, np.inf)
+    ref = np.argsort(D, axis=1, kind="stable")[:, :10]
+    _, idx = self_knn(cpu, X, 10, method="ivf", metric="l2", nlist=20, nprobe=20)
+    assert recall_at_k(idx, ref) > 0.999
