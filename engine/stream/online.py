@@ -8,15 +8,13 @@ confidence 1; otherwise its confidence is the similarity and the centroid moves 
 normalise((n_eff c + x_hat) / (n_eff + 1)), n_eff = min(n, cap). The arithmetic is
 `engine.stream.exact`'s (float64, fixed order), so the result is defined to the bit.
 
-Batched computation: one matrix product screens a micro-batch against every centroid of a
+Batched computation: one matrix product screens a micro-batch against every centroid of the
 snapshot in low precision (`screen`: float32 BLAS or bfloat16 torch on CPU, float32 cuBLAS
-through CuPy on GPU) together with a Gram matrix against the recent messages; then the
-sequential pass (`batch_pass.assign_batch`, Numba on the CPU for both backends) walks the
-messages in order, re-computing exactly only the centroids the screening cannot rule out and
-correcting for centroids created or moved since the snapshot. The snapshot is the state when
-the previous batch started, so batch b + 1 is screened on a second thread while batch b's pass
-runs (`ahead`). The result equals the strictly sequential loop bit for bit (assignments,
-confidences and centroids), for any batch size.
+through CuPy on GPU) together with the batch's own Gram matrix; then the sequential pass (`batch_pass.assign_batch`, Numba on the CPU for both
+backends) walks the messages in order, re-computing exactly only the centroids the screening
+cannot rule out and correcting for centroids created or moved inside the batch. The result
+equals the strictly sequential loop bit for bit (assignments, confidences and centroids),
+for any batch size.
 """
 
 from __future__ import annotations
@@ -27,9 +25,9 @@ import numpy as np
 
 from engine.backend import Backend
 from engine.stream import screen
-from engine.stream.ahead import ScreenAhead
 
 NS_PER_DAY = 86_400 * 10**9
+SHAPE_STEP = 512
 
 
 @dataclass
@@ -102,63 +100,62 @@ class OnlineClustering:
         if self.centroids.dim != dim:
             raise ValueError(f"centroids have dimension {self.centroids.dim}, messages {dim}")
         self.exact_checks = 0
-        self._ahead = ScreenAhead(self.screen, dim)
-        # Centroid rows changed since the screening mirror last saw them (all, at first).
-        self._unsynced = [np.arange(self.centroids.size)]
+        self._mirror = None  # the centroids in the screening format, on the backend's device
 
-    def _changes(self) -> tuple[np.ndarray, np.ndarray]:
-        """The unsynced rows and their current values (a copy: the next pass moves them)."""
-        rows = np.unique(np.concatenate([np.zeros(0, np.int64), *self._unsynced]))
-        self._unsynced = []
-        return rows, self.centroids.vectors[rows]
+    # -- the low-precision copy of the centroids used by the screening product -------------
+    def _refresh_mirror(self, rows: np.ndarray | None) -> None:
+        c = self.centroids
+        cap = c.vectors.shape[0]
+        if self._mirror is None or self._mirror.shape[0] != cap:
+            self._mirror = self.screen.convert(c.vectors)
+            return
+        if rows is not None and len(rows):
+            self.screen.update_rows(self._mirror, rows, c.vectors[rows])
 
     def assign(self, embeddings: np.ndarray, times: np.ndarray) -> Assignments:
         """Assign messages (rows of `embeddings`, times in int64 ns, non-decreasing)."""
-        from engine.stream.batch_pass import BF16_VALUES, Ledger, assign_batch, screen_key
+        from engine.stream.batch_pass import BF16_VALUES, assign_batch, screen_key
+        from engine.stream.exact import normalise_rows
 
         N = embeddings.shape[0]
         out = Assignments(np.empty(N, np.int64), np.empty(N, np.float64), np.empty(N, bool))
         times = np.ascontiguousarray(times, dtype=np.int64)
         B = self.batch_size
         c = self.centroids
-        ledger = Ledger(B, self.dim)
-        bar = screen_key(self.sim_threshold - self.eps - 1e-12,
-                         np.int16 if self.screen.kind == "bfloat16" else np.float32)
-        X_prev = np.empty((0, self.dim))
-        K_snap = c.size  # centroids in the snapshot the current batch was screened against
-        job = None
-        with self._ahead.running() as ahead:
-            try:
-                if N:
-                    job = ahead.submit(embeddings[:B], K_snap, *self._changes(), None)
-                for lo in range(0, N, B):
-                    hi = min(lo + B, N)
-                    batch = job.result()
-                    job = None
-                    if batch.bad >= 0:
-                        raise ZeroVectorError(lo + batch.bad)
-                    K_start = c.size
-                    if hi < N:  # the next batch, against the centroids as they are now
-                        job = ahead.submit(embeddings[hi : hi + B], K_start, *self._changes(),
-                                           batch.Xs)
-                    c.reserve(K_start + B)
-                    ledger.reserve(c.vectors.shape[0])
-                    K, n_cur, n_exact = assign_batch(
-                        batch.X, X_prev, times[lo:hi], batch.S, batch.G, BF16_VALUES, bar,
-                        c.vectors, c.counts, c.last_seen, K_snap, K_start, self.cap,
-                        self.sim_threshold, self.eps, self.window_ns, out.cluster[lo:hi],
-                        out.confidence[lo:hi], out.new_cluster[lo:hi], *ledger.pass_args())
-                    ledger.advance(n_cur)
-                    c.created[K_start:K] = times[lo:hi][ledger.creator[: K - K_start]]
-                    c.size = K
-                    self.exact_checks += int(n_exact)
-                    self._unsynced += [ledger.moved(), np.arange(K_start, K)]
-                    K_snap, X_prev = K_start, batch.X
-            finally:
-                if job is not None:
-                    job.exception()  # wait: the worker may be writing the mirror
-                rows, values = self._changes()
-                ahead.update(rows, values, c.size)
+        drift = slot = None
+        snap = np.empty((B, self.dim))
+        creator = np.empty(B, np.int64)
+        touched = np.empty(B, np.int64)
+        for lo in range(0, N, B):
+            hi = min(lo + B, N)
+            X = np.empty((hi - lo, self.dim))
+            bad = normalise_rows(embeddings[lo:hi], X)
+            if bad >= 0:
+                raise ZeroVectorError(lo + bad)
+            c.reserve(c.size + B)
+            if drift is None or drift.shape[0] != c.vectors.shape[0]:
+                drift = np.zeros(c.vectors.shape[0])
+                slot = np.full(c.vectors.shape[0], -1, np.int64)
+            self._refresh_mirror(None)
+            K0 = c.size
+            Xs = self.screen.convert(X)
+            # Screen against a column count rounded up to SHAPE_STEP: the extra columns are
+            # never read, and a handful of distinct shapes keeps oneDNN's per-shape primitive
+            # cache (and its buffers) from growing with every new cluster.
+            K0_padded = min(-(-K0 // SHAPE_STEP) * SHAPE_STEP, c.vectors.shape[0])
+            S = self.screen.product(Xs, self._mirror[:K0_padded])
+            G = self.screen.product(Xs, Xs)
+            bar = screen_key(self.sim_threshold - self.eps - 1e-12, S.dtype)
+            K, n_touched, n_exact = assign_batch(
+                X, times[lo:hi], S, G, BF16_VALUES, bar,
+                c.vectors, c.counts, c.last_seen, K0, self.cap, self.sim_threshold, self.eps,
+                self.window_ns, out.cluster[lo:hi], out.confidence[lo:hi],
+                out.new_cluster[lo:hi], drift, snap, slot, creator, touched)
+            c.created[K0:K] = times[lo:hi][creator[: K - K0]]
+            c.size = K
+            self.exact_checks += int(n_exact)
+            changed = np.concatenate([touched[:n_touched], np.arange(K0, K)])
+            self._refresh_mirror(changed)
         return out
 
 

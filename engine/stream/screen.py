@@ -71,7 +71,6 @@ class Screen:
     def __init__(self, backend, kind: str, dim: int):
         self.backend = backend
         self.kind = resolve(kind, backend.gpu)
-        self.dim = dim
         if self.kind == "bfloat16":
             if "torch" not in sys.modules:
                 # Between products the sequential pass runs on one core; OpenMP's default
@@ -91,28 +90,6 @@ class Screen:
         if self.kind == "bfloat16":
             return self._torch.from_numpy(bfloat16_bits(rows32)).view(self._torch.bfloat16)
         return self.backend.xp.asarray(rows32)
-
-    def worker_init(self) -> None:
-        """Run in the thread that screens ahead: one torch thread there, since the other
-        core runs the sequential pass (torch's thread count is per calling thread)."""
-        if self.kind == "bfloat16":
-            self._torch.set_num_threads(1)
-
-    def resize(self, mirror, rows: int):
-        """A mirror with `rows` rows, the first ones copied from `mirror` (or None)."""
-        if self.kind == "bfloat16":
-            out = self._torch.zeros((rows, self.dim), dtype=self._torch.bfloat16)
-        else:
-            out = self.backend.xp.zeros((rows, self.dim), dtype=np.float32)
-        if mirror is not None:
-            k = min(rows, mirror.shape[0])
-            out[:k] = mirror[:k]
-        return out
-
-    def concat(self, a, b):
-        if self.kind == "bfloat16":
-            return self._torch.cat([a, b])
-        return self.backend.xp.concatenate([a, b])
 
     def update_rows(self, mirror, rows: np.ndarray, values: np.ndarray) -> None:
         """mirror[rows] = convert(values), in place."""
