@@ -13,7 +13,7 @@ Both feed the same tracking, soft matching and forward-chaining scores, so the m
 compare the clustering. Reports time per combo, the full 108-combo grid estimate and the
 continuation metrics of each side; plus one HDBSCAN run with fast_hdbscan vs hdbscan.
 
-    PYTHONPATH=. /work/bench-venv/bin/python bench/basins.py --rows 200000 --boot 20 --seed-combos 2
+    PYTHONPATH=. python bench/basins.py --rows 200000 --boot 20 --seed-combos 2
 """
 
 from __future__ import annotations

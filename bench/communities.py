@@ -1,7 +1,7 @@
 """Benchmark `communities`: ours vs a seed-002-style pipeline vs scanpy, on the same data.
 
 Run from the repository root with the benchmark environment (it has scanpy and the engine's
-deps):  /work/bench-venv/bin/python bench/communities.py [--sizes 200000 1000000]
+deps):  python bench/communities.py [--sizes 200000 1000000]
         [--activations 50000x7x4096] [--skip-scanpy-above N] [--out bench/results/communities.md]
 
 Data: unit vectors around 50 Gaussian blobs in 64 dimensions (k = 15), and synthetic activation

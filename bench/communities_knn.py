@@ -1,6 +1,6 @@
 """kNN settings for `communities`: recall@15 vs cost, the measurements behind the job's defaults.
 
-Run from the repository root:  /work/main/.venv/bin/python bench/communities_knn.py
+Run from the repository root:  python bench/communities_knn.py
     [--sizes 200000 1000000] [--activations 50000] [--ivf 200000 1000000]
 
 - blobs (bench/communities.py data, 64-d): one HNSW index (M=20, efConstruction=60) per size,

@@ -1,7 +1,7 @@
 """Benchmark: the `opinion` job's clustering vs red-dwarf (a Python reproduction of Polis).
 
 Run from the repository root with the benchmark environment (it has both):
-    /work/bench-venv/bin/python bench/opinion.py [--sizes 10000 100000] [--skip-reddwarf-above N]
+    python bench/opinion.py [--sizes 10000 100000] [--skip-reddwarf-above N]
 
 Datasets: the three Polis conversations in tests/data/polis (agreement = adjusted Rand index
 with Polis's own `group-id`) and synthetic votes with planted groups, n voters x 1,000
