@@ -27,6 +27,7 @@ import math
 from dataclasses import dataclass
 
 from engine.errors import UserError
+from engine.ops.knn_gpu import DEFAULT_NPROBE as GPU_NPROBE
 
 EF_BASE = 64
 EF_BASE_ROWS = 200_000
@@ -34,7 +35,6 @@ EF_AT_1M = 256
 EF_MAX = 512
 REDUCE_ABOVE = 128
 REDUCED_DIM = 64
-GPU_NPROBE = 32
 
 
 @dataclass(frozen=True)

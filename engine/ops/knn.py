@@ -33,6 +33,12 @@ def _faiss():
     return faiss
 
 
+def faiss_metric(metric: str):
+    """FAISS's metric constant for "ip" (inner product) or "l2"."""
+    faiss = _faiss()
+    return faiss.METRIC_INNER_PRODUCT if metric == "ip" else faiss.METRIC_L2
+
+
 def check_method(backend: Backend, method: str) -> None:
     """One clear line when a method does not exist or does not run on this backend."""
     if method not in METHODS:
@@ -49,11 +55,10 @@ def build_index_cpu(X: np.ndarray, method: str, metric: str, hnsw_m: int = 32,
     """FAISS index over X for the CPU's flat and hnsw methods (ivf: engine.ops.knn_ivf)."""
     faiss = _faiss()
     d = X.shape[1]
-    faiss_metric = faiss.METRIC_INNER_PRODUCT if metric == "ip" else faiss.METRIC_L2
     if method == "flat":
         index = faiss.IndexFlatIP(d) if metric == "ip" else faiss.IndexFlatL2(d)
     elif method == "hnsw":
-        index = faiss.IndexHNSWFlat(d, int(hnsw_m), faiss_metric)
+        index = faiss.IndexHNSWFlat(d, int(hnsw_m), faiss_metric(metric))
         index.hnsw.efConstruction = int(ef_construction)
         index.hnsw.efSearch = int(ef_search)
     elif method == "cagra":
@@ -139,8 +144,7 @@ def exact_knn_rows(backend: Backend, X, rows: np.ndarray, k: int,
     else:
         faiss = _faiss()
         X = np.ascontiguousarray(X, dtype=np.float32)
-        faiss_metric = faiss.METRIC_INNER_PRODUCT if metric == "ip" else faiss.METRIC_L2
-        scores, idx = faiss.knn(X[rows], X, k + 1, metric=faiss_metric)
+        scores, idx = faiss.knn(X[rows], X, k + 1, metric=faiss_metric(metric))
     return drop_self(scores, idx, k, row_ids=rows)
 
 

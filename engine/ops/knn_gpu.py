@@ -14,8 +14,10 @@ import numpy as np
 
 from engine.backend import Backend
 from engine.errors import UserError
+from engine.ops.knn import faiss_metric
 
 GPU_MAX_K = 2048
+DEFAULT_NPROBE = 32  # IVF lists probed per query when the caller leaves nprobe at 0
 _resources = None
 
 
@@ -38,12 +40,7 @@ def _host(backend: Backend, X) -> np.ndarray:
     return np.ascontiguousarray(backend.to_host(X), dtype=np.float32)
 
 
-def _metric(metric: str):
-    faiss = _faiss()
-    return faiss.METRIC_INNER_PRODUCT if metric == "ip" else faiss.METRIC_L2
-
-
-def build_index(X: np.ndarray, method: str, metric: str, nlist: int = 0, nprobe: int = 32,
+def build_index(X: np.ndarray, method: str, metric: str, nlist: int = 0, nprobe: int = 0,
                 graph_degree: int = 32, intermediate_graph_degree: int = 64,
                 use_float16: bool = False, seed: int = 0, **_ignored):
     """A filled GPU index over X and the search parameters to use with it (or None)."""
@@ -62,20 +59,20 @@ def build_index(X: np.ndarray, method: str, metric: str, nlist: int = 0, nprobe:
         if nprobe > GPU_MAX_K:
             raise UserError(f"job.nprobe={nprobe}: FAISS GPU allows at most {GPU_MAX_K}")
         cfg = faiss.GpuIndexIVFFlatConfig()
-        index = faiss.GpuIndexIVFFlat(res, d, nlist, _metric(metric), cfg)
+        index = faiss.GpuIndexIVFFlat(res, d, nlist, faiss_metric(metric), cfg)
         # k-means on a seeded sample (FAISS itself samples 256 points per list at most).
         rng = np.random.default_rng([seed, 11])
         train = X if n <= 256 * nlist else X[np.sort(rng.choice(n, 256 * nlist, replace=False))]
         index.train(train)
         index.add(X)
-        index.nprobe = min(int(nprobe) or 32, nlist)  # 0: the job's auto
+        index.nprobe = min(int(nprobe) or DEFAULT_NPROBE, nlist)
     elif method == "cagra":
         if "CUVS" not in faiss.get_compile_options():
             raise UserError("job.knn=cagra: this faiss build has no cuVS (CAGRA); use flat or ivf")
         cfg = faiss.GpuIndexCagraConfig()
         cfg.graph_degree = int(graph_degree)
         cfg.intermediate_graph_degree = int(max(intermediate_graph_degree, graph_degree))
-        index = faiss.GpuIndexCagra(res, d, _metric(metric), cfg)
+        index = faiss.GpuIndexCagra(res, d, faiss_metric(metric), cfg)
         index.train(X)  # CAGRA builds its graph over the training set, which is X itself
         params = faiss.SearchParametersCagra()
     else:

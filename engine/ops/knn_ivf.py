@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from engine.ops.knn import drop_self, faiss_metric
+
 NITER = 10  # k-means passes: the lists only need to be compact, not optimal
 TRAIN_PER_LIST = 64  # rows sampled per list for k-means (FAISS warns below 39)
 CALIBRATION_ROWS = 1000
@@ -28,12 +30,6 @@ NUMPY_TOPK_DIM = 128  # from this width a BLAS product + argpartition beats fais
 def default_lists(n: int) -> int:
     """About 2 sqrt(n) lists (200k rows: 894 lists of ~224), at least TRAIN_PER_LIST rows each."""
     return max(1, min(int(2 * np.sqrt(n)), n // TRAIN_PER_LIST))
-
-
-def _faiss_metric(metric: str):
-    import faiss
-
-    return faiss.METRIC_INNER_PRODUCT if metric == "ip" else faiss.METRIC_L2
 
 
 def train_lists(X: np.ndarray, nlist: int, metric: str = "ip", seed: int = 0
@@ -92,10 +88,8 @@ def calibrate_nprobe(X, assign, near, k, target_recall, metric="ip", seed=0,
 
     n = X.shape[0]
     rows = np.sort(np.random.default_rng([seed, 13]).choice(n, min(n_rows, n), replace=False))
-    from engine.ops.knn import drop_self
-
     step = max(1, (1 << 24) // n)  # query blocks of ~16M similarities (64 MB)
-    parts = [_top(X[rows[lo : lo + step]], X, k + 1, metric, _faiss_metric(metric))
+    parts = [_top(X[rows[lo : lo + step]], X, k + 1, metric)
              for lo in range(0, len(rows), step)]
     s, nb = np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
     _, nb = drop_self(s, nb, k, row_ids=rows)
@@ -138,26 +132,25 @@ def ivf_self_knn(X: np.ndarray, k: int, nlist: int = 0, nprobe: int = 0, metric:
     idx = np.empty((n, k + 1), np.int64)
     lists = np.flatnonzero(counts)
     steps = progress(lists, len(lists), "knn search (lists)") if progress else lists
-    fmetric = _faiss_metric(metric)
     for li in steps:
         probe = near[li, : max(nprobe, int(enough[li]))]
         # Rows gathered list by list (no sorted copy of X: memory stays ~1x the matrix).
         cand = order[np.concatenate([np.arange(start[j], start[j + 1]) for j in probe])]
         rows = order[start[li] : start[li + 1]]
-        s, i = _top(X[rows], X[cand], k + 1, metric, fmetric)
+        s, i = _top(X[rows], X[cand], k + 1, metric)
         scores[rows] = s
         idx[rows] = np.where(i >= 0, cand[np.maximum(i, 0)], -1)
     return scores, idx, info
 
 
-def _top(Q: np.ndarray, D: np.ndarray, k: int, metric: str, fmetric) -> tuple[np.ndarray, np.ndarray]:
+def _top(Q: np.ndarray, D: np.ndarray, k: int, metric: str) -> tuple[np.ndarray, np.ndarray]:
     """The k best rows of D for every row of Q, best first (faiss.knn's contract). Wide inner
     products go through one BLAS product and argpartition: FAISS's own selection dominates
     its time there."""
     import faiss
 
     if metric != "ip" or Q.shape[1] < NUMPY_TOPK_DIM or len(D) <= k:
-        return faiss.knn(Q, D, k, metric=fmetric)
+        return faiss.knn(Q, D, k, metric=faiss_metric(metric))
     S = Q @ D.T
     part = np.argpartition(-S, k - 1, axis=1)[:, :k]
     s = np.take_along_axis(S, part, axis=1)
