@@ -67,9 +67,10 @@ def build(projected: Path, out_dir: Path, axes: list[str] | None = None,
     lf = pl.scan_parquet(projected).with_columns(_t=_parsed_time(pl.col(c.time),
                                                                pq.read_schema(projected)
                                                                .field(c.time).type))
-    _check_times(lf, projected, c.time, c.id if c.id in names else None)
     lf = lf.with_columns(_day=pl.col("_t").dt.date())
     days = (lf.group_by("_day").len().sort("_day").collect(engine="streaming"))
+    if days["_day"].null_count():  # only then scan again, to name the first bad row
+        _check_times(lf, projected, c.time, c.id if c.id in names else None)
     if days.is_empty():
         raise UserError(f"{projected}: no rows with a valid {c.time!r}")
     ranges = lf.select([pl.concat_list(pl.col(a).quantile(0.002), pl.col(a).quantile(0.998))
