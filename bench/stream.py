@@ -103,7 +103,7 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=1_000_000)
     ap.add_argument("--dim", type=int, default=384)
     ap.add_argument("--topics", type=int, default=10_000)
-    ap.add_argument("--batch", type=int, default=512)
+    ap.add_argument("--batch", type=int, default=2048)
     ap.add_argument("--cap", type=int, default=1000)
     ap.add_argument("--screen", default="auto")
     ap.add_argument("--prefix", type=int, default=8000, help="plain loop from the start")
@@ -142,7 +142,7 @@ def main() -> None:
           f"{oc.exact_checks / args.n:.2f} exact checks/msg")
 
     # -- the other screen on a segment, for its rate ----------------------------------------
-    other = "float32" if oc.screen.kind == "bfloat16" else "bfloat16"
+    other = "pivot" if oc.screen.kind == "float32" else "float32"
     seg = slice(mid, min(args.n, mid + 20 * args.segment))
     try:
         oc2 = OnlineClustering(cpu_backend(), args.dim, 0.22, args.cap, None, args.batch,
@@ -213,6 +213,16 @@ def main() -> None:
     report(args, rows, checks, oc, ari, ours_cpu, load_before, load_after)
 
 
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown CPU"
+
+
 def report(args, rows, checks, oc, ari, ours_cpu, load_before, load_after) -> None:
     lines = [
         "# stream: batched exact clustering vs the plain per-message loop",
@@ -220,7 +230,7 @@ def report(args, rows, checks, oc, ari, ours_cpu, load_before, load_after) -> No
         f"{args.n:,} messages x {args.dim}-d, {args.topics:,} planted topics -> "
         f"{oc.centroids.size:,} clusters (planted ARI {ari:.4f}), threshold 0.22, "
         f"cap {args.cap}, batch {args.batch}.",
-        f"Machine: {os.cpu_count()} cores, load average {load_before[0]:.1f} before and "
+        f"Machine: {cpu_model()}, {os.cpu_count()} cores, load average {load_before[0]:.1f} before and "
         f"{load_after[0]:.1f} after (other processes were sharing the cores). "
         f"Ours used {ours_cpu:.0f}s of CPU time.",
         "",

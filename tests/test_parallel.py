@@ -44,15 +44,17 @@ def test_per_file_work_matches_in_process(dask_cluster, embedding_files):
     assert pmap(dask_cluster, count_rows, embedding_files) == local  # in the items' order
 
 
-def test_projection_with_a_broadcast_matrix_is_identical(dask_cluster):
+def test_projection_with_a_broadcast_matrix_gives_the_local_result(dask_cluster):
     rng = np.random.default_rng(1)
     chunks = [rng.standard_normal((n, 384)) for n in (50, 3, 200, 17)]
     W = rng.standard_normal((384, 400))  # > SCATTER_BYTES: sent to each worker once
     assert W.nbytes >= SCATTER_BYTES
     local = pmap(None, np.tensordot, chunks, b=W, axes=1)
     remote = pmap(dask_cluster, np.tensordot, chunks, b=W, axes=1)
+    # To rounding only: BLAS may split a product differently under the workers' thread count
+    # (OpenBLAS on AVX2 does), which moves the last bits.
     for a, b in zip(local, remote, strict=True):
-        np.testing.assert_array_equal(a, b)
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
 
 
 def test_keyword_arguments_named_like_dask_options_reach_the_function(dask_cluster):

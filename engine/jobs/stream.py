@@ -36,6 +36,7 @@ from engine.config import DataConfig
 from engine.errors import UserError
 from engine.io.write import ParquetStreamWriter
 from engine.run import RunContext
+from engine.stream.screen import KINDS
 
 
 @dataclass
@@ -44,8 +45,11 @@ class Params:
     threshold: float = 0.22  # cosine distance d_th: join a centroid with similarity >= 1 - d_th
     cap: int = 1000  # n_eff = min(n, cap) in the running mean
     window_days: float | None = None  # clusters silent for longer are not candidates (None: all)
-    batch_size: int = 512  # messages per screening product
-    screen: str = "auto"  # screening product: float32 | bfloat16 (CPU, torch) | auto
+    batch_size: int = 2048  # messages per screening step
+    # how centroids are ruled out before the exact check: pivot (CPU: triangle-inequality
+    # bounds through the centroids' Gram matrix) | float32 (a product with every centroid;
+    # cuBLAS on GPU) | bfloat16 (CPU, torch; fast only with AMX / AVX512-BF16) | auto
+    screen: str = "auto"
     state_dir: str | None = None  # load/continue/save here (default: <run dir>/state)
     top_n: int = 10  # connections kept per user and cluster
     users: list[str] = field(default_factory=list)  # connections for these users (empty: all)
@@ -132,8 +136,8 @@ def _check(params: Params) -> None:
         raise UserError(f"job.batch_size={params.batch_size}: must be >= 1")
     if params.top_n < 1:
         raise UserError(f"job.top_n={params.top_n}: must be >= 1")
-    if params.screen not in ("auto", "float32", "bfloat16"):
-        raise UserError(f"job.screen={params.screen!r}: expected auto, float32 or bfloat16")
+    if params.screen not in KINDS:
+        raise UserError(f"job.screen={params.screen!r}: expected {', '.join(KINDS)}")
     if params.window_days is not None and params.window_days <= 0:
         raise UserError(f"job.window_days={params.window_days}: must be > 0 (or null: all)")
 

@@ -42,7 +42,10 @@ def rank_connections(pair_user: np.ndarray, pair_cluster: np.ndarray, vector_sum
         n_keep = min(top_n, b - a - 1)
         for lo in range(0, len(rows), TARGET_CHUNK):
             chunk = rows[lo : lo + TARGET_CHUNK]
-            dist = 1.0 - unit[chunk] @ members.T  # (targets, members)
+            # One (1 x d) @ (d x members) product per target: a target's distances then do
+            # not depend on which other targets share the call (BLAS picks kernels, and so
+            # rounding, by shape), so ranking a few users gives the values of ranking all.
+            dist = 1.0 - np.matmul(unit[chunk][:, None, :], members.T)[:, 0, :]
             dist[np.arange(len(chunk)), chunk - a] = np.inf  # not oneself
             # Members are sorted by user code, so a stable sort breaks ties by code.
             idx = np.argsort(dist, axis=1, kind="stable")[:, :n_keep]

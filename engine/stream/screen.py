@@ -14,11 +14,15 @@ gamma_d = d u_acc / (1 - d u_acc) times sum|x~_k c~_k|; the stored result at mos
 padded by 1%.
 
 Kinds:
+- "pivot" (CPU, the default there): float32 products for the batch's own Gram matrix and for
+  messages far from every centroid; every other message is screened through pivot bounds
+  (`engine.stream.pivots`) instead of a product with all centroids;
 - "float32": BLAS sgemm on CPU, cuBLAS through CuPy on GPU (the GPU bound allows TF32
   tensor-core inputs, u_in = 2^-11, whatever CuPy's math mode);
 - "bfloat16": torch on CPU (oneDNN, AMX where the CPU has it), bfloat16 inputs and output,
-  float32 accumulation: about 3x the float32 speed, a wider bound, so a few more exact
-  re-checks.
+  float32 accumulation: about 3x the float32 speed where the CPU multiplies bfloat16 in
+  hardware (AMX, AVX512-BF16), ~10x slower than float32 where it does not (AVX2); a wider
+  bound, so a few more exact re-checks.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ F32_U = 2.0**-24
 TF32_U = 2.0**-11
 BF16_U = 2.0**-8
 F64_U = 2.0**-53
-KINDS = ("auto", "float32", "bfloat16")
+KINDS = ("auto", "pivot", "float32", "bfloat16")
 
 
 def screening_error(dim: int, u_in: float, u_out: float = 0.0, u_acc: float = F32_U) -> float:
@@ -48,13 +52,9 @@ def resolve(kind: str, gpu: bool) -> str:
     if kind not in KINDS:
         raise ValueError(f"screen={kind!r}: expected one of {', '.join(KINDS)}")
     if kind == "auto":
-        if gpu:
-            return "float32"
-        import importlib.util
-
-        return "bfloat16" if importlib.util.find_spec("torch") is not None else "float32"
-    if kind == "bfloat16" and gpu:
-        raise ValueError("screen=bfloat16 is the CPU path (torch); the GPU screens in float32")
+        return "float32" if gpu else "pivot"
+    if kind in ("bfloat16", "pivot") and gpu:
+        raise ValueError(f"screen={kind} is a CPU path; the GPU screens in float32")
     return kind
 
 

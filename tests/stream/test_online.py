@@ -12,11 +12,16 @@ DAY = 86_400 * 10**9
 
 
 def run_both(backend, emb, times, batch_size, threshold=0.22, cap=1000, window_days=None,
-             screen="float32"):
+             screen=None):
+    """Ours equals the reference; on the CPU with both the float32 and the pivot screens
+    (pivot bounds from the first centroid on), unless `screen` names one."""
     ref = Reference(emb.shape[1], threshold, cap, window_days)
     expected = ref.run(emb, times)
+    if screen is None and not backend.gpu:
+        run_both(backend, emb, times, batch_size, threshold, cap, window_days, "float32")
+        screen = "pivot"
     oc = OnlineClustering(backend, emb.shape[1], threshold, cap, window_days, batch_size,
-                          screen_kind=screen)
+                          screen_kind=screen or "float32", pivot_min_clusters=1)
     got = oc.assign(emb, times)
     np.testing.assert_array_equal(got.cluster, expected[0])
     np.testing.assert_array_equal(got.new_cluster, expected[2])
@@ -239,7 +244,7 @@ def test_gpu_screening_equals_reference(gpu):
     run_both(gpu, emb, np.zeros(len(emb), np.int64), 64)
 
 
-@pytest.mark.parametrize("screen", ["float32", "bfloat16"])
+@pytest.mark.parametrize("screen", ["float32", "bfloat16", "pivot"])
 def test_centroids_walking_far_inside_one_batch(cpu, screen):
     """With cap=1 a centroid follows a random walk: by the end of a batch it is far from where
     the screening product saw it, so only the drift allowance keeps the decisions exact."""

@@ -1,0 +1,194 @@
+"""The sequential pass over one micro-batch with pivot bounds (`engine.stream.pivots`), Numba.
+
+The decisions are those of `batch_pass.assign_batch` (the exact maximum among the centroids
+that cannot be ruled out, ties to the lowest id); only the way centroids are ruled out differs.
+Message i either has a pivot a (pivot[i] >= 0, rho[i] >= |x_i - e_a|): centroid j is ruled
+out when H[a, j] + err_h + rho + delta[j] < threshold (H held as int8 upper bounds), and the survivors get a float32 dot
+with their copy e_j (within eps of x . e_j, so within eps + delta[j] of x . c_j); or it has a
+dense row of float32 products with every copy (dense_row[i] >= 0), for messages far from any
+centroid, where a pivot bound rules out little. Centroids created inside the batch are
+screened by a float32 dot with the message that created them, plus how far they moved since. A centroid that moves gets its delta re-measured
+at once, so the bounds hold for every message after it.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from engine.stream.batch_pass import _consider
+from engine.stream.exact import distance, dot, update_centroid
+
+
+@njit(cache=True, fastmath=True)
+def dot32(a, b) -> np.float32:
+    """float32 dot product in any order (fastmath lets LLVM vectorise it): only ever a screen
+    whose error bound allows any summation order."""
+    s = np.float32(0.0)
+    for k in range(a.shape[0]):
+        s += a[k] * b[k]
+    return s
+
+
+@njit(cache=True)
+def distances_to_copies(C, E, rows, pad):
+    """Upper bounds on |C[j] - E[j]| for j in rows (float64 C, float32 E)."""
+    out = np.empty(rows.shape[0])
+    for q in range(rows.shape[0]):
+        j = rows[q]
+        out[q] = distance(C[j], E[j]) * (1.0 + pad) + pad
+    return out
+
+
+@njit(cache=True)
+def _block_max_sum(a, b, lo, hi):
+    """max(a[lo:hi] + b[lo:hi]) (hi > lo) in b's type, written to vectorise like
+    `_block_max` (int8 + int16 -> packed int16, float32 + float32 -> packed float32)."""
+    x = a[lo:hi]
+    y = b[lo:hi]
+    m = y.dtype.type(x[0]) + y[0]
+    for j in range(1, x.shape[0]):
+        m = max(m, y.dtype.type(x[j]) + y[j])
+    return m
+
+
+QSCALE = 127.0  # int8 bounds: value <= q / QSCALE
+
+
+@njit(cache=True)
+def quantise_up(v) -> np.int16:
+    """The smallest q with q / QSCALE >= v, for 0 <= v <= 2 (a drift bound)."""
+    return np.int16(min(math.ceil(v * QSCALE + 1e-9), 32000))
+
+
+@njit(cache=True)
+def _upper32(v):
+    """A float32 at or above the float64 v."""
+    f = np.float32(v)
+    if np.float64(f) < v:
+        f = np.nextafter(f, np.float32(np.inf))
+    return f
+
+
+@njit(cache=True, nogil=True)
+def assign_batch_pivot(X, X32, times, pivot, rho, dense_row, Sd, E, Hq, delta, delta32,
+                       delta_q, err_h, C, n, last_seen, K0, cap, s_th, eps, window_ns, out_cluster,
+                       out_conf, out_new, new_drift, slot, creator, touched):
+    """Assign the batch's messages in order; returns (K, n_touched, n_exact).
+
+    C, n, last_seen (capacity >= K0 + B rows), delta and delta32 (delta rounded up to
+    float32, for the vectorised scans) are updated in place; `touched` receives the ids of
+    pre-existing centroids that moved; centroids K0..K-1 are new. slot must be -1 for all rows
+    on entry and is reset for the touched rows on exit.
+    """
+    B, d = X.shape
+    K = K0
+    n_touched = 0
+    n_exact = 0
+    cand = np.empty(K0 + B, np.int64)
+    cand_est = np.empty(K0 + B, np.float64)
+    cand_err = np.empty(K0 + B, np.float64)
+    work = np.empty(d, np.float64)
+    block = 64
+    pad = 1e-9
+    scan_pad = 1e-6  # covers the float32 sums hrow[j] + delta32[j] in the scans
+    for i in range(B):
+        t = times[i]
+        x = X[i]
+        x32 = X32[i]
+        nc = 0
+        a = pivot[i]
+        r = dense_row[i]
+        # Every pre-existing centroid j, ruled out when its bound (screened value + delta[j])
+        # is below the threshold. Pivot rows scan the int8 upper bounds Hq[a, j] / 127 plus
+        # delta_q[j] / 127 as int16 sums; dense rows scan float32 sums against a lowered bar.
+        if a >= 0:
+            hrow = Hq[a]
+            reach = err_h + rho[i] * (1.0 + 1e-6) + pad  # Hq[a, j]/127 + reach + delta[j] >= x.c_j
+            qbar = np.int16(max(math.floor((s_th - reach) * QSCALE) - 1, -32000))
+            for b0 in range(0, K0, block):
+                b1 = min(b0 + block, K0)
+                if _block_max_sum(hrow, delta_q, b0, b1) < qbar:
+                    continue
+                for j in range(b0, b1):
+                    if np.int16(hrow[j]) + delta_q[j] < qbar:
+                        continue
+                    if window_ns >= 0 and t - last_seen[j] > window_ns:
+                        continue
+                    if np.float64(hrow[j]) / QSCALE + reach + delta[j] < s_th:
+                        continue
+                    v = np.float64(dot32(x32, E[j]))
+                    nc = _consider(j, v, eps + delta[j] + pad, s_th, cand, cand_est, cand_err,
+                                   nc)
+        else:
+            row = Sd[r]
+            bar = np.float32(s_th - eps - pad - scan_pad)
+            for b0 in range(0, K0, block):
+                b1 = min(b0 + block, K0)
+                if _block_max_sum(row, delta32, b0, b1) < bar:
+                    continue
+                for j in range(b0, b1):
+                    if row[j] + delta32[j] < bar:
+                        continue
+                    if window_ns >= 0 and t - last_seen[j] > window_ns:
+                        continue
+                    nc = _consider(j, np.float64(row[j]), eps + delta[j] + pad, s_th, cand,
+                                   cand_est, cand_err, nc)
+        # Centroids created inside this batch: screened through the batch's Gram matrix.
+        for j in range(K0, K):
+            if window_ns >= 0 and t - last_seen[j] > window_ns:
+                continue
+            v = np.float64(dot32(x32, X32[creator[j - K0]]))
+            nc = _consider(j, v, eps + new_drift[j - K0] * (1.0 + pad) + pad, s_th, cand,
+                           cand_est, cand_err, nc)
+        # The exact maximum among the candidates that can still be the best.
+        bar_lb = s_th
+        for q in range(nc):
+            lb = cand_est[q] - cand_err[q]
+            if lb > bar_lb:
+                bar_lb = lb
+        best = -1
+        best_s = -np.inf
+        for q in range(nc):
+            if cand_est[q] + cand_err[q] < bar_lb:
+                continue
+            j = cand[q]
+            s = dot(x, C[j])
+            n_exact += 1
+            if s > best_s or (s == best_s and j < best):  # ties: the lowest id
+                best_s = s
+                best = j
+        if best >= 0 and best_s >= s_th:
+            j = best
+            if j < K0 and slot[j] < 0:
+                slot[j] = n_touched
+                touched[n_touched] = j
+                n_touched += 1
+            update_centroid(C[j], x, min(n[j], cap), work)
+            n[j] += 1
+            last_seen[j] = t
+            if j < K0:
+                delta[j] = distance(C[j], E[j]) * (1.0 + pad) + pad
+                delta32[j] = _upper32(delta[j])
+                delta_q[j] = quantise_up(delta[j])
+            else:
+                new_drift[j - K0] = distance(C[j], X[creator[j - K0]])
+            out_cluster[i] = j
+            out_conf[i] = best_s
+            out_new[i] = False
+        else:
+            j = K
+            C[j, :] = x
+            n[j] = 1
+            last_seen[j] = t
+            creator[j - K0] = i
+            new_drift[j - K0] = 0.0
+            K += 1
+            out_cluster[i] = j
+            out_conf[i] = 1.0
+            out_new[i] = True
+    for q in range(n_touched):
+        slot[touched[q]] = -1
+    return K, n_touched, n_exact

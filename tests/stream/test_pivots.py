@@ -1,0 +1,89 @@
+"""Pivot bounds: they never rule out a centroid that could take the message, and they rule out
+almost every other one on topic-shaped data."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from engine.backend import cpu_backend
+from engine.stream.exact import normalise_rows
+from engine.stream.online import OnlineClustering
+from engine.stream.pivot_pass import QSCALE, quantise_up
+from engine.stream.pivots import PivotIndex, gram_error
+from tests.stream.reference import seq_sum
+from tests.stream.test_online import run_both, topic_stream
+
+
+def unit(rng, n, d):
+    X = rng.standard_normal((n, d))
+    out = np.empty(X.shape)
+    assert normalise_rows(X, out) == -1
+    return out
+
+
+def test_pivot_bound_holds_for_every_centroid_after_drift():
+    rng = np.random.default_rng(0)
+    d, K = 48, 300
+    C = unit(rng, K, d)
+    C[1:60] = C[0] + 0.3 * C[1:60]  # a tight group: large H[a, j], the bound's hard case
+    C[1:60] /= np.linalg.norm(C[1:60], axis=1, keepdims=True)
+    index = PivotIndex(d, max_drift=0.25)
+    index.refresh(C, np.arange(K), K)
+    # The centroids drift after their copies were taken; delta must follow.
+    from engine.stream.pivot_pass import distances_to_copies
+
+    moved = C + 0.05 * rng.standard_normal(C.shape)
+    moved /= np.linalg.norm(moved, axis=1, keepdims=True)
+    delta = distances_to_copies(moved, index.E, np.arange(K), 1e-9)
+    X = np.vstack([C[:60] + 0.2 * unit(rng, 60, d), unit(rng, 40, d)])
+    X /= np.linalg.norm(X, axis=1, keepdims=True)
+    X32 = X.astype(np.float32)
+    ids, rho = index.pivots(X, X32, index.search(X32), min_reach=-10.0, s_th=0.78)
+    exact = seq_sum(X[:, None, :] * moved[None, :, :])  # x . c_j, fixed order
+    bound = index.Hq[ids][:, :K] / QSCALE + index.err_h + rho[:, None] * (1 + 1e-6) + delta
+    assert np.all(exact <= bound)
+    # Tight where it matters: for messages near a centroid most of the others are ruled out.
+    near = rho[:60] < 0.5
+    assert near.sum() > 40 and np.mean(bound[:60][near] < 0.78) > 0.6
+
+
+def test_gram_error_bounds_float32_products():
+    rng = np.random.default_rng(1)
+    for d in (8, 384):
+        E = unit(rng, 200, d).astype(np.float32)
+        got = E @ E.T
+        exact = E.astype(np.float64) @ E.T.astype(np.float64)
+        err = np.abs(got - exact).max()
+        assert err <= gram_error(d) and err > gram_error(d) / 1e4
+
+
+def test_quantised_bounds_round_up():
+    for v in (0.0, 1e-12, 0.1, 1 / QSCALE, 0.2499, 1.0, 2.0):
+        q = quantise_up(v)
+        assert q / QSCALE >= v and (q - 1) / QSCALE < v + 1e-8
+
+
+def test_pivot_screen_prunes_and_equals_the_dense_screen():
+    rng = np.random.default_rng(2)
+    emb, times, _ = topic_stream(rng, 6000, 64, 400, 0.05)
+    dense = OnlineClustering(cpu_backend(), 64, batch_size=256, screen_kind="float32")
+    pivot = OnlineClustering(cpu_backend(), 64, batch_size=256, screen_kind="pivot",
+                             pivot_min_clusters=50)
+    a, b = dense.assign(emb, times), pivot.assign(emb, times)
+    np.testing.assert_array_equal(a.cluster, b.cluster)
+    np.testing.assert_array_equal(a.confidence, b.confidence)
+    assert np.array_equal(dense.centroids.vectors, pivot.centroids.vectors)
+    assert pivot.pivots is not None and pivot.pivots.size == pivot.centroids.size
+    assert pivot.exact_checks < 1.2 * len(emb)  # about one exact check per message
+
+
+def test_falls_back_to_dense_screening_past_the_cluster_limit(cpu):
+    rng = np.random.default_rng(3)
+    emb = rng.standard_normal((900, 24)).astype(np.float32)  # nearly all new clusters
+    got, oc = run_both(cpu, emb, np.zeros(900, np.int64), 64, screen="pivot")
+    assert oc.pivots is not None
+    limited = OnlineClustering(cpu, 24, batch_size=64, screen_kind="pivot",
+                               pivot_min_clusters=10, pivot_max_clusters=300)
+    again = limited.assign(emb, np.zeros(900, np.int64))
+    np.testing.assert_array_equal(again.cluster, got.cluster)
+    assert limited.pivots is None and limited.screen.kind == "float32"
