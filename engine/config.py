@@ -38,6 +38,7 @@ class DataConfig:
     dim: int = 64
     n_topics: int = 16
     n_basins: int = 5
+    basin_window: list[float] = field(default_factory=lambda: [0.20, 0.35])  # shares of n_days
     n_users: int = 400
     n_days: int = 365
     n_labelled: int = 3000

@@ -80,6 +80,10 @@ def check_synthetic_sizes(data: DataConfig) -> None:
             raise UserError(f"data.{key}={getattr(data, key)}: must be at least {low}")
     if data.n_basins < 0 or data.n_labelled < 0:
         raise UserError("data.n_basins and data.n_labelled must not be negative")
+    window = list(data.basin_window)
+    if len(window) != 2 or not 0 < window[0] <= window[1] <= 1:
+        raise UserError(f"data.basin_window={window}: expected [min, max] shares of data.n_days "
+                        "with 0 < min <= max <= 1")
     try:
         np.datetime64(data.start_date, "ns")
     except ValueError:
@@ -92,7 +96,7 @@ def open_embeddings(data: DataConfig, seed: int, dtype=np.float32
     if data.name == "synthetic":
         check_synthetic_sizes(data)
         truth = tweets.make_truth(data.n_topics, data.n_basins, data.dim, data.n_users,
-                                  data.n_days, data.start_date, seed)
+                                  data.n_days, data.start_date, seed, tuple(data.basin_window))
         return SyntheticTweets(data.n_rows, seed, truth, data.n_labelled, data.batch_rows)
     if data.name == "files":
         if not data.path:

@@ -148,7 +148,7 @@ def basin_size_range_max(basin_id: np.ndarray, size: np.ndarray, min_bins: int =
     """Largest max/min size ratio over the life of a basin seen in >= `min_bins` bins (NaN if
     none). Emerging and fading basins span a wide range of sizes; under the time-shuffled null
     every cluster is a stationary blob whose size only fluctuates, so this separates temporal
-    structure from noise where continuation AUROC, scored on a handful of deaths, cannot."""
+    structure from noise even where continuation AUROC rests on a handful of deaths."""
     best = float("nan")
     if len(size) == 0:
         return best

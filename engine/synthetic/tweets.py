@@ -2,8 +2,9 @@
 
 Ground truth (`TweetTruth`):
 - topics: `n_topics` centres in d dimensions; the first `n_basins` are *basins*, active only
-  inside a time window (they emerge, persist and fade), the rest persist all year; a share of
-  tweets is diffuse noise (topic -1);
+  inside a time window (they emerge, persist and fade; window lengths drawn from
+  `basin_window`, shares of the range), the rest persist all year; a share of tweets is
+  diffuse noise (topic -1);
 - a hidden linear map from embeddings to the three good-faith axes: ratings on a labelled
   subset are `4 + beta * Q^T x + noise`, with noise set so the best linear fit reaches a
   held-out correlation near the seed's 0.63-0.70;
@@ -30,6 +31,7 @@ DIFFUSE_SHARE = 0.15
 BASIN_SHARE = 0.40
 NOISE = 0.3  # per-dimension noise around a topic centre
 AXIS_NOISE = 1.0  # rating noise, relative to the axis signal's standard deviation
+BASIN_WINDOW = (0.20, 0.35)  # a basin's active window: min and max share of the range
 
 
 @dataclass
@@ -54,9 +56,13 @@ class TweetTruth:
 
 
 def make_truth(n_topics: int = 16, n_basins: int = 5, dim: int = 64, n_users: int = 400,
-               n_days: int = 365, start_date: str = "2024-01-01", seed: int = 0) -> TweetTruth:
+               n_days: int = 365, start_date: str = "2024-01-01", seed: int = 0,
+               basin_window: tuple[float, float] = BASIN_WINDOW) -> TweetTruth:
     if dim < 8:
         raise ValueError("synthetic tweets need dim >= 8")
+    lo, hi = basin_window
+    if not 0 < lo <= hi <= 1:
+        raise ValueError(f"basin_window={list(basin_window)}: expected 0 < min <= max <= 1")
     n_basins = min(n_basins, n_topics)
     rng = np.random.default_rng([seed, 1])
     q, _ = np.linalg.qr(rng.standard_normal((dim, 3)))
@@ -70,12 +76,13 @@ def make_truth(n_topics: int = 16, n_basins: int = 5, dim: int = 64, n_users: in
     other -= (other @ q) @ q.T
     other *= 2.0 / np.linalg.norm(other, axis=1, keepdims=True)
     centres = axis_pos @ q.T + other
-    # Basins: windows of 20-35% of the range, spread over the year; others span all of it.
+    # Basins: windows of basin_window shares of the range, spread over the year; others span
+    # all of it.
     windows = np.tile([0.0, float(n_days)], (n_topics, 1))
     is_basin = np.zeros(n_topics, bool)
     is_basin[:n_basins] = True
     for b in range(n_basins):
-        length = rng.uniform(0.20, 0.35) * n_days
+        length = rng.uniform(lo, hi) * n_days
         begin = (b + 0.5) / max(n_basins, 1) * (n_days - length) + rng.uniform(-0.05, 0.05) * n_days
         begin = float(np.clip(begin, 0, n_days - length))
         windows[b] = (begin, begin + length)
@@ -210,8 +217,9 @@ class Tweets:
 
 def generate(n_rows: int = 20000, dim: int = 64, n_topics: int = 16, n_basins: int = 5,
              n_users: int = 400, n_days: int = 365, n_labelled: int = 3000,
-             start_date: str = "2024-01-01", seed: int = 0) -> Tweets:
-    truth = make_truth(n_topics, n_basins, dim, n_users, n_days, start_date, seed)
+             start_date: str = "2024-01-01", seed: int = 0,
+             basin_window: tuple[float, float] = BASIN_WINDOW) -> Tweets:
+    truth = make_truth(n_topics, n_basins, dim, n_users, n_days, start_date, seed, basin_window)
     parts = list(iter_chunks(truth, n_rows, seed))
     batch = Batch(pa.concat_tables([b.table for b, _ in parts]),
                   np.concatenate([b.embeddings for b, _ in parts]))
@@ -224,4 +232,5 @@ def generate(n_rows: int = 20000, dim: int = 64, n_topics: int = 16, n_basins: i
 def from_config(data, seed: int) -> Tweets:
     """`generate` with the sizes of a DataConfig."""
     return generate(data.n_rows, data.dim, data.n_topics, data.n_basins, data.n_users,
-                    data.n_days, data.n_labelled, data.start_date, seed)
+                    data.n_days, data.n_labelled, data.start_date, seed,
+                    tuple(data.basin_window))

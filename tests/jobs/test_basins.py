@@ -104,21 +104,57 @@ def test_forecasts_have_skill_and_early_detection_lifts(planted):
     assert m["baseline_persistence_size_mae"] > m["null_baseline_persistence_size_mae"]
 
 
+# Ground truth vs the time-shuffled null: many short planted basins over two years (windows
+# of 4-8% of the range: 2-4 fourteen-day bins), so each part holds several basin endings,
+# after which the next bin has no cluster near the basin and p_cont falls. At 80k rows every
+# topic still has ~60 tweets per bin once times are shuffled, so the null's deaths are mostly
+# neighbouring blobs merging at t+1, which the soft match barely tells from continuing.
+ENDINGS = ("job=basins", "data.n_rows=80000", "data.n_days=730", "data.n_topics=12",
+           "data.n_basins=10", "data.basin_window=[0.04,0.08]", "job.n_bootstrap=5",
+           "job.tune=false", "job.bin_size_days=14", "job.early_N=[3]", "job.early_S=[1]",
+           "job.early_Tq=[0.5]")
+
+
+@pytest.fixture(scope="module")
+def endings(tmp_path_factory):
+    return [_run(tmp_path_factory.mktemp(f"endings{seed}"), *ENDINGS, f"seed={seed}")[1]
+            for seed in (0, 1, 2)]
+
+
+def test_planted_endings_make_continuation_beat_the_time_shuffled_null(endings):
+    test_margins = []
+    for m in endings:
+        for part in ("", "train_"):
+            real, null = m[f"{part}continuation_auroc"], m[f"null_{part}continuation_auroc"]
+            # Both parts have deaths (NaN would mean none), and the planted ones are forecast.
+            assert real >= 0.85 and np.isfinite(null), (part, real, null)
+            # Emergence and fading: a tracked basin spans a wide range of sizes; shuffled
+            # times leave stationary blobs whose sizes only fluctuate.
+            assert m[f"{part}basin_size_range_max"] > 2 * m[f"null_{part}basin_size_range_max"]
+        # Train (31 bins, 5-13 deaths): real - null >= 0.13 on each of seeds 0-7.
+        assert m["train_continuation_auroc"] - m["null_train_continuation_auroc"] >= 0.1
+        test_margins.append(m["continuation_auroc"] - m["null_continuation_auroc"])
+    # Test (20 bins, 3-9 deaths) is noisier: -0.02 to 0.51 per seed over seeds 0-7, and a
+    # mean >= 0.14 over any three consecutive seeds (bench/results/basins.md).
+    assert np.mean(test_margins) >= 0.1, test_margins
+
+
+# Early detection needs several fledglings per bin to rank: 24 basins with windows of 5-10
+# bins, about five alive at a time, some rising (small, new, growing into sustained basins),
+# others fading, beside small noise clusters. The null model plays no part here.
+CROWDED = ("job=basins", "data.n_rows=40000", "data.n_days=730", "data.n_topics=27",
+           "data.n_basins=24", "data.basin_window=[0.1,0.2]", "job.n_bootstrap=5",
+           "job.tune=false", "job.bin_size_days=14", "job.early_N=[3]", "job.early_S=[1]",
+           "job.early_Tq=[0.5]", "job.null_model=false")
+
+
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_real_basins_beat_the_time_shuffled_null(tmp_path, seed):
-    # 20k rows: at 8k the planted basins sit near the minimum cluster size and flicker.
-    _, m = _run(tmp_path, "job=basins", "data.n_rows=20000", "data.n_topics=8",
-                "data.n_basins=3", "job.n_bootstrap=5", "job.tune=false", "job.bin_size_days=14",
-                "job.early_N=[3]", "job.early_S=[1]", "job.early_Tq=[0.5]", f"seed={seed}")
-    # Planted basins emerge and fade, so a tracked basin spans a wide range of sizes; shuffled
-    # times leave stationary blobs. Measured over seeds 0-2: real 10-53x, null 3.7-7.2x.
-    for part in ("", "train_"):
-        real, null = m[f"{part}basin_size_range_max"], m[f"null_{part}basin_size_range_max"]
-        assert real > 2 * null, (part, real, null)
-    # Continuation AUROC itself does not separate them (both ~0.85-0.99 on a few deaths);
-    # both are reported side by side. Nor does it at 16 topics / 5 basins, 7-day bins, 8
-    # basins or 100k rows: real - null flips sign between seeds 0-2 (bench/results/basins.md).
-    assert np.isfinite(m["continuation_auroc"]) and np.isfinite(m["null_continuation_auroc"])
+def test_early_detection_lifts_on_planted_emerging_basins(tmp_path, seed):
+    _, m = _run(tmp_path, *CROWDED, f"seed={seed}")
+    # Test: the setting chosen on train, with train's threshold; measured over seeds 0-4:
+    # test 0.09-0.38, train 0.08-0.43.
+    assert m["early_kappa_lift"] > 0 and m["train_early_kappa_lift"] > 0, (
+        m["early_kappa_lift"], m["train_early_kappa_lift"])
 
 
 def test_tuning_is_resumable_and_capped(tmp_path):

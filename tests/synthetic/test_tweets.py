@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from scipy.stats import pearsonr
 from sklearn.linear_model import LinearRegression
 
@@ -32,6 +33,27 @@ def test_basins_live_inside_their_windows():
             assert hi - lo < 0.4 * tw.truth.n_days
     assert tw.truth.is_basin.sum() == 4
 
+
+
+def test_basin_window_sets_the_lifetimes_and_bad_windows_are_refused():
+    from engine.config import DataConfig
+    from engine.data import check_synthetic_sizes
+    from engine.errors import UserError
+
+    tw = tweets.generate(n_rows=20000, dim=16, n_topics=12, n_basins=10, n_days=730,
+                         basin_window=(0.04, 0.08), seed=0)
+    days = (tw.batch.table.column("datetime").to_numpy() - tw.truth.start) / np.timedelta64(1, "D")
+    lo, hi = tw.truth.windows[:10].T
+    assert np.all((hi - lo >= 0.04 * 730) & (hi - lo <= 0.08 * 730))
+    # Spread over the range: every fifth of it holds a basin's end.
+    assert len(np.unique(np.minimum(hi // 146, 4))) == 5
+    for k in range(10):
+        d = days[tw.topic == k]
+        assert d.min() >= lo[k] - 1e-6 and d.max() <= hi[k] + 1e-6
+    with pytest.raises(ValueError, match="basin_window"):
+        tweets.make_truth(basin_window=(0.3, 0.2))
+    with pytest.raises(UserError, match=r"data.basin_window=\[0.0, 0.2\]"):
+        check_synthetic_sizes(DataConfig(basin_window=[0.0, 0.2]))
 
 def test_topics_are_separated_on_the_rating_axes():
     tw = tweets.generate(n_rows=6000, dim=32, seed=2)
