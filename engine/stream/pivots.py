@@ -119,24 +119,24 @@ class PivotIndex:
         elif len(new_rows):
             self._ivf.add_with_ids(self.E[new_rows], new_rows)
 
-    def search(self, X32: np.ndarray) -> np.ndarray:
-        """Pivot candidates: the nearest copy in the `nprobe` nearest lists."""
-        return self._search(X32, self.nprobe)
-
-    def pivots(self, X: np.ndarray, X32: np.ndarray, ids: np.ndarray, min_reach: float,
-               s_th: float) -> tuple[np.ndarray, np.ndarray]:
-        """From `search`'s ids (run on this or an earlier state of the index; any id is a
-        valid pivot): a nearby centroid for each row (its id, -1 where none is near enough
-        for its bound to reach `min_reach` below s_th) and rho >= |x - e_pivot|. Rows whose
-        lists missed their centroid are searched again with `rescue_nprobe` lists."""
-        ids = ids.copy()
-        rho = self._rho(X, ids)
-        miss = np.flatnonzero(s_th - self.err_h - rho < min_reach)
+    def search(self, X: np.ndarray, X32: np.ndarray, min_reach: float, s_th: float
+               ) -> np.ndarray:
+        """Pivot ids: the nearest copy in the `nprobe` nearest lists, or in `rescue_nprobe`
+        lists for rows whose first search missed (rho too large for a useful bound). Safe to
+        run while a sequential pass runs: it only reads the index and the copies."""
+        ids = self._search(X32, self.nprobe)
+        miss = np.flatnonzero(s_th - self.err_h - self._rho(X, ids) < min_reach)
         if len(miss):
             ids[miss] = self._search(X32[miss], self.rescue_nprobe)
-            rho[miss] = self._rho(X[miss], ids[miss])
-        ids[s_th - self.err_h - rho < min_reach] = -1
-        return ids, rho
+        return ids
+
+    def pivots(self, X: np.ndarray, ids: np.ndarray, min_reach: float, s_th: float
+               ) -> tuple[np.ndarray, np.ndarray]:
+        """From `search`'s ids (found on this or an earlier state of the index and copies:
+        any id is a valid pivot), rho >= |x - e_id| with the current copies, and the ids
+        with -1 where the bound cannot reach `min_reach` below s_th (a far message)."""
+        rho = self._rho(X, ids)
+        return np.where(s_th - self.err_h - rho < min_reach, -1, ids), rho
 
     def _search(self, X32: np.ndarray, nprobe: int) -> np.ndarray:
         params = self._faiss.SearchParametersIVF(nprobe=min(nprobe, self._ivf.nlist))
