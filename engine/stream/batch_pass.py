@@ -91,6 +91,53 @@ def _consider(j, v, err, s_th, cand, cand_est, cand_err, nc) -> int:
     return nc
 
 
+@njit(cache=True, nogil=True)
+def exact_winner(x, C, s_th, cand, cand_est, cand_err, nc):
+    """The exact maximum over the candidates (screened est within err of x . C[j]) that can
+    still be the best, ties to the lowest id: (best id or -1, its similarity, exact dots)."""
+    # The best exact similarity is at least the largest est - err among the candidates.
+    bar = s_th
+    for q in range(nc):
+        lb = cand_est[q] - cand_err[q]
+        if lb > bar:
+            bar = lb
+    best = -1
+    best_s = -np.inf
+    checked = 0
+    for q in range(nc):
+        if cand_est[q] + cand_err[q] < bar:
+            continue
+        j = cand[q]
+        s = dot(x, C[j])
+        checked += 1
+        if s > best_s or (s == best_s and j < best):  # ties: the lowest id
+            best_s = s
+            best = j
+    return best, best_s, checked
+
+
+@njit(cache=True, nogil=True)
+def join(C, n, last_seen, j, x, t, cap, work, i, similarity, out_cluster, out_conf, out_new):
+    """Message i (x at time t) joins centroid j: the capped running-mean update."""
+    update_centroid(C[j], x, min(n[j], cap), work)
+    n[j] += 1
+    last_seen[j] = t
+    out_cluster[i] = j
+    out_conf[i] = similarity
+    out_new[i] = False
+
+
+@njit(cache=True, nogil=True)
+def start_cluster(C, n, last_seen, K, x, t, i, out_cluster, out_conf, out_new):
+    """Message i (x at time t) starts centroid K, with confidence 1."""
+    C[K, :] = x
+    n[K] = 1
+    last_seen[K] = t
+    out_cluster[i] = K
+    out_conf[i] = 1.0
+    out_new[i] = True
+
+
 @njit(cache=True)
 def assign_batch(X, times, S, G, lut, clean_bar, C, n, last_seen, K0, cap, s_th, eps,
                  window_ns, out_cluster, out_conf, out_new, drift, snap, slot, creator, touched):
@@ -145,23 +192,8 @@ def assign_batch(X, times, S, G, lut, clean_bar, C, n, last_seen, K0, cap, s_th,
             err = eps + drift[j] * (1.0 + DRIFT_SLACK) + 1e-12
             v = screened(G[i], creator[j - K0], lut)
             nc = _consider(j, v, err, s_th, cand, cand_est, cand_err, nc)
-        # The best exact similarity is at least the largest est - err among the candidates.
-        bar = s_th
-        for q in range(nc):
-            lb = cand_est[q] - cand_err[q]
-            if lb > bar:
-                bar = lb
-        best = -1
-        best_s = -np.inf
-        for q in range(nc):
-            if cand_est[q] + cand_err[q] < bar:
-                continue
-            j = cand[q]
-            s = dot(x, C[j])
-            n_exact += 1
-            if s > best_s or (s == best_s and j < best):  # ties: the lowest id
-                best_s = s
-                best = j
+        best, best_s, checked = exact_winner(x, C, s_th, cand, cand_est, cand_err, nc)
+        n_exact += checked
         if best >= 0 and best_s >= s_th:
             j = best
             if j < K0 and slot[j] < 0:
@@ -169,28 +201,17 @@ def assign_batch(X, times, S, G, lut, clean_bar, C, n, last_seen, K0, cap, s_th,
                 snap[n_touched, :] = C[j]
                 touched[n_touched] = j
                 n_touched += 1
-            update_centroid(C[j], x, min(n[j], cap), work)
-            n[j] += 1
-            last_seen[j] = t
+            join(C, n, last_seen, j, x, t, cap, work, i, best_s, out_cluster, out_conf, out_new)
             if j < K0:
                 drift[j] = distance(C[j], snap[slot[j]])
                 max_drift = max(max_drift, drift[j])
             else:
                 drift[j] = distance(C[j], X[creator[j - K0]])
-            out_cluster[i] = j
-            out_conf[i] = best_s
-            out_new[i] = False
         else:
-            j = K
-            C[j, :] = x
-            n[j] = 1
-            last_seen[j] = t
-            creator[j - K0] = i
-            drift[j] = 0.0
+            start_cluster(C, n, last_seen, K, x, t, i, out_cluster, out_conf, out_new)
+            creator[K - K0] = i
+            drift[K] = 0.0
             K += 1
-            out_cluster[i] = j
-            out_conf[i] = 1.0
-            out_new[i] = True
     for q in range(n_touched):
         j = touched[q]
         slot[j] = -1

@@ -18,8 +18,8 @@ import math
 import numpy as np
 from numba import njit
 
-from engine.stream.batch_pass import _consider
-from engine.stream.exact import distance, dot, update_centroid
+from engine.stream.batch_pass import _consider, exact_winner, join, start_cluster
+from engine.stream.exact import distance
 
 
 @njit(cache=True, fastmath=True)
@@ -159,52 +159,26 @@ def assign_batch_pivot(X, X32, times, pivot, rho, dense_row, Sd, E, Hq, delta, d
             v = np.float64(dot32(x32, X32[creator[j - K0]]))
             nc = _consider(j, v, eps + new_drift[j - K0] * (1.0 + pad) + pad, s_th, cand,
                            cand_est, cand_err, nc)
-        # The exact maximum among the candidates that can still be the best.
-        bar_lb = s_th
-        for q in range(nc):
-            lb = cand_est[q] - cand_err[q]
-            if lb > bar_lb:
-                bar_lb = lb
-        best = -1
-        best_s = -np.inf
-        for q in range(nc):
-            if cand_est[q] + cand_err[q] < bar_lb:
-                continue
-            j = cand[q]
-            s = dot(x, C[j])
-            n_exact += 1
-            if s > best_s or (s == best_s and j < best):  # ties: the lowest id
-                best_s = s
-                best = j
+        best, best_s, checked = exact_winner(x, C, s_th, cand, cand_est, cand_err, nc)
+        n_exact += checked
         if best >= 0 and best_s >= s_th:
             j = best
             if j < K0 and slot[j] < 0:
                 slot[j] = n_touched
                 touched[n_touched] = j
                 n_touched += 1
-            update_centroid(C[j], x, min(n[j], cap), work)
-            n[j] += 1
-            last_seen[j] = t
+            join(C, n, last_seen, j, x, t, cap, work, i, best_s, out_cluster, out_conf, out_new)
             if j < K0:
                 delta[j] = distance(C[j], E[j]) * (1.0 + pad) + pad
                 delta32[j] = _upper32(delta[j])
                 delta_q[j] = quantise_up(delta[j])
             else:
                 new_drift[j - K0] = distance(C[j], X[creator[j - K0]])
-            out_cluster[i] = j
-            out_conf[i] = best_s
-            out_new[i] = False
         else:
-            j = K
-            C[j, :] = x
-            n[j] = 1
-            last_seen[j] = t
-            creator[j - K0] = i
-            new_drift[j - K0] = 0.0
+            start_cluster(C, n, last_seen, K, x, t, i, out_cluster, out_conf, out_new)
+            creator[K - K0] = i
+            new_drift[K - K0] = 0.0
             K += 1
-            out_cluster[i] = j
-            out_conf[i] = 1.0
-            out_new[i] = True
     for q in range(n_touched):
         slot[touched[q]] = -1
     return K, n_touched, n_exact
