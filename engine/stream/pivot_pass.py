@@ -32,14 +32,14 @@ def dot32(a, b) -> np.float32:
     return s
 
 
-@njit(cache=True)
-def distances_to_copies(C, E, rows, pad):
-    """Upper bounds on |C[j] - E[j]| for j in rows (float64 C, float32 E)."""
+@njit(cache=True, nogil=True)
+def distances_to_rows(X, E, rows, pad):
+    """Upper bounds on |X[q] - E[rows[q]]| (float64 X, float32 E)."""
     out = np.empty(rows.shape[0])
     for q in range(rows.shape[0]):
-        j = rows[q]
-        out[q] = distance(C[j], E[j]) * (1.0 + pad) + pad
+        out[q] = distance(X[q], E[rows[q]]) * (1.0 + pad) + pad
     return out
+
 
 
 @njit(cache=True)

@@ -43,7 +43,7 @@ class PivotIndex:
     """Float32 copies E of the centroids, their Gram matrix H, drift bounds delta, and an IVF
     index over the copies for finding pivots. Rows 0..size-1 are live."""
 
-    def __init__(self, dim: int, max_drift: float = 0.25, list_size: int = 40, nprobe: int = 1,
+    def __init__(self, dim: int, max_drift: float = 0.25, list_size: int = 24, nprobe: int = 1,
                  rescue_nprobe: int = 16):
         os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # see screen.Screen
         import faiss
@@ -85,7 +85,7 @@ class PivotIndex:
     def refresh(self, vectors: np.ndarray, rows: np.ndarray, size: int) -> None:
         """Copy the centroids `rows` (float64 `vectors[rows]`) afresh; `size` is the new count
         (rows past the old size are new centroids). One product fills their rows of H."""
-        from engine.stream.pivot_pass import QSCALE, distances_to_copies
+        from engine.stream.pivot_pass import QSCALE, distances_to_rows
 
         rows = np.asarray(rows, np.int64)
         old = self.size
@@ -94,7 +94,7 @@ class PivotIndex:
         if len(rows) == 0:
             return
         self.E[rows] = vectors[rows]
-        self.delta[rows] = distances_to_copies(vectors, self.E, rows, DRIFT_PAD)
+        self.delta[rows] = distances_to_rows(vectors[rows], self.E, rows, DRIFT_PAD)
         d32 = self.delta[rows].astype(np.float32)
         self.delta32[rows] = np.where(d32 < self.delta[rows], np.nextafter(d32, np.inf), d32)
         self.delta_q[rows] = np.ceil(self.delta[rows] * QSCALE + 1e-9)
@@ -147,7 +147,9 @@ class PivotIndex:
 
     def _rho(self, X: np.ndarray, ids: np.ndarray) -> np.ndarray:
         """|x - e_id| in float64, padded for its rounding."""
-        return np.sqrt(np.sum((X - self.E[ids]) ** 2, axis=1)) * (1 + 1e-9) + 1e-9
+        from engine.stream.pivot_pass import distances_to_rows
+
+        return distances_to_rows(X, self.E, ids, DRIFT_PAD)
 
     def stale(self, rows: np.ndarray) -> np.ndarray:
         """The centroids among `rows` whose drift exceeds `max_drift`: refresh them."""

@@ -8,7 +8,7 @@ import numpy as np
 from engine.backend import cpu_backend
 from engine.stream.exact import normalise_rows
 from engine.stream.online import OnlineClustering
-from engine.stream.pivot_pass import QSCALE, quantise_up
+from engine.stream.pivot_pass import QSCALE, distances_to_rows, quantise_up
 from engine.stream.pivots import PivotIndex, gram_error
 from tests.stream.reference import seq_sum
 from tests.stream.test_online import run_both, topic_stream
@@ -30,11 +30,9 @@ def test_pivot_bound_holds_for_every_centroid_after_drift():
     index = PivotIndex(d, max_drift=0.25)
     index.refresh(C, np.arange(K), K)
     # The centroids drift after their copies were taken; delta must follow.
-    from engine.stream.pivot_pass import distances_to_copies
-
     moved = C + 0.05 * rng.standard_normal(C.shape)
     moved /= np.linalg.norm(moved, axis=1, keepdims=True)
-    delta = distances_to_copies(moved, index.E, np.arange(K), 1e-9)
+    delta = distances_to_rows(moved, index.E, np.arange(K), 1e-9)
     X = np.vstack([C[:60] + 0.2 * unit(rng, 60, d), unit(rng, 40, d)])
     X /= np.linalg.norm(X, axis=1, keepdims=True)
     X32 = X.astype(np.float32)
