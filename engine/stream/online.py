@@ -161,7 +161,8 @@ class OnlineClustering:
                 self.exact_checks += int(n_exact)
                 if self.pivots is not None:
                     stale = self.pivots.stale(touched)
-                    self.pivots.refresh(c.vectors, np.concatenate([stale, np.arange(K0, K)]), K)
+                    self.pivots.refresh(c.vectors, np.concatenate([stale, np.arange(K0, K)]), K,
+                                        pool)
                 else:
                     self._refresh_mirror(np.concatenate([touched, np.arange(K0, K)]))
         return out
@@ -222,16 +223,38 @@ class OnlineClustering:
         dense_row = np.full(len(X), -1, np.int64)
         dense_row[far] = np.arange(len(far))
         Sd = X32[far] @ p.E[:K0].T
-        ahead = None if X_next is None else pool.submit(p.search, X_next,
-                                                        X_next.astype(np.float32), *reach)
+        ahead = None if X_next is None else _SearchAhead(pool, p, X_next, reach)
         K, n_touched, n_exact = assign_batch_pivot(
             X, X32, times, pivot, rho, dense_row, Sd, p.E, p.Hq, p.delta, p.delta32, p.delta_q,
             p.err_h, c.vectors, c.counts, c.last_seen, K0, self.cap, self.sim_threshold,
             self.eps, self.window_ns, cluster, confidence, new_cluster, w.new_drift, w.slot,
             w.creator, w.touched)
         # The index changes only after this returns (refresh), never during the search.
-        next_ids = None if ahead is None else ahead.result()
+        next_ids = None if ahead is None else ahead.collect()
         return K, w.touched[:n_touched].copy(), n_exact, next_ids
+
+
+class _SearchAhead:
+    """The next batch's pivot search in `parts` chunks queued on the worker thread; whatever
+    the worker has not started when this thread's pass ends, this thread runs itself (the
+    search and the pass then end together instead of one waiting for the other)."""
+
+    def __init__(self, pool, index, X: np.ndarray, reach: tuple, parts: int = 4):
+        X32 = X.astype(np.float32)
+        cuts = np.linspace(0, len(X), parts + 1).astype(int)
+        self.search = lambda lo, hi: index.search(X[lo:hi], X32[lo:hi], *reach)
+        self.chunks = list(zip(cuts[:-1], cuts[1:], strict=True))
+        self.futures = [pool.submit(self.search, lo, hi) for lo, hi in self.chunks]
+
+    def collect(self) -> np.ndarray:
+        ids = [None] * len(self.chunks)
+        for k in reversed(range(len(self.chunks))):  # the worker takes them in order
+            if self.futures[k].cancel():
+                ids[k] = self.search(*self.chunks[k])
+        for k, fut in enumerate(self.futures):
+            if ids[k] is None:
+                ids[k] = fut.result()
+        return np.concatenate(ids)
 
 
 def _one_openmp_thread() -> None:

@@ -73,6 +73,22 @@ def _block_max_sum_f(a, b, lo, hi):
 QSCALE = 127.0  # int8 bounds: value <= q / QSCALE
 
 
+@njit(cache=True, nogil=True)
+def store_gram_rows(Hq, rows, block):
+    """Hq[rows[r], j] = Hq[j, rows[r]] = the smallest q / QSCALE >= block[r, j], clipped to
+    +-QSCALE (a product of two copies never exceeds 1 + 3e-7: covered by the error bound).
+    One pass: quantising through NumPy took four temporaries of the block."""
+    R, K = block.shape
+    for r in range(R):
+        a = rows[r]
+        for j in range(K):
+            q = min(max(math.ceil(np.float64(block[r, j]) * QSCALE), -QSCALE), QSCALE)
+            Hq[a, j] = np.int8(q)
+    for j in range(K):  # the columns, row by row: each row of Hq is touched once
+        for r in range(R):
+            Hq[j, rows[r]] = Hq[rows[r], j]
+
+
 @njit(cache=True)
 def quantise_up(v) -> np.int16:
     """The smallest q with q / QSCALE >= v, for 0 <= v <= 2 (a drift bound)."""

@@ -82,10 +82,11 @@ class PivotIndex:
         delta_q[:s] = self.delta_q[:s]
         self.E, self.Hq, self.delta, self.delta32, self.delta_q = E, Hq, delta, delta32, delta_q
 
-    def refresh(self, vectors: np.ndarray, rows: np.ndarray, size: int) -> None:
+    def refresh(self, vectors: np.ndarray, rows: np.ndarray, size: int, pool=None) -> None:
         """Copy the centroids `rows` (float64 `vectors[rows]`) afresh; `size` is the new count
-        (rows past the old size are new centroids). One product fills their rows of H."""
-        from engine.stream.pivot_pass import QSCALE, distances_to_rows
+        (rows past the old size are new centroids). One product fills their rows of H, split
+        with `pool`'s idle thread when given (one BLAS thread each: see online.py)."""
+        from engine.stream.pivot_pass import QSCALE, distances_to_rows, store_gram_rows
 
         rows = np.asarray(rows, np.int64)
         old = self.size
@@ -98,10 +99,13 @@ class PivotIndex:
         d32 = self.delta[rows].astype(np.float32)
         self.delta32[rows] = np.where(d32 < self.delta[rows], np.nextafter(d32, np.inf), d32)
         self.delta_q[rows] = np.ceil(self.delta[rows] * QSCALE + 1e-9)
-        block = self.E[rows] @ self.E[:size].T
-        q = np.clip(np.ceil(block.astype(np.float64) * QSCALE), -QSCALE, QSCALE).astype(np.int8)
-        self.Hq[rows, :size] = q
-        self.Hq[:size, rows] = q.T
+        copies = self.E[:size]
+        half = len(rows) // 2 if pool is not None else 0
+        other = pool.submit(np.matmul, self.E[rows[:half]], copies.T) if half else None
+        block = self.E[rows[half:]] @ copies.T
+        if other is not None:
+            block = np.vstack([other.result(), block])
+        store_gram_rows(self.Hq, rows, block)
         self._index(rows[rows >= old], size)
 
     def _index(self, new_rows: np.ndarray, size: int) -> None:
