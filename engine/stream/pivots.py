@@ -11,7 +11,7 @@ so a centroid whose bound is below the threshold cannot take the message, whatev
 similarity. With a pivot near x (rho ~ 0.3 for a message that joins a cluster) and centroids
 spread out (H[a, j] small), a scan of one row of H leaves one or two candidates out of
 thousands; the plain loop reads all K centroids per message. The pivot is only a heuristic
-(FAISS IVF, one list, more for the few it misses): a poor one loosens the bound, never breaks it.
+(FAISS IVF on a PCA projection, one list, more for the few it misses): a poor one loosens the bound, never breaks it.
 
 Each scan adds delta[j] to H[a, j] (vectorised), so a centroid's copy never has to follow it for
 the bound to hold; copies are refreshed (H's row and column recomputed, one product for all of
@@ -29,7 +29,8 @@ import numpy as np
 
 from engine.stream.screen import F32_U
 
-DRIFT_PAD = 1e-9  # relative and absolute padding of delta for its own float64 rounding
+DRIFT_PAD = 1e-9
+PCA_MIN_ROWS = 1024  # fewer copies search the full dimension (a PCA needs the points)  # relative and absolute padding of delta for its own float64 rounding
 
 
 def gram_error(dim: int) -> float:
@@ -44,7 +45,7 @@ class PivotIndex:
     index over the copies for finding pivots. Rows 0..size-1 are live."""
 
     def __init__(self, dim: int, max_drift: float = 0.25, list_size: int = 24, nprobe: int = 1,
-                 rescue_nprobe: int = 16):
+                 rescue_nprobe: int = 16, pca_dim: int = 64):
         os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # see screen.Screen
         import faiss
 
@@ -54,6 +55,7 @@ class PivotIndex:
         self.list_size = int(list_size)
         self.nprobe = int(nprobe)
         self.rescue_nprobe = int(rescue_nprobe)
+        self.pca_dim = int(pca_dim)
         self.err_h = gram_error(dim)
         self.size = 0
         self.E = np.zeros((0, dim), np.float32)
@@ -61,7 +63,8 @@ class PivotIndex:
         self.delta = np.zeros(0)
         self.delta32 = np.zeros(0, np.float32)  # delta rounded up, for the vectorised scans
         self.delta_q = np.zeros(0, np.int16)  # delta <= delta_q / QSCALE
-        self._ivf = None
+        self._ivf = None  # the IVF part of `_index_obj` (which may project first)
+        self._index_obj = None
         self._trained_at = 0
 
     def _reserve(self, rows: int) -> None:
@@ -109,19 +112,25 @@ class PivotIndex:
         self._index(rows[rows >= old], size)
 
     def _index(self, new_rows: np.ndarray, size: int) -> None:
-        """Adds new copies to the IVF index; retrains its lists when the count has doubled."""
+        """Adds new copies to the IVF index; retrains it when the count has doubled. From
+        PCA_MIN_ROWS copies on, the index searches a PCA projection to `pca_dim` axes: the
+        coarse product over ~K / list_size list centres is most of a search, and a pivot
+        needs only to be near, not the nearest."""
         faiss = self._faiss
         if self._ivf is None or size >= 2 * self._trained_at:
+            dim = self.pca_dim if self.pca_dim < self.dim and size >= PCA_MIN_ROWS else self.dim
             nlist = max(1, size // self.list_size)
-            quantizer = faiss.IndexFlatIP(self.dim)
-            ivf = faiss.IndexIVFFlat(quantizer, self.dim, nlist, faiss.METRIC_INNER_PRODUCT)
+            ivf = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, nlist,
+                                     faiss.METRIC_INNER_PRODUCT)
             ivf.cp.min_points_per_centroid = 1  # too few points for a clustering is expected
             ivf.cp.niter = 10
-            ivf.train(self.E[:size])
-            ivf.add_with_ids(self.E[:size], np.arange(size, dtype=np.int64))
-            self._ivf, self._trained_at = ivf, size
+            index = ivf if dim == self.dim else faiss.IndexPreTransform(
+                faiss.PCAMatrix(self.dim, dim), ivf)
+            index.train(self.E[:size])
+            index.add_with_ids(self.E[:size], np.arange(size, dtype=np.int64))
+            self._ivf, self._index_obj, self._trained_at = ivf, index, size
         elif len(new_rows):
-            self._ivf.add_with_ids(self.E[new_rows], new_rows)
+            self._index_obj.add_with_ids(self.E[new_rows], new_rows)
 
     def search(self, X: np.ndarray, X32: np.ndarray, min_reach: float, s_th: float
                ) -> np.ndarray:
@@ -143,8 +152,12 @@ class PivotIndex:
         return np.where(s_th - self.err_h - rho < min_reach, -1, ids), rho
 
     def _search(self, X32: np.ndarray, nprobe: int) -> np.ndarray:
-        params = self._faiss.SearchParametersIVF(nprobe=min(nprobe, self._ivf.nlist))
-        _, ids = self._ivf.search(X32, 1, params=params)
+        faiss = self._faiss
+        params = ivf_params = faiss.SearchParametersIVF(nprobe=min(nprobe, self._ivf.nlist))
+        if self._index_obj is not self._ivf:
+            params = faiss.SearchParametersPreTransform()
+            params.index_params = ivf_params  # (ivf_params stays referenced until the search)
+        _, ids = self._index_obj.search(X32, 1, params=params)
         ids = ids[:, 0]
         ids[ids < 0] = 0
         return ids
