@@ -239,7 +239,7 @@ class _SearchAhead:
     the worker has not started when this thread's pass ends, this thread runs itself (the
     search and the pass then end together instead of one waiting for the other)."""
 
-    def __init__(self, pool, index, X: np.ndarray, reach: tuple, parts: int = 4):
+    def __init__(self, pool, index, X: np.ndarray, reach: tuple, parts: int = 8):
         X32 = X.astype(np.float32)
         cuts = np.linspace(0, len(X), parts + 1).astype(int)
         self.search = lambda lo, hi: index.search(X[lo:hi], X32[lo:hi], *reach)
