@@ -3,12 +3,13 @@
 The decisions are those of `batch_pass.assign_batch` (the exact maximum among the centroids
 that cannot be ruled out, ties to the lowest id); only the way centroids are ruled out differs.
 Message i either has a pivot a (pivot[i] >= 0, rho[i] >= |x_i - e_a|): centroid j is ruled
-out when H[a, j] + err_h + rho + delta[j] < threshold (H held as int8 upper bounds), and the survivors get a float32 dot
-with their copy e_j (within eps of x . e_j, so within eps + delta[j] of x . c_j); or it has a
-dense row of float32 products with every copy (dense_row[i] >= 0), for messages far from any
-centroid, where a pivot bound rules out little. Centroids created inside the batch are
-screened by a float32 dot with the message that created them, plus how far they moved since. A centroid that moves gets its delta re-measured
-at once, so the bounds hold for every message after it.
+out when H[a, j] + err_h + rho + delta[j] < threshold (H held as int8 upper bounds), and
+the survivors get a float32 dot with their copy e_j (within eps of x . e_j, so within
+eps + delta[j] of x . c_j); or it has a dense row of float32 products with every copy
+(dense_row[i] >= 0), for messages far from any centroid, where a pivot bound rules out
+little. Centroids created inside the batch are screened by a float32 dot with the message
+that created them, plus how far they moved since. A centroid that moves gets its delta
+re-measured at once, so the bounds hold for every message after it.
 """
 
 from __future__ import annotations
@@ -32,14 +33,16 @@ def dot32(a, b) -> np.float32:
     return s
 
 
+DRIFT_PAD = 1e-9  # relative and absolute padding of a distance for its float64 rounding
+
+
 @njit(cache=True, nogil=True)
-def distances_to_rows(X, E, rows, pad):
+def distances_to_rows(X, E, rows):
     """Upper bounds on |X[q] - E[rows[q]]| (float64 X, float32 E)."""
     out = np.empty(rows.shape[0])
     for q in range(rows.shape[0]):
-        out[q] = distance(X[q], E[rows[q]]) * (1.0 + pad) + pad
+        out[q] = distance(X[q], E[rows[q]]) * (1.0 + DRIFT_PAD) + DRIFT_PAD
     return out
-
 
 
 @njit(cache=True)
@@ -105,13 +108,29 @@ def _upper32(v):
 
 
 @njit(cache=True, nogil=True)
+def record_drift(C, E, j, delta, delta32, delta_q):
+    """delta[j] >= |C[j] - E[j]| (padded for its rounding), and its rounded-up float32 and
+    int8-scale copies for the vectorised scans."""
+    delta[j] = distance(C[j], E[j]) * (1.0 + DRIFT_PAD) + DRIFT_PAD
+    delta32[j] = _upper32(delta[j])
+    delta_q[j] = quantise_up(delta[j])
+
+
+@njit(cache=True)
+def record_drifts(C, E, rows, delta, delta32, delta_q):
+    """`record_drift` for each j in rows."""
+    for j in rows:
+        record_drift(C, E, j, delta, delta32, delta_q)
+
+
+@njit(cache=True, nogil=True)
 def assign_batch_pivot(X, X32, times, pivot, rho, dense_row, Sd, E, Hq, delta, delta32,
-                       delta_q, err_h, C, n, last_seen, K0, cap, s_th, eps, window_ns, out_cluster,
-                       out_conf, out_new, new_drift, slot, creator, touched):
+                       delta_q, err_h, C, n, last_seen, K0, cap, s_th, eps, window_ns,
+                       out_cluster, out_conf, out_new, new_drift, slot, creator, touched):
     """Assign the batch's messages in order; returns (K, n_touched, n_exact).
 
-    C, n, last_seen (capacity >= K0 + B rows), delta and delta32 (delta rounded up to
-    float32, for the vectorised scans) are updated in place; `touched` receives the ids of
+    C, n, last_seen (capacity >= K0 + B rows) and the drift bounds (`record_drift`) are
+    updated in place; `touched` receives the ids of
     pre-existing centroids that moved; centroids K0..K-1 are new. slot must be -1 for all rows
     on entry and is reset for the touched rows on exit.
     """
@@ -138,7 +157,8 @@ def assign_batch_pivot(X, X32, times, pivot, rho, dense_row, Sd, E, Hq, delta, d
         # delta_q[j] / 127 as int16 sums; dense rows scan float32 sums against a lowered bar.
         if a >= 0:
             hrow = Hq[a]
-            reach = err_h + rho[i] * (1.0 + 1e-6) + pad  # Hq[a, j]/127 + reach + delta[j] >= x.c_j
+            # Hq[a, j] / QSCALE + reach + delta[j] >= x . c_j
+            reach = err_h + rho[i] * (1.0 + 1e-6) + pad
             qbar = np.int16(max(math.floor((s_th - reach) * QSCALE) - 1, -32000))
             for b0 in range(0, K0, block):
                 b1 = min(b0 + block, K0)
@@ -168,7 +188,7 @@ def assign_batch_pivot(X, X32, times, pivot, rho, dense_row, Sd, E, Hq, delta, d
                         continue
                     nc = _consider(j, np.float64(row[j]), eps + delta[j] + pad, s_th, cand,
                                    cand_est, cand_err, nc)
-        # Centroids created inside this batch: screened through the batch's Gram matrix.
+        # Centroids created inside this batch: a float32 dot with the message that made them.
         for j in range(K0, K):
             if window_ns >= 0 and t - last_seen[j] > window_ns:
                 continue
@@ -185,9 +205,7 @@ def assign_batch_pivot(X, X32, times, pivot, rho, dense_row, Sd, E, Hq, delta, d
                 n_touched += 1
             join(C, n, last_seen, j, x, t, cap, work, i, best_s, out_cluster, out_conf, out_new)
             if j < K0:
-                delta[j] = distance(C[j], E[j]) * (1.0 + pad) + pad
-                delta32[j] = _upper32(delta[j])
-                delta_q[j] = quantise_up(delta[j])
+                record_drift(C, E, j, delta, delta32, delta_q)
             else:
                 new_drift[j - K0] = distance(C[j], X[creator[j - K0]])
         else:

@@ -11,14 +11,16 @@ so a centroid whose bound is below the threshold cannot take the message, whatev
 similarity. With a pivot near x (rho ~ 0.3 for a message that joins a cluster) and centroids
 spread out (H[a, j] small), a scan of one row of H leaves one or two candidates out of
 thousands; the plain loop reads all K centroids per message. The pivot is only a heuristic
-(FAISS IVF on a PCA projection, one list, more for the few it misses): a poor one loosens the bound, never breaks it.
+(FAISS IVF on a PCA projection, one list, more for the few it misses): a poor one loosens
+the bound, never breaks it.
 
 Each scan adds delta[j] to H[a, j] (vectorised), so a centroid's copy never has to follow it for
 the bound to hold; copies are refreshed (H's row and column recomputed, one product for all of
 them) for new centroids and for those that drifted more than `max_drift` from their copy, only
 to keep the bounds tight: a column write touches K cache lines, so refreshing every moved
 centroid would cost as much as the plain loop. Memory: H is held as K x K int8 upper
-bounds (100 MB at 10,000 clusters); `OnlineClustering` falls back to dense screening above `max_clusters`.
+bounds (100 MB at 10,000 clusters); `OnlineClustering` falls back to dense screening above
+`pivot_max_clusters`.
 """
 
 from __future__ import annotations
@@ -29,8 +31,7 @@ import numpy as np
 
 from engine.stream.screen import F32_U
 
-DRIFT_PAD = 1e-9
-PCA_MIN_ROWS = 1024  # fewer copies search the full dimension (a PCA needs the points)  # relative and absolute padding of delta for its own float64 rounding
+PCA_MIN_ROWS = 1024  # fewer copies search the full dimension (a PCA needs the points)
 
 
 def gram_error(dim: int) -> float:
@@ -89,7 +90,7 @@ class PivotIndex:
         """Copy the centroids `rows` (float64 `vectors[rows]`) afresh; `size` is the new count
         (rows past the old size are new centroids). One product fills their rows of H, split
         with `pool`'s idle thread when given (one BLAS thread each: see online.py)."""
-        from engine.stream.pivot_pass import QSCALE, distances_to_rows, store_gram_rows
+        from engine.stream.pivot_pass import record_drifts, store_gram_rows
 
         rows = np.asarray(rows, np.int64)
         old = self.size
@@ -98,10 +99,7 @@ class PivotIndex:
         if len(rows) == 0:
             return
         self.E[rows] = vectors[rows]
-        self.delta[rows] = distances_to_rows(vectors[rows], self.E, rows, DRIFT_PAD)
-        d32 = self.delta[rows].astype(np.float32)
-        self.delta32[rows] = np.where(d32 < self.delta[rows], np.nextafter(d32, np.inf), d32)
-        self.delta_q[rows] = np.ceil(self.delta[rows] * QSCALE + 1e-9)
+        record_drifts(vectors, self.E, rows, self.delta, self.delta32, self.delta_q)
         copies = self.E[:size]
         half = len(rows) // 2 if pool is not None else 0
         other = pool.submit(np.matmul, self.E[rows[:half]], copies.T) if half else None
@@ -166,7 +164,7 @@ class PivotIndex:
         """|x - e_id| in float64, padded for its rounding."""
         from engine.stream.pivot_pass import distances_to_rows
 
-        return distances_to_rows(X, self.E, ids, DRIFT_PAD)
+        return distances_to_rows(X, self.E, ids)
 
     def stale(self, rows: np.ndarray) -> np.ndarray:
         """The centroids among `rows` whose drift exceeds `max_drift`: refresh them."""

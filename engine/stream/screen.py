@@ -14,9 +14,9 @@ gamma_d = d u_acc / (1 - d u_acc) times sum|x~_k c~_k|; the stored result at mos
 padded by 1%.
 
 Kinds:
-- "pivot" (CPU, the default there): float32 products for the batch's own Gram matrix and for
-  messages far from every centroid; every other message is screened through pivot bounds
-  (`engine.stream.pivots`) instead of a product with all centroids;
+- "pivot" (CPU, the default there): float32 products only for messages far from every
+  centroid; every other message is screened through pivot bounds (`engine.stream.pivots`)
+  instead of a product with all centroids;
 - "float32": BLAS sgemm on CPU, cuBLAS through CuPy on GPU (the GPU bound allows TF32
   tensor-core inputs, u_in = 2^-11, whatever CuPy's math mode);
 - "bfloat16": torch on CPU (oneDNN, AMX where the CPU has it), bfloat16 inputs and output,

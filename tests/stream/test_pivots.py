@@ -32,7 +32,7 @@ def test_pivot_bound_holds_for_every_centroid_after_drift():
     # The centroids drift after their copies were taken; delta must follow.
     moved = C + 0.05 * rng.standard_normal(C.shape)
     moved /= np.linalg.norm(moved, axis=1, keepdims=True)
-    delta = distances_to_rows(moved, index.E, np.arange(K), 1e-9)
+    delta = distances_to_rows(moved, index.E, np.arange(K))
     X = np.vstack([C[:60] + 0.2 * unit(rng, 60, d), unit(rng, 40, d)])
     X /= np.linalg.norm(X, axis=1, keepdims=True)
     X32 = X.astype(np.float32)
