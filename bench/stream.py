@@ -230,8 +230,8 @@ def report(args, rows, checks, oc, ari, ours_cpu, load_before, load_after) -> No
         f"{args.n:,} messages x {args.dim}-d, {args.topics:,} planted topics -> "
         f"{oc.centroids.size:,} clusters (planted ARI {ari:.4f}), threshold 0.22, "
         f"cap {args.cap}, batch {args.batch}.",
-        f"Machine: {cpu_model()}, {os.cpu_count()} cores, load average {load_before[0]:.1f} before and "
-        f"{load_after[0]:.1f} after (other processes were sharing the cores). "
+        f"Machine: {cpu_model()}, {os.cpu_count()} cores, load average "
+        f"{load_before[0]:.1f} before and {load_after[0]:.1f} after (other processes were sharing the cores). "
         f"Ours used {ours_cpu:.0f}s of CPU time.",
         "",
         "| method | wall s | cpu s | messages/s (wall) | plain / ours (wall) | (cpu) |",

@@ -80,10 +80,10 @@ def check_synthetic_sizes(data: DataConfig) -> None:
             raise UserError(f"data.{key}={getattr(data, key)}: must be at least {low}")
     if data.n_basins < 0 or data.n_labelled < 0:
         raise UserError("data.n_basins and data.n_labelled must not be negative")
-    window = list(data.basin_window)
-    if len(window) != 2 or not 0 < window[0] <= window[1] <= 1:
-        raise UserError(f"data.basin_window={window}: expected [min, max] shares of data.n_days "
-                        "with 0 < min <= max <= 1")
+    try:
+        tweets.check_basin_window(data.basin_window, "data.basin_window")
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
     try:
         np.datetime64(data.start_date, "ns")
     except ValueError:

@@ -55,14 +55,22 @@ class TweetTruth:
         return len(self.centres)
 
 
+def check_basin_window(window, name: str = "basin_window") -> tuple[float, float]:
+    """[min, max] shares of the time range, 0 < min <= max <= 1 (ValueError naming `name`
+    otherwise)."""
+    window = list(window)
+    if len(window) != 2 or not 0 < window[0] <= window[1] <= 1:
+        raise ValueError(f"{name}={window}: expected [min, max] shares of the time range with "
+                         "0 < min <= max <= 1")
+    return float(window[0]), float(window[1])
+
+
 def make_truth(n_topics: int = 16, n_basins: int = 5, dim: int = 64, n_users: int = 400,
                n_days: int = 365, start_date: str = "2024-01-01", seed: int = 0,
                basin_window: tuple[float, float] = BASIN_WINDOW) -> TweetTruth:
     if dim < 8:
         raise ValueError("synthetic tweets need dim >= 8")
-    lo, hi = basin_window
-    if not 0 < lo <= hi <= 1:
-        raise ValueError(f"basin_window={list(basin_window)}: expected 0 < min <= max <= 1")
+    lo, hi = check_basin_window(basin_window)
     n_basins = min(n_basins, n_topics)
     rng = np.random.default_rng([seed, 1])
     q, _ = np.linalg.qr(rng.standard_normal((dim, 3)))
