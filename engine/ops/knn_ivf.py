@@ -47,7 +47,7 @@ def train_lists(X: np.ndarray, nlist: int, metric: str = "ip", seed: int = 0
     m = min(n, TRAIN_PER_LIST * nlist)
     sample = X if m == n else X[np.sort(rng.choice(n, m, replace=False))]
     sample = np.ascontiguousarray(sample, dtype=np.float32)
-    project = _principal_axes(sample, TRAIN_DIM) if d > TRAIN_DIM else None
+    project = principal_axes(sample, TRAIN_DIM) if d > TRAIN_DIM else None
     if project is not None:
         sample = sample @ project
     km = faiss.Kmeans(sample.shape[1], nlist, niter=NITER, seed=int(seed) % (2**31),
@@ -63,7 +63,7 @@ def train_lists(X: np.ndarray, nlist: int, metric: str = "ip", seed: int = 0
     return km.centroids, assign
 
 
-def _principal_axes(sample: np.ndarray, r: int) -> np.ndarray:
+def principal_axes(sample: np.ndarray, r: int) -> np.ndarray:
     """(d, r) float32: the r leading eigenvectors of the sample's uncentred second moment
     (for unit rows the inner-product geometry is what matters, so no centring)."""
     G = sample.T.astype(np.float64) @ sample.astype(np.float64)

@@ -209,6 +209,7 @@ class OnlineClustering:
         """One batch through pivot bounds; returns (K, touched, n_exact, the next batch's
         pivot search), the search run on `pool` during this batch's pass."""
         from engine.stream.pivot_pass import assign_batch_pivot
+        from engine.stream.pivots import products
 
         c, w, p = self.centroids, self._scratch, self.pivots
         w.fit(c.vectors.shape[0])
@@ -222,7 +223,7 @@ class OnlineClustering:
         far = np.flatnonzero(pivot < 0)
         dense_row = np.full(len(X), -1, np.int64)
         dense_row[far] = np.arange(len(far))
-        Sd = X32[far] @ p.E[:K0].T
+        Sd = products(X32[far], p.E[:K0], pool)
         ahead = None if X_next is None else _SearchAhead(pool, p, X_next, reach)
         K, n_touched, n_exact = assign_batch_pivot(
             X, X32, times, pivot, rho, dense_row, Sd, p.E, p.Hq, p.delta, p.delta32, p.delta_q,

@@ -90,7 +90,7 @@ def test_falls_back_to_dense_screening_past_the_cluster_limit(cpu):
 def test_pivots_found_through_the_pca_projection_keep_the_result():
     """Past PCA_MIN_ROWS copies the pivot search runs on a PCA projection; any pivot is
     valid, so the assignments stay those of the dense screen."""
-    from engine.stream.pivots import PCA_MIN_ROWS
+    from engine.stream.pivot_search import PCA_MIN_ROWS
 
     rng = np.random.default_rng(4)
     emb, times, _ = topic_stream(rng, 5000, 128, PCA_MIN_ROWS + 300, 0.03)
@@ -101,5 +101,5 @@ def test_pivots_found_through_the_pca_projection_keep_the_result():
     np.testing.assert_array_equal(a.cluster, b.cluster)
     np.testing.assert_array_equal(a.confidence, b.confidence)
     index = pivot.pivots
-    assert index is not None and index._index_obj is not index._ivf  # the projected search
+    assert index is not None and index.finder.axes is not None  # the projected search
     assert pivot.exact_checks < 1.2 * len(emb)

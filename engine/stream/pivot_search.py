@@ -1,0 +1,196 @@
+"""Pivots for the stream's bounds (`engine.stream.pivots`): for each message, a centroid copy
+near it.
+
+The copies are partitioned into lists of ~`list_size` by k-means (FAISS) on their leading
+principal axes. A message's pivot is the copy nearest to it, in the projection, within the
+list whose centre is nearest; for the few messages whose pivot is then too far for a useful
+bound (a poor list), the nearest within the `rescue` nearest lists. The batch's projection
+and its products with the list centres are two BLAS calls; the rest is one Numba kernel that
+reads ~list_size short projected rows per message. (FAISS's IndexIVFFlat did the same search
+~2x slower here: per-query scanner setup, and a full second search for the rescued rows.)
+
+A pivot is only a heuristic: any copy is a valid one, a poor one loosens the bound. So the
+lists are never re-balanced between retrainings (when the copy count has doubled), and a
+refreshed copy keeps its list.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+from numba import njit
+
+from engine.stream.exact import distance
+
+PCA_MIN_ROWS = 1024  # fewer copies search the full dimension (the axes need the points)
+
+
+class PivotSearch:
+    """Lists over the copies E (float32 rows, grown by the caller); `rebuild` then `add`."""
+
+    def __init__(self, dim: int, pca_dim: int = 64, list_size: int = 24, rescue: int = 12,
+                 seed: int = 0):
+        self.dim = dim
+        self.pca_dim = int(pca_dim)
+        self.list_size = int(list_size)
+        self.rescue = int(rescue)
+        self.seed = int(seed)
+        self.axes = None  # (dim, pca_dim) float32, or None: the full dimension
+        self.centres = np.zeros((1, dim), np.float32)
+        self.centre_half = np.zeros(1, np.float32)  # |centre|^2 / 2
+        self.members = np.zeros((1, 0), np.int64)  # members[l, :fill[l]]: copy ids of list l
+        self.fill = np.zeros(1, np.int64)
+        self.Ep = np.zeros((0, dim), np.float32)  # projected copies
+        self.Ep_half = np.zeros(0, np.float32)  # |Ep row|^2 / 2
+        self.trained_at = 0
+
+    def project(self, X32: np.ndarray) -> np.ndarray:
+        return X32 if self.axes is None else X32 @ self.axes
+
+    def rebuild(self, E: np.ndarray) -> None:
+        """New axes, list centres and lists for the copies E (all rows live)."""
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # see screen.Screen
+        import faiss
+
+        from engine.ops.knn_ivf import principal_axes
+
+        size = E.shape[0]
+        wide = self.pca_dim < self.dim and size >= PCA_MIN_ROWS
+        self.axes = principal_axes(E, self.pca_dim) if wide else None
+        Ep = np.ascontiguousarray(self.project(E), dtype=np.float32)
+        nlist = max(1, size // self.list_size)
+        if nlist > 1:
+            km = faiss.Kmeans(Ep.shape[1], nlist, niter=10, seed=self.seed + 1,
+                              min_points_per_centroid=1)  # few points per list is expected
+            km.train(Ep)
+            self.centres = np.ascontiguousarray(km.centroids, dtype=np.float32)
+        else:
+            self.centres = Ep.mean(axis=0, keepdims=True)
+        self.centre_half = 0.5 * np.einsum("ij,ij->i", self.centres, self.centres)
+        self.members = np.zeros((len(self.centres), 2 * self.list_size), np.int64)
+        self.fill = np.zeros(len(self.centres), np.int64)
+        self.Ep = np.zeros((max(E.shape[0], 1), Ep.shape[1]), np.float32)
+        self.Ep_half = np.zeros(self.Ep.shape[0], np.float32)
+        self.trained_at = size
+        self.add(E, np.arange(size))
+
+    def add(self, E: np.ndarray, rows: np.ndarray) -> None:
+        """Copies `rows` of E are new: each joins the list of its nearest centre."""
+        if len(rows) == 0:
+            return
+        self._reserve(int(rows.max()) + 1)
+        self.update(E, rows)
+        scores = self.Ep[rows] @ self.centres.T - self.centre_half
+        lists = np.argmax(scores, axis=1)
+        need = int((self.fill + np.bincount(lists, minlength=len(self.fill))).max())
+        if need > self.members.shape[1]:
+            grown = np.zeros((len(self.fill), max(need, 2 * self.members.shape[1])), np.int64)
+            grown[:, : self.members.shape[1]] = self.members
+            self.members = grown
+        _append(self.members, self.fill, lists, rows)
+
+    def update(self, E: np.ndarray, rows: np.ndarray) -> None:
+        """Copies `rows` of E were retaken: their projections follow (their lists do not)."""
+        Ep = self.project(E[rows])
+        self.Ep[rows] = Ep
+        self.Ep_half[rows] = 0.5 * np.einsum("ij,ij->i", Ep, Ep)
+
+    def _reserve(self, rows: int) -> None:
+        if rows > self.Ep.shape[0]:
+            new = max(rows, 2 * self.Ep.shape[0])
+            Ep = np.zeros((new, self.Ep.shape[1]), np.float32)
+            Ep[: self.Ep.shape[0]] = self.Ep
+            half = np.zeros(new, np.float32)
+            half[: self.Ep_half.shape[0]] = self.Ep_half
+            self.Ep, self.Ep_half = Ep, half
+
+    def search(self, X: np.ndarray, X32: np.ndarray, E: np.ndarray, rho_max: float
+               ) -> np.ndarray:
+        """A pivot id per row of X (unit float64; X32 its float32 copy): rows whose first
+        pivot is farther than `rho_max` search the `rescue` nearest lists. Reads only what
+        `add`, `update` and `rebuild` write, so it may run while a sequential pass runs."""
+        Xp = np.ascontiguousarray(self.project(X32))
+        scores = Xp @ self.centres.T
+        ids = np.empty(len(X), np.int64)
+        nearest_copies(X, Xp, scores, self.centre_half, self.Ep, self.Ep_half, self.members,
+                       self.fill, E, min(self.rescue, len(self.fill)), rho_max, ids)
+        return ids
+
+
+@njit(cache=True)
+def _append(members, fill, lists, rows):
+    for q in range(rows.shape[0]):
+        li = lists[q]
+        members[li, fill[li]] = rows[q]
+        fill[li] += 1
+
+
+@njit(cache=True, fastmath=True)
+def _nearest_in_list(xp, Ep, Ep_half, members, fill, li, best, best_v):
+    """The copy of list li nearest to xp if nearer than best_v (|xp - ep|^2 / 2 - |xp|^2 / 2
+    = Ep_half - xp . ep; fastmath: a heuristic, any order will do)."""
+    for t in range(fill[li]):
+        j = members[li, t]
+        s = np.float32(0.0)
+        for k in range(xp.shape[0]):
+            s += xp[k] * Ep[j, k]
+        v = Ep_half[j] - s
+        if v < best_v:
+            best_v = v
+            best = j
+    return best, best_v
+
+
+@njit(cache=True, nogil=True)
+def nearest_copies(X, Xp, scores, centre_half, Ep, Ep_half, members, fill, E, rescue,
+                   rho_max, ids):
+    nlist = scores.shape[1]
+    row = np.empty(nlist, np.float32)
+    for q in range(X.shape[0]):
+        top_v = -np.inf
+        for li in range(nlist):
+            row[li] = scores[q, li] - centre_half[li]
+            top_v = max(top_v, row[li])
+        top = 0
+        while row[top] < top_v:
+            top += 1
+        best, best_v = _nearest_in_list(Xp[q], Ep, Ep_half, members, fill, top, -1,
+                                        np.float32(np.inf))
+        rho = distance(X[q], E[best]) if best >= 0 else np.inf
+        if rho > rho_max and rescue > 1:
+            cut = _cut_for_top(row, top_v, rescue)
+            first = best
+            for li in range(nlist):
+                if row[li] >= cut and li != top:
+                    best, best_v = _nearest_in_list(Xp[q], Ep, Ep_half, members, fill, li,
+                                                    best, best_v)
+            if first >= 0 and best != first and distance(X[q], E[best]) > rho:
+                best = first  # the projection misjudged: keep the nearer
+        ids[q] = max(best, 0)
+
+
+@njit(cache=True)
+def _count_at_least(row, t):
+    c = 0
+    for v in row:
+        c += v >= t
+    return c
+
+
+@njit(cache=True)
+def _cut_for_top(row, top_v, r):
+    """A score t with r <= #(row >= t) <= 2 r (or the nearest bisection gets): the lists
+    to rescue from. Bisection with vectorised counts: np.partition took ~5 us per row."""
+    lo = top_v - 4.0 * (abs(top_v) + 1.0)  # below every score of a unit row's projection
+    hi = top_v
+    for _ in range(24):
+        mid = np.float32(0.5 * (lo + hi))
+        c = _count_at_least(row, mid)
+        if c < r:
+            hi = mid
+        else:
+            lo = mid
+            if c <= 2 * r:
+                break
+    return lo
