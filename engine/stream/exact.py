@@ -31,7 +31,7 @@ def dot(a, b) -> float:
     return s
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def normalise_rows(X, out) -> int:
     """out[i] = X[i] / |X[i]| in float64; returns the first row with zero or non-finite norm,
     or -1 when every row is fine."""

@@ -136,33 +136,39 @@ class OnlineClustering:
         B = self.batch_size
         c = self.centroids
         self._scratch = _Scratch(B, self.dim)
-        units = _UnitBatches(embeddings, B)
-        pivot_ids = None  # the pivot search for the next batch, run during this one's pass
-        # One worker thread: it searches pivots for batch b + 1 while batch b's sequential
-        # pass (Numba, without the GIL) runs on this thread.
+        ready = None  # the next batch prepared during this one's pass (`_Ahead`)
+        refreshed = np.zeros(0, np.int64)  # copies retaken since `ready` was prepared
+        # One worker thread: it prepares batch b + 1 (unit rows, pivot search) while batch
+        # b's sequential pass (Numba, without the GIL) runs on this thread.
         with ThreadPoolExecutor(1, initializer=_one_openmp_thread) as pool, _one_blas_thread(
                 self.screen.kind == "pivot"):
             for lo in range(0, N, B):
                 hi = min(lo + B, N)
-                X = units.get(lo)
                 c.reserve(c.size + B)
                 K0 = c.size
-                batch = (X, times[lo:hi], out.cluster[lo:hi], out.confidence[lo:hi],
-                         out.new_cluster[lo:hi])
+                outs = (out.cluster[lo:hi], out.confidence[lo:hi], out.new_cluster[lo:hi])
                 if self._pivots_ready(K0):
-                    X_next = units.get(hi) if hi < N else None
-                    K, touched, n_exact, pivot_ids = self._pivot_batch(*batch, pivot_ids,
-                                                                       X_next, pool)
+                    if ready is None:
+                        ready = _Ahead(None, self.pivots, embeddings[lo:hi], lo, self._reach)
+                    batch = ready.collect()
+                    ahead = None if hi == N else _Ahead(pool, self.pivots,
+                                                        embeddings[hi : hi + B], hi,
+                                                        self._reach)
+                    K, touched, n_exact = self._pivot_batch(batch, refreshed, times[lo:hi],
+                                                            *outs, pool, ahead)
+                    ready = ahead
                 else:
-                    K, touched, n_exact = self._dense_batch(*batch)
-                    pivot_ids = None
+                    K, touched, n_exact = self._dense_batch(unit_rows(embeddings, lo, hi),
+                                                            times[lo:hi], *outs)
+                    ready = None
                 c.created[K0:K] = times[lo:hi][self._scratch.creator[: K - K0]]
                 c.size = K
                 self.exact_checks += int(n_exact)
                 if self.pivots is not None:
-                    stale = self.pivots.stale(touched)
-                    self.pivots.refresh(c.vectors, np.concatenate([stale, np.arange(K0, K)]), K,
-                                        pool)
+                    # The workers' copies are read by `ready` only while it runs: it has
+                    # finished (collected in `_pivot_batch`) before any copy changes.
+                    refreshed = np.concatenate([self.pivots.stale(touched), np.arange(K0, K)])
+                    self.pivots.refresh(c.vectors, refreshed, K, pool)
                 else:
                     self._refresh_mirror(np.concatenate([touched, np.arange(K0, K)]))
         return out
@@ -205,57 +211,93 @@ class OnlineClustering:
             w.drift, w.snap, w.slot, w.creator, w.touched)
         return K, w.touched[:n_touched].copy(), n_exact
 
-    def _pivot_batch(self, X, times, cluster, confidence, new_cluster, pivot_ids, X_next, pool):
-        """One batch through pivot bounds; returns (K, touched, n_exact, the next batch's
-        pivot search), the search run on `pool` during this batch's pass."""
-        from engine.stream.pivot_pass import assign_batch_pivot
+    @property
+    def _reach(self) -> tuple[float, float]:
+        return self.pivot_min_reach, self.sim_threshold
+
+    def _pivot_batch(self, batch, refreshed, times, cluster, confidence, new_cluster, pool,
+                     ahead):
+        """One batch through pivot bounds (`batch`: a collected `_Ahead`, prepared before
+        the copies `refreshed` were retaken); returns (K, touched, n_exact). `ahead`, the
+        next batch's preparation, runs on `pool` during the pass and is collected here."""
+        from engine.stream.pivot_pass import assign_batch_pivot, distances_to_rows
         from engine.stream.pivots import products
 
         c, w, p = self.centroids, self._scratch, self.pivots
         w.fit(c.vectors.shape[0])
         K0 = c.size
-        X32 = X.astype(np.float32)
-        reach = (self.pivot_min_reach, self.sim_threshold)
-        if pivot_ids is None:
-            pivot_ids = p.search(X, X32, *reach)
+        X, X32, ids, rho = batch
+        moved = np.flatnonzero(np.isin(ids, refreshed))  # rho is for their old copies
+        rho[moved] = distances_to_rows(X[moved], p.E, ids[moved])
         # Far from every centroid a pivot bound rules out little: screen against all copies.
-        pivot, rho = p.pivots(X, pivot_ids, *reach)
+        pivot = np.where(p.too_far(rho, *self._reach), -1, ids)
         far = np.flatnonzero(pivot < 0)
         dense_row = np.full(len(X), -1, np.int64)
         dense_row[far] = np.arange(len(far))
         Sd = products(X32[far], p.E[:K0], pool)
-        ahead = None if X_next is None else _SearchAhead(pool, p, X_next, reach)
+        if ahead is not None:
+            ahead.start()
         K, n_touched, n_exact = assign_batch_pivot(
             X, X32, times, pivot, rho, dense_row, Sd, p.E, p.Hq, p.delta, p.delta32, p.delta_q,
             p.err_h, c.vectors, c.counts, c.last_seen, K0, self.cap, self.sim_threshold,
             self.eps, self.window_ns, cluster, confidence, new_cluster, w.new_drift, w.slot,
             w.creator, w.touched)
-        # The index changes only after this returns (refresh), never during the search.
-        next_ids = None if ahead is None else ahead.collect()
-        return K, w.touched[:n_touched].copy(), n_exact, next_ids
+        if ahead is not None:
+            ahead.collect()  # before any copy changes (the refresh after this batch)
+        return K, w.touched[:n_touched].copy(), n_exact
 
 
-class _SearchAhead:
-    """The next batch's pivot search in `parts` chunks queued on the worker thread; whatever
-    the worker has not started when this thread's pass ends, this thread runs itself (the
-    search and the pass then end together instead of one waiting for the other)."""
+class _Ahead:
+    """A batch prepared for the pivot pass in `parts` chunks: unit rows (float64 and
+    float32), pivot ids and rho for the copies as they are now. `start` queues the chunks
+    on the worker thread; whatever the worker has not started when `collect` is called,
+    this thread runs itself (the preparation and the pass then end together instead of one
+    waiting for the other). Without a pool, `collect` runs every chunk here."""
 
-    def __init__(self, pool, index, X: np.ndarray, reach: tuple, parts: int = 8):
-        X32 = X.astype(np.float32)
-        cuts = np.linspace(0, len(X), parts + 1).astype(int)
-        self.search = lambda lo, hi: index.search(X[lo:hi], X32[lo:hi], *reach)
+    def __init__(self, pool, index, rows: np.ndarray, offset: int, reach: tuple,
+                 parts: int = 8):
+        n, d = rows.shape
+        self.pool, self.index, self.rows, self.offset, self.reach = pool, index, rows, offset, reach
+        self.X, self.X32 = np.empty((n, d)), np.empty((n, d), np.float32)
+        self.ids, self.rho = np.empty(n, np.int64), np.empty(n)
+        cuts = np.linspace(0, n, (parts if pool is not None else 1) + 1).astype(int)
         self.chunks = list(zip(cuts[:-1], cuts[1:], strict=True))
-        self.futures = [pool.submit(self.search, lo, hi) for lo, hi in self.chunks]
+        self.futures = None
+        self.result = None
 
-    def collect(self) -> np.ndarray:
-        ids = [None] * len(self.chunks)
-        for k in reversed(range(len(self.chunks))):  # the worker takes them in order
-            if self.futures[k].cancel():
-                ids[k] = self.search(*self.chunks[k])
-        for k, fut in enumerate(self.futures):
-            if ids[k] is None:
-                ids[k] = fut.result()
-        return np.concatenate(ids)
+    def start(self) -> None:
+        self.futures = [self.pool.submit(self._chunk, lo, hi) for lo, hi in self.chunks]
+
+    def _chunk(self, lo: int, hi: int) -> int:
+        """Prepares rows lo..hi; returns the first row with no direction, or -1."""
+        from engine.stream.exact import normalise_rows
+
+        X = self.X[lo:hi]
+        bad = normalise_rows(self.rows[lo:hi], X)
+        if bad >= 0:
+            return lo + bad
+        self.X32[lo:hi] = X
+        self.ids[lo:hi] = self.index.search(X, self.X32[lo:hi], *self.reach)
+        self.rho[lo:hi] = self.index.rho(X, self.ids[lo:hi])
+        return -1
+
+    def collect(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(X, X32, pivot ids, rho); raises ZeroVectorError for the first row with no
+        direction."""
+        if self.result is None:
+            bad = [None] * len(self.chunks)
+            futures = self.futures or [None] * len(self.chunks)
+            for k in reversed(range(len(self.chunks))):  # the worker takes them in order
+                if futures[k] is None or futures[k].cancel():
+                    bad[k] = self._chunk(*self.chunks[k])
+            for k, fut in enumerate(futures):
+                if bad[k] is None:
+                    bad[k] = fut.result()
+            first = next((b for b in bad if b >= 0), -1)
+            if first >= 0:
+                raise ZeroVectorError(self.offset + first)
+            self.result = self.X, self.X32, self.ids, self.rho
+        return self.result
 
 
 def _one_openmp_thread() -> None:
@@ -279,27 +321,15 @@ def _one_blas_thread(pivot: bool):
     return threadpool_limits(1)
 
 
-class _UnitBatches:
-    """Unit rows (float64) of consecutive batches, each normalised once though it is needed
-    twice (the pivot search ahead, then the batch itself)."""
+def unit_rows(embeddings: np.ndarray, lo: int, hi: int) -> np.ndarray:
+    """Rows lo..hi as unit float64 rows."""
+    from engine.stream.exact import normalise_rows
 
-    def __init__(self, embeddings: np.ndarray, batch_size: int):
-        self.embeddings = embeddings
-        self.batch_size = batch_size
-        self._cache: dict[int, np.ndarray] = {}
-
-    def get(self, lo: int) -> np.ndarray:
-        from engine.stream.exact import normalise_rows
-
-        if lo in self._cache:
-            return self._cache.pop(lo)
-        rows = self.embeddings[lo : lo + self.batch_size]
-        X = np.empty((rows.shape[0], rows.shape[1]))
-        bad = normalise_rows(rows, X)
-        if bad >= 0:
-            raise ZeroVectorError(lo + bad)
-        self._cache = {lo: X}
-        return X
+    X = np.empty((hi - lo, embeddings.shape[1]))
+    bad = normalise_rows(embeddings[lo:hi], X)
+    if bad >= 0:
+        raise ZeroVectorError(lo + bad)
+    return X
 
 
 class _Scratch:

@@ -108,16 +108,12 @@ class PivotIndex:
         sequential pass runs: it only reads the lists and the copies."""
         return self.finder.search(X, X32, self.E, s_th - self.err_h - min_reach)
 
-    def pivots(self, X: np.ndarray, ids: np.ndarray, min_reach: float, s_th: float
-               ) -> tuple[np.ndarray, np.ndarray]:
-        """From `search`'s ids (found on this or an earlier state of the index and copies:
-        any id is a valid pivot), rho >= |x - e_id| with the current copies, and the ids
-        with -1 where the bound cannot reach `min_reach` below s_th (a far message)."""
-        rho = self._rho(X, ids)
-        return np.where(s_th - self.err_h - rho < min_reach, -1, ids), rho
+    def too_far(self, rho: np.ndarray, min_reach: float, s_th: float) -> np.ndarray:
+        """Rows whose pivot is too far (rho) for the bound to reach `min_reach` below s_th."""
+        return s_th - self.err_h - rho < min_reach
 
-    def _rho(self, X: np.ndarray, ids: np.ndarray) -> np.ndarray:
-        """|x - e_id| in float64, padded for its rounding."""
+    def rho(self, X: np.ndarray, ids: np.ndarray) -> np.ndarray:
+        """rho >= |x - e_id| for the current copies (float64, padded for its rounding)."""
         from engine.stream.pivot_pass import distances_to_rows
 
         return distances_to_rows(X, self.E, ids)
