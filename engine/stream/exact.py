@@ -4,15 +4,20 @@ Every decision (nearest centroid, threshold, ties) and every centroid update is 
 these float64 operations in this order, so any implementation that performs them in the same
 order gets the same bits:
 
-- dot(a, b): s = 0; for k in 0..d-1: s = s + a[k] * b[k]   (products rounded, then summed
-  left to right; no fused multiply-add, no reordering);
+- dot(a, b): products a[k] * b[k] rounded to float64; LANES = 8 running sums, lane r taking
+  k = r, r + 8, r + 16, ... left to right (the d mod 8 trailing products go to lane 0, after
+  its share of the rest); then ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7)). No fused
+  multiply-add, no other reordering;
 - normalise(v): v / sqrt(dot(v, v));
 - x_hat = normalise(float64(x));
 - update: v = (n_eff * c + x_hat) / (n_eff + 1), c <- normalise(v).
 
-NumPy reproduces them with elementwise products and `np.cumsum(...)[-1]` (a strictly
-sequential sum), which is how the tests check them independently. Numba compiles without
-fastmath, so LLVM neither reorders the sums nor contracts them into FMAs.
+Eight lanes rather than one left-to-right sum: one sum is a chain of d dependent additions
+(~4 cycles each), eight independent ones let the CPU overlap them, and the exact dot products
+sit on the sequential pass's critical path. NumPy reproduces the order with elementwise
+products, `np.cumsum` down each lane and the same final tree (tests/stream/reference.py),
+which is how the tests check it independently. Numba compiles without fastmath, so LLVM
+neither reorders the sums nor contracts them into FMAs.
 """
 
 from __future__ import annotations
@@ -23,12 +28,24 @@ import numpy as np
 from numba import njit
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def dot(a, b) -> float:
-    s = 0.0
-    for k in range(a.shape[0]):
-        s += a[k] * b[k]
-    return s
+    """sum_k a[k] b[k] in float64, in the order documented above (any real dtypes)."""
+    d = a.shape[0]
+    m = d - d % 8
+    s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = 0.0
+    for k in range(0, m, 8):
+        s0 += np.float64(a[k]) * np.float64(b[k])
+        s1 += np.float64(a[k + 1]) * np.float64(b[k + 1])
+        s2 += np.float64(a[k + 2]) * np.float64(b[k + 2])
+        s3 += np.float64(a[k + 3]) * np.float64(b[k + 3])
+        s4 += np.float64(a[k + 4]) * np.float64(b[k + 4])
+        s5 += np.float64(a[k + 5]) * np.float64(b[k + 5])
+        s6 += np.float64(a[k + 6]) * np.float64(b[k + 6])
+        s7 += np.float64(a[k + 7]) * np.float64(b[k + 7])
+    for k in range(m, d):
+        s0 += np.float64(a[k]) * np.float64(b[k])
+    return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
 
 
 @njit(cache=True, nogil=True)
@@ -36,10 +53,7 @@ def normalise_rows(X, out) -> int:
     """out[i] = X[i] / |X[i]| in float64; returns the first row with zero or non-finite norm,
     or -1 when every row is fine."""
     for i in range(X.shape[0]):
-        s = 0.0
-        for k in range(X.shape[1]):
-            v = np.float64(X[i, k])
-            s += v * v
+        s = dot(X[i], X[i])
         if not (s > 0.0 and s < np.inf):
             return i
         nrm = math.sqrt(s)

@@ -1,8 +1,8 @@
 """A plain message-by-message implementation of the stream clustering, for the tests.
 
 It follows SPEC's `stream` definition literally, with NumPy: every similarity is an
-elementwise product summed left to right (`np.cumsum(...)[-1]`), which is the reference
-arithmetic documented in `engine.stream.exact`.
+elementwise product summed in eight lanes (`np.cumsum` down each) and a fixed tree, which is
+the reference arithmetic documented in `engine.stream.exact`.
 """
 
 from __future__ import annotations
@@ -10,13 +10,28 @@ from __future__ import annotations
 import numpy as np
 
 
-def seq_sum(a: np.ndarray) -> np.ndarray:
-    return np.cumsum(a, axis=-1)[..., -1]
+def ref_sum(a: np.ndarray) -> np.ndarray:
+    """The sum over the last axis in `engine.stream.exact`'s order: eight lanes (k mod 8),
+    each summed left to right, the d mod 8 trailing terms added to lane 0 last, then
+    ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))."""
+    a = np.asarray(a, dtype=np.float64)
+    d = a.shape[-1]
+    m = d - d % 8
+    lanes = np.zeros(a.shape[:-1] + (8,))
+    if m:
+        body = a[..., :m].reshape(a.shape[:-1] + (m // 8, 8))
+        lanes = np.cumsum(body, axis=-2)[..., -1, :]
+    s0 = lanes[..., 0]
+    for k in range(m, d):
+        s0 = s0 + a[..., k]
+    s = lanes[..., 1:]
+    return ((s0 + s[..., 0]) + (s[..., 1] + s[..., 2])) + ((s[..., 3] + s[..., 4])
+                                                          + (s[..., 5] + s[..., 6]))
 
 
 def unit(x: np.ndarray) -> np.ndarray:
     x = np.asarray(x, dtype=np.float64)
-    return x / np.sqrt(np.cumsum(x * x, axis=-1)[..., -1:])
+    return x / np.sqrt(ref_sum(x * x))[..., None]
 
 
 class Reference:
@@ -32,14 +47,14 @@ class Reference:
     def step(self, x: np.ndarray, t: int) -> tuple[int, float, bool]:
         x = unit(x)
         if len(self.n):
-            sims = seq_sum(self.C * x)
+            sims = ref_sum(self.C * x)
             if self.window is not None:
                 sims[t - np.asarray(self.last) > self.window] = -np.inf
             j = int(np.argmax(sims))  # the first maximum: ties go to the lowest id
             if sims[j] >= self.s_th:
                 ne = float(min(self.n[j], self.cap))
                 v = (ne * self.C[j] + x) / (ne + 1.0)
-                self.C[j] = v / np.sqrt(seq_sum(v * v))
+                self.C[j] = v / np.sqrt(ref_sum(v * v))
                 self.n[j] += 1
                 self.last[j] = t
                 return j, float(sims[j]), False

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from engine.stream.online import Centroids, OnlineClustering, ZeroVectorError
-from tests.stream.reference import Reference, seq_sum, unit
+from tests.stream.reference import Reference, ref_sum, unit
 
 DAY = 86_400 * 10**9
 
@@ -89,7 +89,7 @@ def adaptive_threshold_stream(dim, n, threshold, seed, offsets):
         else:
             c = ref.C[rng.integers(len(ref.n))]
             r = rng.standard_normal(dim)
-            r -= seq_sum(r * c) * c
+            r -= ref_sum(r * c) * c
             r /= np.linalg.norm(r)
             cos = s + rng.choice(offsets)
             x = cos * c + np.sqrt(max(0.0, 1 - cos * cos)) * r
@@ -165,7 +165,7 @@ def test_new_cluster_confidence_is_one_and_joins_are_exact_cosines(cpu):
     for i, (x, t) in enumerate(zip(emb, times, strict=True)):
         if not got.new_cluster[i]:
             c = ref.C[got.cluster[i]]
-            assert got.confidence[i] == seq_sum(unit(x) * c)
+            assert got.confidence[i] == ref_sum(unit(x) * c)
             assert got.confidence[i] >= 0.78
         ref.step(x, int(t))
 
@@ -190,7 +190,7 @@ def test_cap_keeps_centroids_adaptable(cpu):
     c = unit(emb[0])
     for x in emb[1:]:
         v = (1.0 * c + unit(x)) / 2.0
-        c = v / np.sqrt(seq_sum(v * v))
+        c = v / np.sqrt(ref_sum(v * v))
     assert np.array_equal(small.centroids.vectors[0], c)
 
 

@@ -10,7 +10,7 @@ from engine.stream.exact import normalise_rows
 from engine.stream.online import OnlineClustering
 from engine.stream.pivot_pass import QSCALE, distances_to_rows, quantise_up
 from engine.stream.pivots import PivotIndex, gram_error
-from tests.stream.reference import seq_sum
+from tests.stream.reference import ref_sum
 from tests.stream.test_online import run_both, topic_stream
 
 
@@ -38,7 +38,7 @@ def test_pivot_bound_holds_for_every_centroid_after_drift():
     X32 = X.astype(np.float32)
     ids = index.search(X, X32, -10.0, 0.78)
     rho = index.rho(X, ids)
-    exact = seq_sum(X[:, None, :] * moved[None, :, :])  # x . c_j, fixed order
+    exact = ref_sum(X[:, None, :] * moved[None, :, :])  # x . c_j, fixed order
     bound = index.Hq[ids][:, :K] / QSCALE + index.err_h + rho[:, None] * (1 + 1e-6) + delta
     assert np.all(exact <= bound)
     # Tight where it matters: for messages near a centroid most of the others are ruled out.

@@ -7,7 +7,7 @@ import pytest
 
 from engine.stream.exact import normalise_rows
 from engine.stream.screen import Screen, screening_error
-from tests.stream.reference import seq_sum
+from tests.stream.reference import ref_sum
 
 
 def unit_rows(rng, n, d, spread):
@@ -28,7 +28,7 @@ def test_screened_similarities_stay_within_the_bound(cpu, kind, dim):
     X, C = unit_rows(rng, 150, dim, 0.3), unit_rows(rng, 200, dim, 0.5)
     screen = Screen(cpu, kind, dim)
     got = screen.values(screen.product(screen.convert(X), screen.convert(C)))
-    exact = seq_sum(X[:, None, :] * C[None, :, :])
+    exact = ref_sum(X[:, None, :] * C[None, :, :])
     err = np.abs(got - exact).max()
     assert err <= screen.eps
     assert err > screen.eps / 500  # the bound is not vacuous
