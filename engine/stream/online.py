@@ -138,6 +138,7 @@ class OnlineClustering:
         self._scratch = _Scratch(B, self.dim)
         ready = None  # the next batch prepared during this one's pass (`_Ahead`)
         refreshed = np.zeros(0, np.int64)  # copies retaken since `ready` was prepared
+        far_rows = None  # (rows of `ready` far from every copy, their products with the copies)
         # One worker thread: it prepares batch b + 1 (unit rows, pivot search) while batch
         # b's sequential pass (Numba, without the GIL) runs on this thread.
         with ThreadPoolExecutor(1, initializer=_one_openmp_thread) as pool, _one_blas_thread(
@@ -156,8 +157,8 @@ class OnlineClustering:
                     ahead = None if hi == N else _Ahead(pool, self.pivots,
                                                         embeddings[hi : hi + size], hi,
                                                         self._reach)
-                    K, touched, n_exact = self._pivot_batch(batch, refreshed, times[lo:hi],
-                                                            *outs, pool, ahead)
+                    K, touched, n_exact = self._pivot_batch(batch, refreshed, far_rows,
+                                                            times[lo:hi], *outs, pool, ahead)
                     ready = ahead
                 else:
                     K, touched, n_exact = self._dense_batch(unit_rows(embeddings, lo, hi),
@@ -170,7 +171,11 @@ class OnlineClustering:
                     # The workers' copies are read by `ready` only while it runs: it has
                     # finished (collected in `_pivot_batch`) before any copy changes.
                     refreshed = np.concatenate([self.pivots.stale(touched), np.arange(K0, K)])
-                    self.pivots.refresh(c.vectors, refreshed, K, pool)
+                    # The next batch's far rows are screened in the same product as the
+                    # refreshed copies' Gram rows: one read of the copies for both.
+                    far, queries = (None, None) if ready is None else ready.far_queries()
+                    Sd = self.pivots.refresh(c.vectors, refreshed, K, pool, queries)
+                    far_rows = None if far is None else (far, Sd)
                 else:
                     self._refresh_mirror(np.concatenate([touched, np.arange(K0, K)]))
                 rate = (K - K0) / (hi - lo)
@@ -232,10 +237,11 @@ class OnlineClustering:
     def _reach(self) -> tuple[float, float]:
         return self.pivot_min_reach, self.sim_threshold
 
-    def _pivot_batch(self, batch, refreshed, times, cluster, confidence, new_cluster, pool,
-                     ahead):
+    def _pivot_batch(self, batch, refreshed, far_rows, times, cluster, confidence, new_cluster,
+                     pool, ahead):
         """One batch through pivot bounds (`batch`: a collected `_Ahead`, prepared before
-        the copies `refreshed` were retaken); returns (K, touched, n_exact). `ahead`, the
+        the copies `refreshed` were retaken; `far_rows`: its far rows and their products
+        with the current copies, or None); returns (K, touched, n_exact). `ahead`, the
         next batch's preparation, runs on `pool` during the pass and is collected here."""
         from engine.stream.pivot_pass import assign_batch_pivot, distances_to_rows
         from engine.stream.pivots import products
@@ -247,11 +253,19 @@ class OnlineClustering:
         moved = np.flatnonzero(np.isin(ids, refreshed))  # rho is for their old copies
         rho[moved] = distances_to_rows(X[moved], p.E, ids[moved])
         # Far from every centroid a pivot bound rules out little: screen against all copies.
-        pivot = np.where(p.too_far(rho, *self._reach), -1, ids)
-        far = np.flatnonzero(pivot < 0)
+        far = np.flatnonzero(p.too_far(rho, *self._reach))
+        if far_rows is None:
+            Sd = products(X32[far], p.E[:K0], pool)
+        else:  # screened with the refresh; rows whose pivot moved away are added
+            known, Sd = far_rows
+            extra = np.setdiff1d(far, known)
+            far = np.concatenate([known, extra])
+            if len(extra):
+                Sd = np.vstack([Sd, products(X32[extra], p.E[:K0], pool)])
+        pivot = ids.copy()
+        pivot[far] = -1
         dense_row = np.full(len(X), -1, np.int64)
         dense_row[far] = np.arange(len(far))
-        Sd = products(X32[far], p.E[:K0], pool)
         if ahead is not None:
             ahead.start()
         K, n_touched, n_exact = assign_batch_pivot(
@@ -297,6 +311,12 @@ class _Ahead:
         self.ids[lo:hi] = self.index.search(X, self.X32[lo:hi], *self.reach)
         self.rho[lo:hi] = self.index.rho(X, self.ids[lo:hi])
         return -1
+
+    def far_queries(self) -> tuple[np.ndarray, np.ndarray]:
+        """(rows far from every copy, their float32 rows), from the collected result."""
+        X, X32, ids, rho = self.collect()
+        far = np.flatnonzero(self.index.too_far(rho, *self.reach))
+        return far, X32[far]
 
     def collect(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(X, X32, pivot ids, rho); raises ZeroVectorError for the first row with no

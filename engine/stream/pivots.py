@@ -74,22 +74,29 @@ class PivotIndex:
         delta_q[:s] = self.delta_q[:s]
         self.E, self.Hq, self.delta, self.delta32, self.delta_q = E, Hq, delta, delta32, delta_q
 
-    def refresh(self, vectors: np.ndarray, rows: np.ndarray, size: int, pool=None) -> None:
+    def refresh(self, vectors: np.ndarray, rows: np.ndarray, size: int, pool=None,
+                queries: np.ndarray | None = None) -> np.ndarray | None:
         """Copy the centroids `rows` (float64 `vectors[rows]`) afresh; `size` is the new count
         (rows past the old size are new centroids). One product fills their rows of H, split
-        with `pool`'s idle thread when given (see `products`)."""
+        with `pool`'s idle thread when given (see `products`); float32 `queries` ride along
+        in it, and their products with the copies are returned."""
         from engine.stream.pivot_pass import record_drifts, store_gram_rows
 
         rows = np.asarray(rows, np.int64)
         old = self.size
         self._reserve(size)
         self.size = size
-        if len(rows) == 0:
-            return
-        self.E[rows] = vectors[rows]
-        record_drifts(vectors, self.E, rows, self.delta, self.delta32, self.delta_q)
-        store_gram_rows(self.Hq, rows, products(self.E[rows], self.E[:size], pool))
-        self._index(rows, old, size)
+        if len(rows):
+            self.E[rows] = vectors[rows]
+            record_drifts(vectors, self.E, rows, self.delta, self.delta32, self.delta_q)
+        if queries is None:
+            block = products(self.E[rows], self.E[:size], pool)
+        else:
+            block = products(np.vstack([self.E[rows], queries]), self.E[:size], pool)
+        if len(rows):
+            store_gram_rows(self.Hq, rows, block[: len(rows)])
+            self._index(rows, old, size)
+        return None if queries is None else block[len(rows) :]
 
     def _index(self, rows: np.ndarray, old: int, size: int) -> None:
         """Keeps the pivot search's lists over the copies: rebuilt when the count has doubled
