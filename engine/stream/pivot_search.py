@@ -10,8 +10,8 @@ reads ~list_size short projected rows per message. (FAISS's IndexIVFFlat did the
 ~2x slower here: per-query scanner setup, and a full second search for the rescued rows.)
 
 A pivot is only a heuristic: any copy is a valid one, a poor one loosens the bound. So the
-lists are never re-balanced between retrainings (when the copy count has doubled), and a
-refreshed copy keeps its list.
+list centres are only retrained when the copy count has doubled; in between, new and
+retaken copies join the list of their nearest centre.
 """
 
 from __future__ import annotations
@@ -27,7 +27,8 @@ PCA_MIN_ROWS = 1024  # fewer copies search the full dimension (the axes need the
 
 
 class PivotSearch:
-    """Lists over the copies E (float32 rows, grown by the caller); `rebuild` then `add`."""
+    """Lists over the copies E (float32 rows, grown by the caller); `rebuild`, then `place`
+    for new and retaken copies."""
 
     def __init__(self, dim: int, pca_dim: int = 64, list_size: int = 24, rescue: int = 12,
                  seed: int = 0):
@@ -43,6 +44,8 @@ class PivotSearch:
         self.fill = np.zeros(1, np.int64)
         self.Ep = np.zeros((0, dim), np.float32)  # projected copies
         self.Ep_half = np.zeros(0, np.float32)  # |Ep row|^2 / 2
+        self.list_of = np.zeros(0, np.int64)  # each copy's list (-1: none) ...
+        self.slot_of = np.zeros(0, np.int64)  # ... and its place in it
         self.trained_at = 0
 
     def project(self, X32: np.ndarray) -> np.ndarray:
@@ -70,46 +73,48 @@ class PivotSearch:
         self.centre_half = 0.5 * np.einsum("ij,ij->i", self.centres, self.centres)
         self.members = np.zeros((len(self.centres), 2 * self.list_size), np.int64)
         self.fill = np.zeros(len(self.centres), np.int64)
-        self.Ep = np.zeros((max(E.shape[0], 1), Ep.shape[1]), np.float32)
+        self.Ep = np.zeros((max(size, 1), Ep.shape[1]), np.float32)
         self.Ep_half = np.zeros(self.Ep.shape[0], np.float32)
+        self.list_of = np.full(self.Ep.shape[0], -1, np.int64)
+        self.slot_of = np.zeros(self.Ep.shape[0], np.int64)
         self.trained_at = size
-        self.add(E, np.arange(size))
+        self.place(E, np.arange(size))
 
-    def add(self, E: np.ndarray, rows: np.ndarray) -> None:
-        """Copies `rows` of E are new: each joins the list of its nearest centre."""
+    def place(self, E: np.ndarray, rows: np.ndarray) -> None:
+        """Copies `rows` of E are new or were retaken: their projections follow, and each
+        moves to the list of its nearest centre (a young cluster's copy can travel far)."""
         if len(rows) == 0:
             return
         self._reserve(int(rows.max()) + 1)
-        self.update(E, rows)
-        scores = self.Ep[rows] @ self.centres.T - self.centre_half
-        lists = np.argmax(scores, axis=1)
+        Ep = self.project(E[rows])
+        self.Ep[rows] = Ep
+        self.Ep_half[rows] = 0.5 * np.einsum("ij,ij->i", Ep, Ep)
+        lists = np.argmax(Ep @ self.centres.T - self.centre_half, axis=1)
         need = int((self.fill + np.bincount(lists, minlength=len(self.fill))).max())
         if need > self.members.shape[1]:
             grown = np.zeros((len(self.fill), max(need, 2 * self.members.shape[1])), np.int64)
             grown[:, : self.members.shape[1]] = self.members
             self.members = grown
-        _append(self.members, self.fill, lists, rows)
-
-    def update(self, E: np.ndarray, rows: np.ndarray) -> None:
-        """Copies `rows` of E were retaken: their projections follow (their lists do not)."""
-        Ep = self.project(E[rows])
-        self.Ep[rows] = Ep
-        self.Ep_half[rows] = 0.5 * np.einsum("ij,ij->i", Ep, Ep)
+        _move(self.members, self.fill, self.list_of, self.slot_of, lists, rows)
 
     def _reserve(self, rows: int) -> None:
         if rows > self.Ep.shape[0]:
             new = max(rows, 2 * self.Ep.shape[0])
-            Ep = np.zeros((new, self.Ep.shape[1]), np.float32)
-            Ep[: self.Ep.shape[0]] = self.Ep
-            half = np.zeros(new, np.float32)
-            half[: self.Ep_half.shape[0]] = self.Ep_half
-            self.Ep, self.Ep_half = Ep, half
+            old = self.Ep.shape[0]
+
+            def grow(a, fill=0):
+                out = np.full((new, *a.shape[1:]), fill, a.dtype)
+                out[:old] = a
+                return out
+
+            self.Ep, self.Ep_half = grow(self.Ep), grow(self.Ep_half)
+            self.list_of, self.slot_of = grow(self.list_of, -1), grow(self.slot_of)
 
     def search(self, X: np.ndarray, X32: np.ndarray, E: np.ndarray, rho_max: float
                ) -> np.ndarray:
         """A pivot id per row of X (unit float64; X32 its float32 copy): rows whose first
         pivot is farther than `rho_max` search the `rescue` nearest lists. Reads only what
-        `add`, `update` and `rebuild` write, so it may run while a sequential pass runs."""
+        `place` and `rebuild` write, so it may run while a sequential pass runs."""
         Xp = np.ascontiguousarray(self.project(X32))
         scores = Xp @ self.centres.T
         ids = np.empty(len(X), np.int64)
@@ -119,10 +124,22 @@ class PivotSearch:
 
 
 @njit(cache=True)
-def _append(members, fill, lists, rows):
+def _move(members, fill, list_of, slot_of, lists, rows):
+    """Copy rows[q] into list lists[q], out of its old list (list_of -1: none yet); the
+    last member of the old list takes the freed slot."""
     for q in range(rows.shape[0]):
-        li = lists[q]
-        members[li, fill[li]] = rows[q]
+        j, li = rows[q], lists[q]
+        old = list_of[j]
+        if old == li:
+            continue
+        if old >= 0:
+            last = members[old, fill[old] - 1]
+            members[old, slot_of[j]] = last
+            slot_of[last] = slot_of[j]
+            fill[old] -= 1
+        members[li, fill[li]] = j
+        list_of[j] = li
+        slot_of[j] = fill[li]
         fill[li] += 1
 
 

@@ -83,7 +83,6 @@ class PivotIndex:
         from engine.stream.pivot_pass import record_drifts, store_gram_rows
 
         rows = np.asarray(rows, np.int64)
-        old = self.size
         self._reserve(size)
         self.size = size
         if len(rows):
@@ -95,18 +94,18 @@ class PivotIndex:
             block = products(np.vstack([self.E[rows], queries]), self.E[:size], pool)
         if len(rows):
             store_gram_rows(self.Hq, rows, block[: len(rows)])
-            self._index(rows, old, size)
+            self._index(rows, size)
         return None if queries is None else block[len(rows) :]
 
-    def _index(self, rows: np.ndarray, old: int, size: int) -> None:
+    def _index(self, rows: np.ndarray, size: int) -> None:
         """Keeps the pivot search's lists over the copies: rebuilt when the count has doubled
-        (new axes and list centres), else the new copies join lists and retaken ones follow."""
+        (new axes and list centres), else the new and retaken copies join their nearest
+        lists."""
         f = self.finder
         if f.trained_at == 0 or size >= 2 * f.trained_at:
             f.rebuild(self.E[:size])
         else:
-            f.update(self.E, rows[rows < old])
-            f.add(self.E, rows[rows >= old])
+            f.place(self.E, rows)
 
     def search(self, X: np.ndarray, X32: np.ndarray, min_reach: float, s_th: float
                ) -> np.ndarray:
