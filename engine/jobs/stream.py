@@ -16,6 +16,7 @@ Run: `python -m engine job=stream` (synthetic stream with planted topics), or
 `python -m engine job=stream data=files data.path=msgs.parquet job.state_dir=state/ \
 job.window_days=30 job.users=[u1,u2]` (columns id, datetime, user_id, embedding by default).
 Metrics: n_clusters, n_new_clusters, mean_confidence, exact_checks_per_message,
+dense_rows_per_message (pivot screen: messages far from every centroid, screened against all),
 messages_per_second, and planted_ari (adjusted Rand index against the planted topics) on
 synthetic data.
 
@@ -120,6 +121,7 @@ def run(params: Params, data: DataConfig, ctx: RunContext) -> float:
         state_io.save(state, state_dir)
     ctx.record(n_rows=stats.n, **stats.metrics(), n_clusters=state.centroids.size,
                exact_checks_per_message=engine.exact_checks / max(stats.n, 1),
+               dense_rows_per_message=engine.dense_rows / max(stats.n, 1),
                screen=engine.screen.kind,
                messages_per_second=stats.n / max(stats.seconds, 1e-9),
                state_messages=state.n_messages, state_dir=str(state_dir))

@@ -107,6 +107,8 @@ class OnlineClustering:
         if self.centroids.dim != dim:
             raise ValueError(f"centroids have dimension {self.centroids.dim}, messages {dim}")
         self.exact_checks = 0
+        self.dense_rows = 0  # pivot screen: messages screened against every copy (far ones)
+        self.late_far_rows = 0  # ... of which found far only after their pivot was retaken
         self._mirror = None  # the centroids in the screening format, on the backend's device
         if pivot_min_clusters < 1:
             raise ValueError("pivot_min_clusters must be >= 1")
@@ -260,8 +262,10 @@ class OnlineClustering:
             known, Sd = far_rows
             extra = np.setdiff1d(far, known)
             far = np.concatenate([known, extra])
+            self.late_far_rows += len(extra)
             if len(extra):
                 Sd = np.vstack([Sd, products(X32[extra], p.E[:K0], pool)])
+        self.dense_rows += len(far)
         pivot = ids.copy()
         pivot[far] = -1
         dense_row = np.full(len(X), -1, np.int64)

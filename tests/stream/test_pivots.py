@@ -4,6 +4,7 @@ almost every other one on topic-shaped data."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from engine.backend import cpu_backend
 from engine.stream.exact import normalise_rows
@@ -104,3 +105,35 @@ def test_pivots_found_through_the_pca_projection_keep_the_result():
     index = pivot.pivots
     assert index is not None and index.finder.axes is not None  # the projected search
     assert pivot.exact_checks < 1.2 * len(emb)
+
+
+def test_zero_vector_in_a_batch_prepared_ahead_names_its_row():
+    """Batches after the first are prepared on the worker thread: the error still names the
+    first bad row of the stream."""
+    from engine.stream.online import ZeroVectorError
+
+    rng = np.random.default_rng(5)
+    emb, times, _ = topic_stream(rng, 3000, 32, 200, 0.05)
+    emb[2345] = 0.0
+    emb[2900] = np.nan
+    oc = OnlineClustering(cpu_backend(), 32, batch_size=256, screen_kind="pivot",
+                          pivot_min_clusters=50)
+    with pytest.raises(ZeroVectorError, match="row 2345"):
+        oc.assign(emb, times)
+    assert oc.pivots is not None  # the pivot screen (and its worker) was running
+
+
+def test_retaken_pivots_and_late_far_rows_keep_the_result():
+    """max_drift 0 retakes every moved centroid's copy after each batch, so the rho of many
+    prepared rows is re-measured and some turn far only then (their dense rows are added
+    late); min_reach puts many rows near that boundary. Still the dense screen's result."""
+    rng = np.random.default_rng(6)
+    emb, times, _ = topic_stream(rng, 4000, 48, 300, 0.09)
+    dense = OnlineClustering(cpu_backend(), 48, batch_size=200, screen_kind="float32")
+    pivot = OnlineClustering(cpu_backend(), 48, batch_size=200, screen_kind="pivot",
+                             pivot_min_clusters=100, pivot_max_drift=0.0, pivot_min_reach=0.2)
+    a, b = dense.assign(emb, times), pivot.assign(emb, times)
+    np.testing.assert_array_equal(a.cluster, b.cluster)
+    np.testing.assert_array_equal(a.confidence, b.confidence)
+    assert np.array_equal(dense.centroids.vectors, pivot.centroids.vectors)
+    assert pivot.late_far_rows > 0
