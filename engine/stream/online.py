@@ -143,8 +143,7 @@ class OnlineClustering:
         far_rows = None  # (rows of `ready` far from every copy, their products with the copies)
         # One worker thread: it prepares batch b + 1 (unit rows, pivot search) while batch
         # b's sequential pass (Numba, without the GIL) runs on this thread.
-        with ThreadPoolExecutor(1, initializer=_one_openmp_thread) as pool, _one_blas_thread(
-                self.screen.kind == "pivot"):
+        with ThreadPoolExecutor(1) as pool, _one_blas_thread(self.screen.kind == "pivot"):
             lo, size, rate = 0, B, 0.0
             while lo < N:
                 hi = min(lo + size, N)
@@ -339,14 +338,6 @@ class _Ahead:
                 raise ZeroVectorError(self.offset + first)
             self.result = self.X, self.X32, self.ids, self.rho
         return self.result
-
-
-def _one_openmp_thread() -> None:
-    """The pivot search thread runs FAISS on one OpenMP thread (a per-thread setting): the
-    other core runs the sequential pass meanwhile."""
-    import faiss
-
-    faiss.omp_set_num_threads(1)
 
 
 def _one_blas_thread(pivot: bool):
