@@ -94,7 +94,9 @@ def _consider(j, v, err, s_th, cand, cand_est, cand_err, nc) -> int:
 @njit(cache=True, nogil=True)
 def exact_winner(x, C, s_th, cand, cand_est, cand_err, nc):
     """The exact maximum over the candidates (screened est within err of x . C[j]) that can
-    still be the best, ties to the lowest id: (best id or -1, its similarity, exact dots)."""
+    still be the best, ties to the lowest id: (best id or -1, its similarity, exact dots).
+    Exact means `engine.stream.exact.dot`, in its fixed lane order: the bits every screen
+    and the plain reference agree on."""
     # The best exact similarity is at least the largest est - err among the candidates.
     bar = s_th
     for q in range(nc):

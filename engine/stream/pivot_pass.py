@@ -9,7 +9,8 @@ eps + delta[j] of x . c_j); or it has a dense row of float32 products with every
 (dense_row[i] >= 0), for messages far from any centroid, where a pivot bound rules out
 little. Centroids created inside the batch are screened by a float32 dot with the message
 that created them, plus how far they moved since. A centroid that moves gets its delta
-re-measured at once, so the bounds hold for every message after it.
+re-measured at once, so the bounds hold for every message after it. The survivors' exact
+similarities and updates are `engine.stream.exact`'s (via `batch_pass`), bit for bit.
 """
 
 from __future__ import annotations
