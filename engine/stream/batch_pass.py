@@ -81,6 +81,13 @@ def _block_max(row, lo, hi):
     return m
 
 
+@njit(cache=True, nogil=True)
+def pass_buffers(n, d):
+    """Scratch of a sequential pass: ids, screened estimates and their errors for up to n
+    candidates, and a d-vector for the centroid update."""
+    return np.empty(n, np.int64), np.empty(n), np.empty(n), np.empty(d)
+
+
 @njit(cache=True)
 def _consider(j, v, err, s_th, cand, cand_est, cand_err, nc) -> int:
     if v + err >= s_th:
@@ -155,10 +162,7 @@ def assign_batch(X, times, S, G, lut, clean_bar, C, n, last_seen, K0, cap, s_th,
     n_touched = 0
     n_exact = 0
     max_drift = 0.0
-    cand = np.empty(K0 + B, np.int64)
-    cand_est = np.empty(K0 + B, np.float64)
-    cand_err = np.empty(K0 + B, np.float64)
-    work = np.empty(d, np.float64)
+    cand, cand_est, cand_err, work = pass_buffers(K0 + B, d)
     block = 64
     for i in range(B):
         t = times[i]

@@ -150,13 +150,13 @@ class OnlineClustering:
                 c.reserve(c.size + B)
                 K0 = c.size
                 outs = (out.cluster[lo:hi], out.confidence[lo:hi], out.new_cluster[lo:hi])
-                size = self._next_batch_size(rate)  # from the last finished batch
+                next_size = self._next_batch_size(rate)  # from the last finished batch
                 if self._pivots_ready(K0):
                     if ready is None:
                         ready = _Ahead(None, self.pivots, embeddings[lo:hi], lo, self._reach)
                     batch = ready.collect()
                     ahead = None if hi == N else _Ahead(pool, self.pivots,
-                                                        embeddings[hi : hi + size], hi,
+                                                        embeddings[hi : hi + next_size], hi,
                                                         self._reach)
                     K, touched, n_exact = self._pivot_batch(batch, refreshed, far_rows,
                                                             times[lo:hi], *outs, pool, ahead)
@@ -180,8 +180,8 @@ class OnlineClustering:
                 else:
                     self._refresh_mirror(np.concatenate([touched, np.arange(K0, K)]))
                 rate = (K - K0) / (hi - lo)
-                if ready is None:  # else the next batch is already cut (`ready`)
-                    size = self._next_batch_size(rate)
+                # A prepared next batch is already cut; else this batch's rate decides.
+                size = next_size if ready is not None else self._next_batch_size(rate)
                 lo = hi
         return out
 

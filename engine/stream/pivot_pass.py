@@ -20,7 +20,7 @@ import math
 import numpy as np
 from numba import njit
 
-from engine.stream.batch_pass import _consider, exact_winner, join, start_cluster
+from engine.stream.batch_pass import _consider, exact_winner, join, pass_buffers, start_cluster
 from engine.stream.exact import distance
 
 
@@ -139,10 +139,7 @@ def assign_batch_pivot(X, X32, times, pivot, rho, dense_row, Sd, E, Hq, delta, d
     K = K0
     n_touched = 0
     n_exact = 0
-    cand = np.empty(K0 + B, np.int64)
-    cand_est = np.empty(K0 + B, np.float64)
-    cand_err = np.empty(K0 + B, np.float64)
-    work = np.empty(d, np.float64)
+    cand, cand_est, cand_err, work = pass_buffers(K0 + B, d)
     block = 64
     pad = 1e-9
     scan_pad = 1e-6  # covers the float32 sums hrow[j] + delta32[j] in the scans
