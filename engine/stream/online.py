@@ -244,7 +244,7 @@ class OnlineClustering:
         the copies `refreshed` were retaken; `far_rows`: its far rows and their products
         with the current copies, or None); returns (K, touched, n_exact). `ahead`, the
         next batch's preparation, runs on `pool` during the pass and is collected here."""
-        from engine.stream.pivot_pass import assign_batch_pivot, distances_to_rows
+        from engine.stream.pivot_pass import assign_batch_pivot
         from engine.stream.pivots import products
 
         c, w, p = self.centroids, self._scratch, self.pivots
@@ -252,7 +252,7 @@ class OnlineClustering:
         K0 = c.size
         X, X32, ids, rho = batch
         moved = np.flatnonzero(np.isin(ids, refreshed))  # rho is for their old copies
-        rho[moved] = distances_to_rows(X[moved], p.E, ids[moved])
+        rho[moved] = p.rho(X[moved], ids[moved])
         # Far from every centroid a pivot bound rules out little: screen against all copies.
         far = np.flatnonzero(p.too_far(rho, *self._reach))
         if far_rows is None:
@@ -311,8 +311,7 @@ class _Ahead:
         if bad >= 0:
             return lo + bad
         self.X32[lo:hi] = X
-        self.ids[lo:hi] = self.index.search(X, self.X32[lo:hi], *self.reach)
-        self.rho[lo:hi] = self.index.rho(X, self.ids[lo:hi])
+        self.ids[lo:hi], self.rho[lo:hi] = self.index.search(X, self.X32[lo:hi], *self.reach)
         return -1
 
     def far_queries(self) -> tuple[np.ndarray, np.ndarray]:

@@ -38,11 +38,17 @@ DRIFT_PAD = 1e-9  # relative and absolute padding of a distance for its float64 
 
 
 @njit(cache=True, nogil=True)
+def distance_bound(a, b) -> float:
+    """An upper bound on |a - b|: the float64 distance padded for its rounding."""
+    return distance(a, b) * (1.0 + DRIFT_PAD) + DRIFT_PAD
+
+
+@njit(cache=True, nogil=True)
 def distances_to_rows(X, E, rows):
     """Upper bounds on |X[q] - E[rows[q]]| (float64 X, float32 E)."""
     out = np.empty(rows.shape[0])
     for q in range(rows.shape[0]):
-        out[q] = distance(X[q], E[rows[q]]) * (1.0 + DRIFT_PAD) + DRIFT_PAD
+        out[q] = distance_bound(X[q], E[rows[q]])
     return out
 
 
@@ -112,7 +118,7 @@ def _upper32(v):
 def record_drift(C, E, j, delta, delta32, delta_q):
     """delta[j] >= |C[j] - E[j]| (padded for its rounding), and its rounded-up float32 and
     int8-scale copies for the vectorised scans."""
-    delta[j] = distance(C[j], E[j]) * (1.0 + DRIFT_PAD) + DRIFT_PAD
+    delta[j] = distance_bound(C[j], E[j])
     delta32[j] = _upper32(delta[j])
     delta_q[j] = quantise_up(delta[j])
 

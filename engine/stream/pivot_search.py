@@ -6,8 +6,10 @@ principal axes. A message's pivot is the copy nearest to it, in the projection, 
 two lists whose centres are nearest; for the few messages whose pivot is then too far for a
 useful bound (poor lists), the nearest within the `rescue` nearest lists. The batch's projection
 and its products with the list centres are two BLAS calls; the rest is one Numba kernel that
-reads ~list_size short projected rows per message. (FAISS's IndexIVFFlat did the same search
-~2x slower here: per-query scanner setup, and a full second search for the rescued rows.)
+reads ~list_size short projected rows per message. Each list holds its members' projections
+inline, so a list is one contiguous read: gathered by copy id from one array, the same
+search took 1.5-2x as long (a cache miss per row). (FAISS's IndexIVFFlat did the search ~2x
+slower still: per-query scanner setup, and a full second search for the rescued rows.)
 
 A pivot is only a heuristic: any copy is a valid one, a poor one loosens the bound. So the
 list centres are only retrained when the copy count has doubled; in between, new and
@@ -21,7 +23,7 @@ import os
 import numpy as np
 from numba import njit
 
-from engine.stream.exact import distance
+from engine.stream.pivot_pass import distance_bound
 
 PCA_MIN_ROWS = 1024  # fewer copies search the full dimension (the axes need the points)
 
@@ -40,12 +42,13 @@ class PivotSearch:
         self.axes = None  # (dim, pca_dim) float32, or None: the full dimension
         self.centres = np.zeros((1, dim), np.float32)
         self.centre_half = np.zeros(1, np.float32)  # |centre|^2 / 2
-        self.members = np.zeros((1, 0), np.int64)  # members[l, :fill[l]]: copy ids of list l
+        # List l's members are slots 0..fill[l]-1: copy ids, projections, |projection|^2 / 2.
+        self.members = np.zeros((1, 0), np.int64)
+        self.vectors = np.zeros((1, 0, dim), np.float32)
+        self.half = np.zeros((1, 0), np.float32)
         self.fill = np.zeros(1, np.int64)
-        self.Ep = np.zeros((0, dim), np.float32)  # projected copies
-        self.Ep_half = np.zeros(0, np.float32)  # |Ep row|^2 / 2
         self.list_of = np.zeros(0, np.int64)  # each copy's list (-1: none) ...
-        self.slot_of = np.zeros(0, np.int64)  # ... and its place in it
+        self.slot_of = np.zeros(0, np.int64)  # ... and its slot in it
         self.trained_at = 0
 
     def project(self, X32: np.ndarray) -> np.ndarray:
@@ -71,101 +74,122 @@ class PivotSearch:
         else:
             self.centres = Ep.mean(axis=0, keepdims=True)
         self.centre_half = 0.5 * np.einsum("ij,ij->i", self.centres, self.centres)
-        self.members = np.zeros((len(self.centres), 2 * self.list_size), np.int64)
-        self.fill = np.zeros(len(self.centres), np.int64)
-        self.Ep = np.zeros((max(size, 1), Ep.shape[1]), np.float32)
-        self.Ep_half = np.zeros(self.Ep.shape[0], np.float32)
-        self.list_of = np.full(self.Ep.shape[0], -1, np.int64)
-        self.slot_of = np.zeros(self.Ep.shape[0], np.int64)
+        nlist, width = len(self.centres), 2 * self.list_size
+        self.members = np.zeros((nlist, width), np.int64)
+        self.vectors = np.zeros((nlist, width, Ep.shape[1]), np.float32)
+        self.half = np.zeros((nlist, width), np.float32)
+        self.fill = np.zeros(nlist, np.int64)
+        self.list_of = np.full(max(size, 1), -1, np.int64)
+        self.slot_of = np.zeros(max(size, 1), np.int64)
         self.trained_at = size
-        self.place(E, np.arange(size))
+        self._add(Ep, np.arange(size))
 
     def place(self, E: np.ndarray, rows: np.ndarray) -> None:
         """Copies `rows` of E are new or were retaken: their projections follow, and each
         moves to the list of its nearest centre (a young cluster's copy can travel far)."""
-        if len(rows) == 0:
-            return
+        if len(rows):
+            self._add(np.ascontiguousarray(self.project(E[rows]), dtype=np.float32), rows)
+
+    def _add(self, Ep: np.ndarray, rows: np.ndarray) -> None:
         self._reserve(int(rows.max()) + 1)
-        Ep = self.project(E[rows])
-        self.Ep[rows] = Ep
-        self.Ep_half[rows] = 0.5 * np.einsum("ij,ij->i", Ep, Ep)
         lists = np.argmax(Ep @ self.centres.T - self.centre_half, axis=1)
         need = int((self.fill + np.bincount(lists, minlength=len(self.fill))).max())
-        if need > self.members.shape[1]:
-            grown = np.zeros((len(self.fill), max(need, 2 * self.members.shape[1])), np.int64)
-            grown[:, : self.members.shape[1]] = self.members
-            self.members = grown
-        _move(self.members, self.fill, self.list_of, self.slot_of, lists, rows)
+        if need > self.members.shape[1]:  # worst case: every moving copy leaves its list
+            width = max(need, 2 * self.members.shape[1])
+            self.members = _widen(self.members, width)
+            self.vectors = _widen(self.vectors, width)
+            self.half = _widen(self.half, width)
+        _move(self.members, self.vectors, self.half, self.fill, self.list_of, self.slot_of,
+              lists, rows, Ep)
 
     def _reserve(self, rows: int) -> None:
-        if rows > self.Ep.shape[0]:
-            new = max(rows, 2 * self.Ep.shape[0])
-            old = self.Ep.shape[0]
-
-            def grow(a, fill=0):
-                out = np.full((new, *a.shape[1:]), fill, a.dtype)
-                out[:old] = a
-                return out
-
-            self.Ep, self.Ep_half = grow(self.Ep), grow(self.Ep_half)
-            self.list_of, self.slot_of = grow(self.list_of, -1), grow(self.slot_of)
+        if rows > self.list_of.shape[0]:
+            new = max(rows, 2 * self.list_of.shape[0])
+            old = self.list_of.shape[0]
+            list_of = np.full(new, -1, np.int64)
+            list_of[:old] = self.list_of
+            slot_of = np.zeros(new, np.int64)
+            slot_of[:old] = self.slot_of
+            self.list_of, self.slot_of = list_of, slot_of
 
     def search(self, X: np.ndarray, X32: np.ndarray, E: np.ndarray, rho_max: float
-               ) -> np.ndarray:
-        """A pivot id per row of X (unit float64; X32 its float32 copy): rows whose first
-        pivot is farther than `rho_max` search the `rescue` nearest lists. Reads only what
-        `place` and `rebuild` write, so it may run while a sequential pass runs."""
+               ) -> tuple[np.ndarray, np.ndarray]:
+        """(a pivot id per row of X, rho >= |x - E[id]|) for unit float64 X (X32 its float32
+        copy): rows whose first pivot is farther than `rho_max` search the `rescue` nearest
+        lists. Reads only what `place` and `rebuild` write, so it may run while a
+        sequential pass runs."""
         Xp = np.ascontiguousarray(self.project(X32))
         scores = Xp @ self.centres.T
         ids = np.empty(len(X), np.int64)
-        nearest_copies(X, Xp, scores, self.centre_half, self.Ep, self.Ep_half, self.members,
-                       self.fill, E, min(self.rescue, len(self.fill)), rho_max, ids)
-        return ids
+        rho = np.empty(len(X))
+        nearest_copies(X, Xp, scores, self.centre_half, self.members, self.vectors, self.half,
+                       self.fill, E, min(self.rescue, len(self.fill)), rho_max, ids, rho)
+        return ids, rho
+
+
+def _widen(a: np.ndarray, width: int) -> np.ndarray:
+    out = np.zeros((a.shape[0], width, *a.shape[2:]), a.dtype)
+    out[:, : a.shape[1]] = a
+    return out
 
 
 @njit(cache=True)
-def _move(members, fill, list_of, slot_of, lists, rows):
-    """Copy rows[q] into list lists[q], out of its old list (list_of -1: none yet); the
-    last member of the old list takes the freed slot."""
+def _move(members, vectors, half, fill, list_of, slot_of, lists, rows, Ep):
+    """Copy rows[q] (projection Ep[q]) into list lists[q], out of its old list (list_of -1:
+    none yet); the last member of the old list takes the freed slot."""
     for q in range(rows.shape[0]):
         j, li = rows[q], lists[q]
         old = list_of[j]
-        if old == li:
-            continue
         if old >= 0:
-            last = members[old, fill[old] - 1]
-            members[old, slot_of[j]] = last
-            slot_of[last] = slot_of[j]
+            s, last = slot_of[j], fill[old] - 1
+            if old == li:  # stays: its projection changed in place
+                _put(members, vectors, half, old, s, j, Ep[q])
+                continue
+            moving = members[old, last]
+            members[old, s] = moving
+            vectors[old, s] = vectors[old, last]
+            half[old, s] = half[old, last]
+            slot_of[moving] = s
             fill[old] -= 1
-        members[li, fill[li]] = j
+        _put(members, vectors, half, li, fill[li], j, Ep[q])
         list_of[j] = li
         slot_of[j] = fill[li]
         fill[li] += 1
 
 
+@njit(cache=True)
+def _put(members, vectors, half, li, s, j, v):
+    members[li, s] = j
+    h = np.float32(0.0)
+    for k in range(v.shape[0]):
+        vectors[li, s, k] = v[k]
+        h += v[k] * v[k]
+    half[li, s] = np.float32(0.5) * h
+
+
 @njit(cache=True, fastmath=True)
-def _nearest_in_list(xp, Ep, Ep_half, members, fill, li, best, best_v):
+def _nearest_in_list(xp, members, vectors, half, fill, li, best, best_v):
     """The copy of list li nearest to xp if nearer than best_v (|xp - ep|^2 / 2 - |xp|^2 / 2
-    = Ep_half - xp . ep; fastmath: a heuristic, any order will do)."""
+    = half - xp . ep; fastmath: a heuristic, any order will do)."""
     for t in range(fill[li]):
-        j = members[li, t]
         s = np.float32(0.0)
         for k in range(xp.shape[0]):
-            s += xp[k] * Ep[j, k]
-        v = Ep_half[j] - s
+            s += xp[k] * vectors[li, t, k]
+        v = half[li, t] - s
         if v < best_v:
             best_v = v
-            best = j
+            best = members[li, t]
     return best, best_v
 
 
 @njit(cache=True, nogil=True)
-def nearest_copies(X, Xp, scores, centre_half, Ep, Ep_half, members, fill, E, rescue,
-                   rho_max, ids):
+def nearest_copies(X, Xp, scores, centre_half, members, vectors, half, fill, E, rescue,
+                   rho_max, ids, rho):
     """ids[q]: the copy nearest to Xp[q] in the two lists with the nearest centres; where
     that copy is farther than rho_max from X[q], the nearest in the `rescue` nearest lists
-    (if nearer in full dimension). Two lists first: on the 1M bench stream one list left
-    20% of the messages to the rescue, two 11%, for less time overall."""
+    (if nearer in full dimension). rho[q]: an upper bound on |X[q] - E[ids[q]]|. Two lists
+    first: on the 1M bench stream one list left 20% of the messages to the rescue, two 11%,
+    for less time overall."""
     nlist = scores.shape[1]
     row = np.empty(nlist, np.float32)
     for q in range(X.shape[0]):
@@ -178,22 +202,29 @@ def nearest_copies(X, Xp, scores, centre_half, Ep, Ep_half, members, fill, E, re
                     t2, v2, t1, v1 = t1, v1, li, v
                 else:
                     t2, v2 = li, v
-        best, best_v = _nearest_in_list(Xp[q], Ep, Ep_half, members, fill, t1, -1,
+        best, best_v = _nearest_in_list(Xp[q], members, vectors, half, fill, t1, -1,
                                         np.float32(np.inf))
         if t2 >= 0:
-            best, best_v = _nearest_in_list(Xp[q], Ep, Ep_half, members, fill, t2, best,
+            best, best_v = _nearest_in_list(Xp[q], members, vectors, half, fill, t2, best,
                                             best_v)
-        rho = distance(X[q], E[best]) if best >= 0 else np.inf
-        if rho > rho_max and rescue > 2:
+        if best < 0:  # only empty lists: any copy is a valid pivot
+            best = 0
+        r = distance_bound(X[q], E[best])
+        if r > rho_max and rescue > 2:
             cut = _cut_for_top(row, v1, rescue)
             first = best
             for li in range(nlist):
                 if row[li] >= cut and li != t1 and li != t2:
-                    best, best_v = _nearest_in_list(Xp[q], Ep, Ep_half, members, fill, li,
+                    best, best_v = _nearest_in_list(Xp[q], members, vectors, half, fill, li,
                                                     best, best_v)
-            if first >= 0 and best != first and distance(X[q], E[best]) > rho:
-                best = first  # the projection misjudged: keep the nearer
-        ids[q] = max(best, 0)
+            if best != first:
+                r2 = distance_bound(X[q], E[best])
+                if r2 > r:
+                    best = first  # the projection misjudged: keep the nearer
+                else:
+                    r = r2
+        ids[q] = best
+        rho[q] = r
 
 
 @njit(cache=True)

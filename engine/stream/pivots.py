@@ -108,10 +108,10 @@ class PivotIndex:
             f.place(self.E, rows)
 
     def search(self, X: np.ndarray, X32: np.ndarray, min_reach: float, s_th: float
-               ) -> np.ndarray:
-        """Pivot ids for unit rows X (X32 their float32 copy): near ones, so that the bound
-        reaches `min_reach` below s_th (`engine.stream.pivot_search`). Safe to run while a
-        sequential pass runs: it only reads the lists and the copies."""
+               ) -> tuple[np.ndarray, np.ndarray]:
+        """(pivot ids, rho) for unit rows X (X32 their float32 copy): near pivots, so that
+        the bound reaches `min_reach` below s_th (`engine.stream.pivot_search`). Safe to run
+        while a sequential pass runs: it only reads the lists and the copies."""
         return self.finder.search(X, X32, self.E, s_th - self.err_h - min_reach)
 
     def too_far(self, rho: np.ndarray, min_reach: float, s_th: float) -> np.ndarray:

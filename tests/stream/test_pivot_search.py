@@ -42,12 +42,13 @@ def test_every_message_with_a_near_copy_gets_one(k, d):
     search = PivotSearch(d, pca_dim=24, list_size=24, rescue=12)
     search.rebuild(E)
     assert (search.axes is not None) == (k >= PCA_MIN_ROWS)
-    ids = search.search(X, X.astype(np.float32), E, RHO_MAX)
+    ids, rho = search.search(X, X.astype(np.float32), E, RHO_MAX)
     assert ids.min() >= 0 and ids.max() < k
-    rho, best = rho_of(X, E, ids), brute_rho(X, E)
+    true_rho, best = rho_of(X, E, ids), brute_rho(X, E)
+    assert np.all(rho >= true_rho) and np.allclose(rho, true_rho, rtol=1e-8, atol=1e-8)
     reachable = best <= RHO_MAX
     assert reachable.mean() > 0.99
-    assert np.all(rho[reachable] <= RHO_MAX)
+    assert np.all(true_rho[reachable] <= RHO_MAX)
     assert np.mean(ids == planted_near) > 0.95  # mostly the nearest itself
 
 
@@ -57,7 +58,7 @@ def test_far_messages_get_valid_ids():
     search = PivotSearch(64, pca_dim=16)
     search.rebuild(E)
     X = unit(rng.standard_normal((500, 64)))  # nowhere near any copy
-    ids = search.search(X, X.astype(np.float32), E, RHO_MAX)
+    ids, rho = search.search(X, X.astype(np.float32), E, RHO_MAX)
     assert ids.min() >= 0 and ids.max() < len(E)
     assert np.all(brute_rho(X, E) > RHO_MAX)
 
@@ -77,9 +78,26 @@ def test_added_and_retaken_copies_are_found():
     search.place(E, moved)
     targets = np.r_[new[:700], moved]
     X = unit(E[targets] + 0.3 / np.sqrt(d) * rng.standard_normal((len(targets), d)))
-    ids = search.search(X, X.astype(np.float32), E, RHO_MAX)
+    ids, rho = search.search(X, X.astype(np.float32), E, RHO_MAX)
     assert np.all(rho_of(X, E, ids) <= RHO_MAX)
     assert np.mean(ids == targets) > 0.95
+    assert_lists_hold_their_copies(search, E)
+
+
+def assert_lists_hold_their_copies(search, E):
+    """Every copy is in exactly one list, at the slot recorded for it, with its current
+    projection inline."""
+    seen = []
+    for li in range(len(search.fill)):
+        ids = search.members[li, : search.fill[li]]
+        seen.append(ids)
+        assert np.all(search.list_of[ids] == li)
+        assert np.array_equal(search.slot_of[ids], np.arange(len(ids)))
+        P = search.project(E[ids])
+        np.testing.assert_allclose(search.vectors[li, : len(ids)], P, rtol=0, atol=1e-6)
+        np.testing.assert_allclose(search.half[li, : len(ids)], 0.5 * (P * P).sum(1),
+                                   rtol=1e-5, atol=1e-6)
+    assert np.array_equal(np.sort(np.concatenate(seen)), np.arange(len(E)))
 
 
 def test_rescue_cut_takes_between_r_and_2r_of_the_best_lists():

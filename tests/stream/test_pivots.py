@@ -37,8 +37,8 @@ def test_pivot_bound_holds_for_every_centroid_after_drift():
     X = np.vstack([C[:60] + 0.2 * unit(rng, 60, d), unit(rng, 40, d)])
     X /= np.linalg.norm(X, axis=1, keepdims=True)
     X32 = X.astype(np.float32)
-    ids = index.search(X, X32, -10.0, 0.78)
-    rho = index.rho(X, ids)
+    ids, rho = index.search(X, X32, -10.0, 0.78)
+    assert np.array_equal(rho, index.rho(X, ids))
     exact = ref_sum(X[:, None, :] * moved[None, :, :])  # x . c_j, fixed order
     bound = index.Hq[ids][:, :K] / QSCALE + index.err_h + rho[:, None] * (1 + 1e-6) + delta
     assert np.all(exact <= bound)
