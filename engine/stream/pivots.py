@@ -80,7 +80,7 @@ class PivotIndex:
         (rows past the old size are new centroids). One product fills their rows of H, split
         with `pool`'s idle thread when given (see `products`); float32 `queries` ride along
         in it, and their products with the copies are returned."""
-        from engine.stream.pivot_pass import record_drifts, store_gram_rows
+        from engine.stream.pivot_pass import record_drifts, store_gram_columns, store_gram_rows
 
         rows = np.asarray(rows, np.int64)
         self._reserve(size)
@@ -94,6 +94,7 @@ class PivotIndex:
             block = products(np.vstack([self.E[rows], queries]), self.E[:size], pool)
         if len(rows):
             store_gram_rows(self.Hq, rows, block[: len(rows)])
+            split(pool, store_gram_columns, size, self.Hq, rows)
             self._index(rows, size)
         return None if queries is None else block[len(rows) :]
 
@@ -127,6 +128,17 @@ class PivotIndex:
     def stale(self, rows: np.ndarray) -> np.ndarray:
         """The centroids among `rows` whose drift exceeds `max_drift`: refresh them."""
         return rows[self.delta[rows] > self.max_drift]
+
+
+def split(pool, kernel, n: int, *args) -> None:
+    """kernel(*args, lo, hi) over 0..n, the first half on `pool`'s idle thread when given
+    (a Numba kernel without the GIL)."""
+    if pool is None:
+        kernel(*args, 0, n)
+        return
+    other = pool.submit(kernel, *args, 0, n // 2)
+    kernel(*args, n // 2, n)
+    other.result()
 
 
 def products(A: np.ndarray, B: np.ndarray, pool=None) -> np.ndarray:

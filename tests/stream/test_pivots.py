@@ -57,6 +57,29 @@ def test_gram_error_bounds_float32_products():
         assert err <= gram_error(d) and err > gram_error(d) / 1e4
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+def test_refreshed_gram_rows_and_columns_bound_the_copies_products(threads):
+    """After refreshes (new and retaken copies, the columns split over two threads or
+    not), Hq bounds every product of two current copies from above, within one step."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    rng = np.random.default_rng(4)
+    d, K = 48, 2600  # past 2048 copies the products are split too
+    C = unit(rng, K, d)
+    index = PivotIndex(d)
+    with ThreadPoolExecutor(1) as worker:
+        pool = worker if threads == 2 else None
+        index.refresh(C, np.arange(2000), 2000, pool)
+        C[rng.choice(2000, 300, replace=False)] = unit(rng, 300, d)
+        retaken = np.r_[rng.choice(2000, 300, replace=False), np.arange(2000, K)]
+        index.refresh(C, np.sort(retaken), K, pool)
+    E = index.E[:K].astype(np.float64)
+    gram = E @ E.T  # float64: its error is far below a step of Hq
+    H = index.Hq[:K, :K] / QSCALE
+    assert np.all(H + index.err_h >= gram)
+    assert np.all(H - 1 / QSCALE - index.err_h <= gram)
+
+
 def test_quantised_bounds_round_up():
     for v in (0.0, 1e-12, 0.1, 1 / QSCALE, 0.2499, 1.0, 2.0):
         q = quantise_up(v)
