@@ -154,7 +154,7 @@ def assign_batch_pivot(X, X32, times, pivot, rho, dense_row, Sd, E, Hq, delta, d
     n_touched = 0
     n_exact = 0
     cand, cand_est, cand_err, work = pass_buffers(K0 + B, d)
-    block = 64
+    block = 128  # (64: ~15% slower scans, the per-block reduction dominating)
     pad = 1e-9
     scan_pad = 1e-6  # covers the float32 sums hrow[j] + delta32[j] in the scans
     for i in range(B):
