@@ -101,7 +101,7 @@ def store_gram_rows(Hq, rows, block):
 def store_gram_columns(Hq, rows, lo, hi):
     """Hq[j, rows[r]] = Hq[rows[r], j] for lo <= j < hi, row by row (each row of Hq is
     touched once). These scattered writes cost ~5x the rows' (a cache line per row and
-    copy): the caller splits the range over both threads."""
+    copy): the caller runs them on its idle thread."""
     for j in range(lo, hi):
         for r in range(rows.shape[0]):
             Hq[j, rows[r]] = Hq[rows[r], j]
