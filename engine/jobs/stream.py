@@ -17,7 +17,6 @@ Run: `python -m engine job=stream` (synthetic stream with planted topics), or
 job.window_days=30 job.users=[u1,u2]` (columns id, datetime, user_id, embedding by default).
 Metrics: n_clusters, n_new_clusters, mean_confidence, exact_checks_per_message,
 dense_rows_per_message (pivot screen: messages far from every centroid, screened against all),
-listed_rows_per_message (pivot screen: messages screened through their pivot's near list),
 messages_per_second, and planted_ari (adjusted Rand index against the planted topics) on
 synthetic data.
 
@@ -123,7 +122,6 @@ def run(params: Params, data: DataConfig, ctx: RunContext) -> float:
     ctx.record(n_rows=stats.n, **stats.metrics(), n_clusters=state.centroids.size,
                exact_checks_per_message=engine.exact_checks / max(stats.n, 1),
                dense_rows_per_message=engine.dense_rows / max(stats.n, 1),
-               listed_rows_per_message=engine.listed_rows / max(stats.n, 1),
                screen=engine.screen.kind,
                messages_per_second=stats.n / max(stats.seconds, 1e-9),
                state_messages=state.n_messages, state_dir=str(state_dir))

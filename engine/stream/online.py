@@ -108,8 +108,6 @@ class OnlineClustering:
             raise ValueError(f"centroids have dimension {self.centroids.dim}, messages {dim}")
         self.exact_checks = 0
         self.dense_rows = 0  # pivot screen: messages screened against every copy (far ones)
-        self.listed_rows = 0  # ... through their pivot's near list (`pivot_pass.NEAR_Q`)
-        self.drift_checks = 0  # ... and the drifted copies they checked one by one
         self.late_far_rows = 0  # ... of which found far only after their pivot was retaken
         self._mirror = None  # the centroids in the screening format, on the backend's device
         if pivot_min_clusters < 1:
@@ -273,13 +271,11 @@ class OnlineClustering:
         dense_row[far] = np.arange(len(far))
         if ahead is not None:
             ahead.start()
-        K, n_touched, n_exact, n_listed, n_drift_checks = assign_batch_pivot(
-            X, X32, times, pivot, rho, dense_row, Sd, p.E, p.Hq, p.near, p.near_h, p.near_n,
-            p.delta, p.delta32, p.delta_q, p.err_h, c.vectors, c.counts, c.last_seen, K0,
-            self.cap, self.sim_threshold, self.eps, self.window_ns, cluster, confidence,
-            new_cluster, w.new_drift, w.slot, w.creator, w.touched, w.drifted)
-        self.listed_rows += int(n_listed)
-        self.drift_checks += int(n_drift_checks)
+        K, n_touched, n_exact = assign_batch_pivot(
+            X, X32, times, pivot, rho, dense_row, Sd, p.E, p.Hq, p.delta, p.delta32, p.delta_q,
+            p.err_h, c.vectors, c.counts, c.last_seen, K0, self.cap, self.sim_threshold,
+            self.eps, self.window_ns, cluster, confidence, new_cluster, w.new_drift, w.slot,
+            w.creator, w.touched)
         if ahead is not None:
             ahead.collect()  # before any copy changes (the refresh after this batch)
         return K, w.touched[:n_touched].copy(), n_exact
@@ -377,13 +373,11 @@ class _Scratch:
         self.touched = np.empty(B, np.int64)
         self.drift = np.zeros(0)
         self.slot = np.zeros(0, np.int64)
-        self.drifted = np.zeros(0, np.int64)
 
     def fit(self, capacity: int) -> None:
         if self.drift.shape[0] != capacity:
             self.drift = np.zeros(capacity)
             self.slot = np.full(capacity, -1, np.int64)
-            self.drifted = np.empty(capacity, np.int64)
 
 
 class ZeroVectorError(ValueError):

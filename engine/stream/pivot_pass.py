@@ -83,93 +83,28 @@ def _block_max_sum_f(a, b, lo, hi):
 QSCALE = 127.0  # int8 bounds: value <= q / QSCALE
 
 
-# Each row a of Hq keeps a list of the copies j with Hq[a, j] >= NEAR_Q (with the values):
-# ~1% of the copies on topic-shaped data. A message whose bar is high enough (qbar >= NEAR_Q +
-# DRIFT_Q) can only be taken by those and by copies drifted past DRIFT_Q, so it reads ~80
-# listed entries instead of scanning the whole row (~5x less time).
-NEAR_Q = 16
-DRIFT_Q = 32  # ~max_drift: only copies drifting past it inside a batch are checked one by one
-NEAR_WIDTH = 256  # a longer list is dropped (-1): its row is scanned whole
-
-
 @njit(cache=True, nogil=True)
-def store_gram_rows(Hq, rows, block, changes):
+def store_gram_rows(Hq, rows, block):
     """Hq[rows[r], j] = the smallest q / QSCALE >= block[r, j], clipped to +-QSCALE (a
-    product of two copies never exceeds 1 + 3e-7: covered by the error bound); returns how
-    many entries changed on either side of NEAR_Q or within it, recorded as
-    changes[k] = (j, rows[r], old, new) for the near lists (`store_gram_columns`). One pass:
-    quantising through NumPy took four temporaries of the block."""
+    product of two copies never exceeds 1 + 3e-7: covered by the error bound). One pass:
+    quantising through NumPy took four temporaries of the block. The columns follow with
+    `store_gram_columns`."""
     R, K = block.shape
-    n = 0
     for r in range(R):
         a = rows[r]
         for j in range(K):
-            q = np.int8(min(max(math.ceil(np.float64(block[r, j]) * QSCALE), -QSCALE), QSCALE))
-            old = Hq[a, j]
-            if (q >= NEAR_Q or old >= NEAR_Q) and q != old:
-                changes[n, 0] = j
-                changes[n, 1] = a
-                changes[n, 2] = old
-                changes[n, 3] = q
-                n += 1
-            Hq[a, j] = q
-    return n
+            q = min(max(math.ceil(np.float64(block[r, j]) * QSCALE), -QSCALE), QSCALE)
+            Hq[a, j] = np.int8(q)
 
 
 @njit(cache=True, nogil=True)
-def store_gram_columns(Hq, rows, size, changes, n_changes, near, near_h, near_n):
-    """Hq[j, rows[r]] = Hq[rows[r], j] for every live row j (row by row: each row of Hq is
-    touched once), then the near lists follow: the changes recorded by `store_gram_rows`
-    (Hq is symmetric, so Hq[a, j]'s old value was Hq[j, a]'s) for the other rows, and the
-    refreshed rows' lists afresh. These scattered writes cost ~5x the rows': the caller runs
-    them on its idle thread."""
-    for j in range(size):
+def store_gram_columns(Hq, rows, lo, hi):
+    """Hq[j, rows[r]] = Hq[rows[r], j] for lo <= j < hi, row by row (each row of Hq is
+    touched once). These scattered writes cost ~5x the rows' (a cache line per row and
+    copy): the caller runs them on its idle thread."""
+    for j in range(lo, hi):
         for r in range(rows.shape[0]):
             Hq[j, rows[r]] = Hq[rows[r], j]
-    refreshed = np.zeros(size, np.bool_)
-    for r in range(rows.shape[0]):
-        refreshed[rows[r]] = True
-    for k in range(n_changes):
-        j = changes[k, 0]
-        if not refreshed[j]:
-            _near_update(j, changes[k, 1], changes[k, 2], changes[k, 3], near, near_h, near_n)
-    for r in range(rows.shape[0]):
-        a = rows[r]
-        c = 0
-        for j in range(size):
-            h = Hq[a, j]
-            if h >= NEAR_Q:
-                if c == near.shape[1]:
-                    c = -1
-                    break
-                near[a, c] = j
-                near_h[a, c] = h
-                c += 1
-        near_n[a] = c
-
-
-@njit(cache=True, nogil=True)
-def _near_update(j, a, old, new, near, near_h, near_n):
-    """Row j's near list after Hq[j, a] went from old to new."""
-    c = near_n[j]
-    if c < 0:
-        return
-    if old >= NEAR_Q:
-        for t in range(c):
-            if near[j, t] == a:
-                if new >= NEAR_Q:
-                    near_h[j, t] = new
-                else:  # the last entry takes its place
-                    near[j, t] = near[j, c - 1]
-                    near_h[j, t] = near_h[j, c - 1]
-                    near_n[j] = c - 1
-                return
-    elif c == near.shape[1]:
-        near_n[j] = -1
-    else:
-        near[j, c] = a
-        near_h[j, c] = new
-        near_n[j] = c + 1
 
 
 @njit(cache=True)
@@ -204,34 +139,10 @@ def record_drifts(C, E, rows, delta, delta32, delta_q):
 
 
 @njit(cache=True, nogil=True)
-def _is_drifted(drifted, n_drifted, j):
-    """Whether j is among drifted[:n_drifted] (a short list: a few dozen at most)."""
-    for q in range(n_drifted):
-        if drifted[q] == j:
-            return True
-    return False
-
-
-@njit(cache=True, nogil=True)
-def _pivot_candidate(j, h, t, x32, E, last_seen, window_ns, reach, delta, s_th, eps, pad,
-                     cand, cand_est, cand_err, nc):
-    """Copy j, whose int8 bound passed: the float64 bound, then a float32 dot with its copy."""
-    if window_ns >= 0 and t - last_seen[j] > window_ns:
-        return nc
-    if np.float64(h) / QSCALE + reach + delta[j] < s_th:
-        return nc
-    v = np.float64(dot32(x32, E[j]))
-    return _consider(j, v, eps + delta[j] + pad, s_th, cand, cand_est, cand_err, nc)
-
-
-@njit(cache=True, nogil=True)
-def assign_batch_pivot(X, X32, times, pivot, rho, dense_row, Sd, E, Hq, near, near_h, near_n,
-                       delta, delta32, delta_q, err_h, C, n, last_seen, K0, cap, s_th, eps,
-                       window_ns, out_cluster, out_conf, out_new, new_drift, slot, creator,
-                       touched, drifted):
-    """Assign the batch's messages in order; returns (K, n_touched, n_exact, n_listed,
-    n_drift_checks): messages screened through their pivot's near list, and the drifted
-    copies checked one by one for them.
+def assign_batch_pivot(X, X32, times, pivot, rho, dense_row, Sd, E, Hq, delta, delta32,
+                       delta_q, err_h, C, n, last_seen, K0, cap, s_th, eps, window_ns,
+                       out_cluster, out_conf, out_new, new_drift, slot, creator, touched):
+    """Assign the batch's messages in order; returns (K, n_touched, n_exact).
 
     C, n, last_seen (capacity >= K0 + B rows) and the drift bounds (`record_drift`) are
     updated in place; `touched` receives the ids of
@@ -242,18 +153,9 @@ def assign_batch_pivot(X, X32, times, pivot, rho, dense_row, Sd, E, Hq, near, ne
     K = K0
     n_touched = 0
     n_exact = 0
-    n_listed = 0
-    n_drift_checks = 0
     cand, cand_est, cand_err, work = pass_buffers(K0 + B, d)
     block = 128  # (64: ~15% slower scans, the per-block reduction dominating)
     pad = 1e-9
-    # The copies drifted past DRIFT_Q (checked one by one by messages that read near lists):
-    # drifted[:n_drifted], kept as the pass moves centroids.
-    n_drifted = 0
-    for j in range(K0):
-        if delta_q[j] > DRIFT_Q:
-            drifted[n_drifted] = j
-            n_drifted += 1
     scan_pad = 1e-6  # covers the float32 sums hrow[j] + delta32[j] in the scans
     for i in range(B):
         t = times[i]
@@ -270,35 +172,20 @@ def assign_batch_pivot(X, X32, times, pivot, rho, dense_row, Sd, E, Hq, near, ne
             # Hq[a, j] / QSCALE + reach + delta[j] >= x . c_j
             reach = err_h + rho[i] * (1.0 + 1e-6) + pad
             qbar = np.int16(max(math.floor((s_th - reach) * QSCALE) - 1, -32000))
-            listed = near_n[a]
-            if listed >= 0 and qbar >= NEAR_Q + DRIFT_Q:
-                # Unlisted copies have Hq < NEAR_Q: below the bar unless drifted past DRIFT_Q.
-                n_listed += 1
-                n_drift_checks += n_drifted
-                for q in range(listed):
-                    j = near[a, q]
-                    if np.int16(np.int16(near_h[a, q]) + delta_q[j]) < qbar:
+            for b0 in range(0, K0, block):
+                b1 = min(b0 + block, K0)
+                if _block_max_sum_q(hrow, delta_q, b0, b1) < qbar:
+                    continue
+                for j in range(b0, b1):
+                    if np.int16(np.int16(hrow[j]) + delta_q[j]) < qbar:
                         continue
-                    nc = _pivot_candidate(j, near_h[a, q], t, x32, E, last_seen, window_ns,
-                                          reach, delta, s_th, eps, pad, cand, cand_est,
-                                          cand_err, nc)
-                for q in range(n_drifted):
-                    j = drifted[q]
-                    if hrow[j] >= NEAR_Q or np.int16(np.int16(hrow[j]) + delta_q[j]) < qbar:
-                        continue  # listed (done above), or below the bar
-                    nc = _pivot_candidate(j, hrow[j], t, x32, E, last_seen, window_ns, reach,
-                                          delta, s_th, eps, pad, cand, cand_est, cand_err, nc)
-            else:
-                for b0 in range(0, K0, block):
-                    b1 = min(b0 + block, K0)
-                    if _block_max_sum_q(hrow, delta_q, b0, b1) < qbar:
+                    if window_ns >= 0 and t - last_seen[j] > window_ns:
                         continue
-                    for j in range(b0, b1):
-                        if np.int16(np.int16(hrow[j]) + delta_q[j]) < qbar:
-                            continue
-                        nc = _pivot_candidate(j, hrow[j], t, x32, E, last_seen, window_ns,
-                                              reach, delta, s_th, eps, pad, cand, cand_est,
-                                              cand_err, nc)
+                    if np.float64(hrow[j]) / QSCALE + reach + delta[j] < s_th:
+                        continue
+                    v = np.float64(dot32(x32, E[j]))
+                    nc = _consider(j, v, eps + delta[j] + pad, s_th, cand, cand_est, cand_err,
+                                   nc)
         else:
             row = Sd[r]
             bar = np.float32(s_th - eps - pad - scan_pad)
@@ -331,9 +218,6 @@ def assign_batch_pivot(X, X32, times, pivot, rho, dense_row, Sd, E, Hq, near, ne
             join(C, n, last_seen, j, x, t, cap, work, i, best_s, out_cluster, out_conf, out_new)
             if j < K0:
                 record_drift(C, E, j, delta, delta32, delta_q)
-                if delta_q[j] > DRIFT_Q and not _is_drifted(drifted, n_drifted, j):
-                    drifted[n_drifted] = j
-                    n_drifted += 1
             else:
                 new_drift[j - K0] = distance(C[j], X[creator[j - K0]])
         else:
@@ -343,4 +227,4 @@ def assign_batch_pivot(X, X32, times, pivot, rho, dense_row, Sd, E, Hq, near, ne
             K += 1
     for q in range(n_touched):
         slot[touched[q]] = -1
-    return K, n_touched, n_exact, n_listed, n_drift_checks
+    return K, n_touched, n_exact

@@ -21,19 +21,12 @@ to keep the bounds tight: a column write touches K cache lines, so refreshing ev
 centroid would cost as much as the plain loop. Memory: H is held as K x K int8 upper
 bounds (100 MB at 10,000 clusters); `OnlineClustering` falls back to dense screening above
 `pivot_max_clusters`.
-
-Most messages do not even scan their pivot's row: each row keeps the short list of its entries
->= NEAR_Q (~1% of them on topic-shaped data, kept in step with every refresh), and a message
-whose bar is at least NEAR_Q + DRIFT_Q (in int8 steps) can only be taken by a listed copy or
-by a copy that drifted past DRIFT_Q (a few, tracked by the pass). On the 1M bench stream the
-pass took ~20% less time (`pivot_pass.assign_batch_pivot`).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from engine.stream.pivot_pass import NEAR_WIDTH
 from engine.stream.screen import F32_U
 
 
@@ -59,11 +52,6 @@ class PivotIndex:
         self.size = 0
         self.E = np.zeros((0, dim), np.float32)
         self.Hq = np.zeros((0, 0), np.int8)  # H[a, j] <= Hq[a, j] / QSCALE (+ err_h)
-        # Row a's near list: near[a, :near_n[a]] = {j : Hq[a, j] >= NEAR_Q} and near_h their
-        # Hq values (near_n -1: too many, scan the row; see pivot_pass.NEAR_Q).
-        self.near = np.zeros((0, NEAR_WIDTH), np.int32)
-        self.near_h = np.zeros((0, NEAR_WIDTH), np.int8)
-        self.near_n = np.zeros(0, np.int32)
         self.delta = np.zeros(0)
         self.delta32 = np.zeros(0, np.float32)  # delta rounded up, for the vectorised scans
         self.delta_q = np.zeros(0, np.int16)  # delta <= delta_q / QSCALE
@@ -78,9 +66,6 @@ class PivotIndex:
         E[:s] = self.E[:s]
         Hq = np.zeros((new, new), np.int8)
         Hq[:s, :s] = self.Hq[:s, :s]
-        self.near = _grow_rows(self.near, new, NEAR_WIDTH)
-        self.near_h = _grow_rows(self.near_h, new, NEAR_WIDTH)
-        self.near_n = _grow_rows(self.near_n, new)
         delta = np.zeros(new)
         delta[:s] = self.delta[:s]
         delta32 = np.zeros(new, np.float32)
@@ -108,15 +93,14 @@ class PivotIndex:
         else:
             block = products(np.vstack([self.E[rows], queries]), self.E[:size], pool)
         if len(rows):
-            changes = np.empty((len(rows) * size, 4), np.int32)  # pages used on write only
-            n = store_gram_rows(self.Hq, rows, block[: len(rows)], changes)
-            # The columns' scattered writes (~5x the rows' cost) and the near lists on the
-            # idle thread, while this one keeps the search lists: they touch disjoint data.
-            args = (self.Hq, rows, size, changes, n, self.near, self.near_h, self.near_n)
-            columns = None if pool is None else pool.submit(store_gram_columns, *args)
+            store_gram_rows(self.Hq, rows, block[: len(rows)])
+            # The columns' scattered writes (~5x the rows' cost) on the idle thread, while
+            # this one keeps the search lists: the two touch disjoint data.
+            columns = None if pool is None else pool.submit(store_gram_columns, self.Hq, rows,
+                                                            0, size)
             self._index(rows, size)
             if columns is None:
-                store_gram_columns(*args)
+                store_gram_columns(self.Hq, rows, 0, size)
             else:
                 columns.result()
         return None if queries is None else block[len(rows) :]
@@ -151,12 +135,6 @@ class PivotIndex:
     def stale(self, rows: np.ndarray) -> np.ndarray:
         """The centroids among `rows` whose drift exceeds `max_drift`: refresh them."""
         return rows[self.delta[rows] > self.max_drift]
-
-
-def _grow_rows(a: np.ndarray, rows: int, width: int | None = None) -> np.ndarray:
-    out = np.zeros((rows, width) if width is not None else rows, a.dtype)
-    out[: len(a)] = a
-    return out
 
 
 def products(A: np.ndarray, B: np.ndarray, pool=None) -> np.ndarray:
