@@ -26,6 +26,7 @@ from numba import njit
 from engine.stream.pivot_pass import distance_bound
 
 PCA_MIN_ROWS = 1024  # fewer copies search the full dimension (the axes need the points)
+CROWDED_FILL = 8  # a list this many times list_size long triggers a rebuild (see `crowded`)
 
 
 class PivotSearch:
@@ -101,6 +102,13 @@ class PivotSearch:
             self.half = _widen(self.half, width)
         _move(self.members, self.vectors, self.half, self.fill, self.list_of, self.slot_of,
               lists, rows, Ep)
+
+    def crowded(self) -> bool:
+        """Whether a list outgrew CROWDED_FILL x list_size. Copies of topics the axes and
+        centres were not trained on (a shift in the stream) can all fall into one list: its
+        search slows, and every list's inline storage widens with it (lists x width x
+        pca_dim floats); a rebuild spreads them again."""
+        return int(self.fill.max()) > CROWDED_FILL * self.list_size
 
     def _reserve(self, rows: int) -> None:
         if rows > self.list_of.shape[0]:

@@ -107,13 +107,15 @@ class PivotIndex:
 
     def _index(self, rows: np.ndarray, size: int) -> None:
         """Keeps the pivot search's lists over the copies: rebuilt when the count has doubled
-        (new axes and list centres), else the new and retaken copies join their nearest
-        lists."""
+        (new axes and list centres) or a list got crowded, else the new and retaken copies
+        join their nearest lists."""
         f = self.finder
         if f.trained_at == 0 or size >= 2 * f.trained_at:
             f.rebuild(self.E[:size])
-        else:
-            f.place(self.E, rows)
+            return
+        f.place(self.E, rows)
+        if f.crowded():
+            f.rebuild(self.E[:size])
 
     def search(self, X: np.ndarray, X32: np.ndarray, min_reach: float, s_th: float
                ) -> tuple[np.ndarray, np.ndarray]:

@@ -80,6 +80,30 @@ def test_refreshed_gram_rows_and_columns_bound_the_copies_products(threads):
     assert np.all(H - 1 / QSCALE - index.err_h <= gram)
 
 
+def test_copies_of_a_shifted_stream_crowding_one_list_trigger_a_rebuild():
+    """New copies orthogonal to the principal axes the lists were built on all project near
+    the origin, so they would all join one list (slow to search, and wide storage for every
+    list); the index rebuilds its lists instead, and still finds them."""
+    from engine.stream.pivot_search import CROWDED_FILL, PCA_MIN_ROWS
+
+    rng = np.random.default_rng(9)
+    d, K0, new = 96, PCA_MIN_ROWS + 100, 700  # K0 + new < 2 K0: no rebuild for doubling
+    C = unit(rng, K0 + new, d)
+    index = PivotIndex(d, pca_dim=16)
+    index.refresh(C, np.arange(K0), K0)
+    f = index.finder
+    axes = f.axes.astype(np.float64)
+    C[K0:] -= (C[K0:] @ axes) @ axes.T  # nothing along the trained axes
+    C[K0:] /= np.linalg.norm(C[K0:], axis=1, keepdims=True)
+    index.refresh(C, np.arange(K0, K0 + new), K0 + new)
+    assert f.trained_at == K0 + new  # rebuilt over all copies
+    assert f.fill.max() <= CROWDED_FILL * f.list_size
+    X = C[K0:] + 0.2 / np.sqrt(d) * rng.standard_normal((new, d))
+    X /= np.linalg.norm(X, axis=1, keepdims=True)
+    ids, rho = index.search(X, X.astype(np.float32), 0.1, 0.78)
+    assert np.mean(ids == np.arange(K0, K0 + new)) > 0.95
+
+
 def test_quantised_bounds_round_up():
     for v in (0.0, 1e-12, 0.1, 1 / QSCALE, 0.2499, 1.0, 2.0):
         q = quantise_up(v)
