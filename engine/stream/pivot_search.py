@@ -26,7 +26,7 @@ from numba import njit
 from engine.stream.pivot_pass import distance_bound
 
 PCA_MIN_ROWS = 1024  # fewer copies search the full dimension (the axes need the points)
-CROWDED_FILL = 8  # a list this many times list_size long triggers a rebuild (see `crowded`)
+CROWDED_FILL = 8  # a list longer than this x list_size: rebuild, not widen (see `place`)
 
 
 class PivotSearch:
@@ -85,16 +85,30 @@ class PivotSearch:
         self.trained_at = size
         self._add(Ep, np.arange(size))
 
-    def place(self, E: np.ndarray, rows: np.ndarray) -> None:
+    def place(self, E: np.ndarray, rows: np.ndarray) -> bool:
         """Copies `rows` of E are new or were retaken: their projections follow, and each
-        moves to the list of its nearest centre (a young cluster's copy can travel far)."""
-        if len(rows):
-            self._add(np.ascontiguousarray(self.project(E[rows]), dtype=np.float32), rows)
+        moves to the list of its nearest centre (a young cluster's copy can travel far).
+        Returns False, placing nothing, where a list would outgrow CROWDED_FILL x list_size:
+        copies of topics the axes and centres were not trained on (a shift in the stream)
+        can all fall into one list, slow to search, and every list's inline storage would
+        widen with it (lists x width x pca_dim floats). The caller rebuilds instead."""
+        if len(rows) == 0:
+            return True
+        Ep = np.ascontiguousarray(self.project(E[rows]), dtype=np.float32)
+        return self._add(Ep, rows, CROWDED_FILL * self.list_size)
 
-    def _add(self, Ep: np.ndarray, rows: np.ndarray) -> None:
+    def _add(self, Ep: np.ndarray, rows: np.ndarray, limit: int | None = None) -> bool:
+        """Moves copies `rows` (projections Ep) to their nearest lists, unless a list would
+        end up longer than `limit`."""
         self._reserve(int(rows.max()) + 1)
         lists = np.argmax(Ep @ self.centres.T - self.centre_half, axis=1)
-        need = int((self.fill + np.bincount(lists, minlength=len(self.fill))).max())
+        arriving = np.bincount(lists, minlength=len(self.fill))
+        if limit is not None:
+            old = self.list_of[rows]
+            leaving = np.bincount(old[old >= 0], minlength=len(self.fill))
+            if int((self.fill - leaving + arriving).max()) > limit:
+                return False
+        need = int((self.fill + arriving).max())
         if need > self.members.shape[1]:  # worst case: every moving copy leaves its list
             width = max(need, 2 * self.members.shape[1])
             self.members = _widen(self.members, width)
@@ -102,13 +116,7 @@ class PivotSearch:
             self.half = _widen(self.half, width)
         _move(self.members, self.vectors, self.half, self.fill, self.list_of, self.slot_of,
               lists, rows, Ep)
-
-    def crowded(self) -> bool:
-        """Whether a list outgrew CROWDED_FILL x list_size. Copies of topics the axes and
-        centres were not trained on (a shift in the stream) can all fall into one list: its
-        search slows, and every list's inline storage widens with it (lists x width x
-        pca_dim floats); a rebuild spreads them again."""
-        return int(self.fill.max()) > CROWDED_FILL * self.list_size
+        return True
 
     def _reserve(self, rows: int) -> None:
         if rows > self.list_of.shape[0]:

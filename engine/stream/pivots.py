@@ -107,14 +107,10 @@ class PivotIndex:
 
     def _index(self, rows: np.ndarray, size: int) -> None:
         """Keeps the pivot search's lists over the copies: rebuilt when the count has doubled
-        (new axes and list centres) or a list got crowded, else the new and retaken copies
-        join their nearest lists."""
+        (new axes and list centres) or placing the new and retaken copies would crowd a list
+        (`PivotSearch.place`), else those join their nearest lists."""
         f = self.finder
-        if f.trained_at == 0 or size >= 2 * f.trained_at:
-            f.rebuild(self.E[:size])
-            return
-        f.place(self.E, rows)
-        if f.crowded():
+        if f.trained_at == 0 or size >= 2 * f.trained_at or not f.place(self.E, rows):
             f.rebuild(self.E[:size])
 
     def search(self, X: np.ndarray, X32: np.ndarray, min_reach: float, s_th: float

@@ -98,6 +98,7 @@ def test_copies_of_a_shifted_stream_crowding_one_list_trigger_a_rebuild():
     index.refresh(C, np.arange(K0, K0 + new), K0 + new)
     assert f.trained_at == K0 + new  # rebuilt over all copies
     assert f.fill.max() <= CROWDED_FILL * f.list_size
+    assert f.vectors.shape[1] <= CROWDED_FILL * f.list_size  # no list storage widened for them
     X = C[K0:] + 0.2 / np.sqrt(d) * rng.standard_normal((new, d))
     X /= np.linalg.norm(X, axis=1, keepdims=True)
     ids, rho = index.search(X, X.astype(np.float32), 0.1, 0.78)
