@@ -23,7 +23,7 @@ import os
 import numpy as np
 from numba import njit
 
-from engine.stream.pivot_pass import distance_bound
+from engine.stream.pivot_pass import distance_bound, dot32
 
 PCA_MIN_ROWS = 1024  # fewer copies search the full dimension (the axes need the points)
 CROWDED_FILL = 8  # a list longer than this x list_size: rebuild, not widen (see `place`)
@@ -183,15 +183,12 @@ def _put(members, vectors, half, li, s, j, v):
     half[li, s] = np.float32(0.5) * h
 
 
-@njit(cache=True, fastmath=True)
+@njit(cache=True)
 def _nearest_in_list(xp, members, vectors, half, fill, li, best, best_v):
     """The copy of list li nearest to xp if nearer than best_v (|xp - ep|^2 / 2 - |xp|^2 / 2
-    = half - xp . ep; fastmath: a heuristic, any order will do)."""
+    = half - xp . ep; `dot32` sums in any order: a heuristic)."""
     for t in range(fill[li]):
-        s = np.float32(0.0)
-        for k in range(xp.shape[0]):
-            s += xp[k] * vectors[li, t, k]
-        v = half[li, t] - s
+        v = half[li, t] - dot32(xp, vectors[li, t])
         if v < best_v:
             best_v = v
             best = members[li, t]
