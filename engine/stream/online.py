@@ -109,6 +109,7 @@ class OnlineClustering:
         self.exact_checks = 0
         self.dense_rows = 0  # pivot screen: messages screened against every copy (far ones)
         self.late_far_rows = 0  # ... of which found far only after their pivot was retaken
+        self.known_gram_rows = 0  # new copies' Gram rows taken from their far rows' products
         self._mirror = None  # the centroids in the screening format, on the backend's device
         if pivot_min_clusters < 1:
             raise ValueError("pivot_min_clusters must be >= 1")
@@ -158,13 +159,13 @@ class OnlineClustering:
                     ahead = None if hi == N else _Ahead(pool, self.pivots,
                                                         embeddings[hi : hi + next_size], hi,
                                                         self._reach)
-                    K, touched, n_exact = self._pivot_batch(batch, refreshed, far_rows,
-                                                            times[lo:hi], *outs, pool, ahead)
+                    K, touched, n_exact, screened = self._pivot_batch(
+                        batch, refreshed, far_rows, times[lo:hi], *outs, pool, ahead)
                     ready = ahead
                 else:
                     K, touched, n_exact = self._dense_batch(unit_rows(embeddings, lo, hi),
                                                             times[lo:hi], *outs)
-                    ready = None
+                    ready, screened = None, None
                 c.created[K0:K] = times[lo:hi][self._scratch.creator[: K - K0]]
                 c.size = K
                 self.exact_checks += int(n_exact)
@@ -175,7 +176,8 @@ class OnlineClustering:
                     # The next batch's far rows are screened in the same product as the
                     # refreshed copies' Gram rows: one read of the copies for both.
                     far, queries = (None, None) if ready is None else ready.far_queries()
-                    Sd = self.pivots.refresh(c.vectors, refreshed, K, pool, queries)
+                    Sd = self.pivots.refresh(c.vectors, refreshed, K, pool, queries,
+                                             self._known_gram_rows(K0, K, screened))
                     far_rows = None if far is None else (far, Sd)
                 else:
                     self._refresh_mirror(np.concatenate([touched, np.arange(K0, K)]))
@@ -278,7 +280,21 @@ class OnlineClustering:
             w.creator, w.touched)
         if ahead is not None:
             ahead.collect()  # before any copy changes (the refresh after this batch)
-        return K, w.touched[:n_touched].copy(), n_exact
+        return K, w.touched[:n_touched].copy(), n_exact, (dense_row, Sd)
+
+    def _known_gram_rows(self, K0: int, K: int, screened) -> tuple | None:
+        """(new centroids, their copies' products with the copies 0..K0-1) for those of
+        K0..K-1 that the batch already screened: started by a far row (`screened`: each
+        message's row of Sd, or -1) and joined by no other message, so that the centroid, and
+        so its copy, is the message's unit row, whose float32 products Sd holds."""
+        if screened is None or K == K0:
+            return None
+        dense_row, Sd = screened
+        new = np.arange(K0, K)
+        r = dense_row[self._scratch.creator[: K - K0]]
+        keep = (r >= 0) & (self.centroids.counts[new] == 1)
+        self.known_gram_rows += int(keep.sum())
+        return new[keep], Sd[r[keep]]
 
 
 class _Ahead:

@@ -75,25 +75,39 @@ class PivotIndex:
         self.E, self.Hq, self.delta, self.delta32, self.delta_q = E, Hq, delta, delta32, delta_q
 
     def refresh(self, vectors: np.ndarray, rows: np.ndarray, size: int, pool=None,
-                queries: np.ndarray | None = None) -> np.ndarray | None:
+                queries: np.ndarray | None = None, known: tuple | None = None
+                ) -> np.ndarray | None:
         """Copy the centroids `rows` (float64 `vectors[rows]`) afresh; `size` is the new count
         (rows past the old size are new centroids). One product fills their rows of H, split
         with `pool`'s idle thread when given (see `products`); float32 `queries` ride along
-        in it, and their products with the copies are returned."""
+        in it, and their products with the copies are returned. `known` = (some of the new
+        rows, their new copies' float32 products with copies 0..old size-1 as they were
+        before this refresh): those rows are only multiplied with the copies taken now."""
         from engine.stream.pivot_pass import record_drifts, store_gram_columns, store_gram_rows
 
         rows = np.asarray(rows, np.int64)
+        old = self.size
         self._reserve(size)
         self.size = size
         if len(rows):
             self.E[rows] = vectors[rows]
             record_drifts(vectors, self.E, rows, self.delta, self.delta32, self.delta_q)
+        fresh = rows if known is None else rows[~np.isin(rows, known[0])]
         if queries is None:
-            block = products(self.E[rows], self.E[:size], pool)
+            block = products(self.E[fresh], self.E[:size], pool)
         else:
-            block = products(np.vstack([self.E[rows], queries]), self.E[:size], pool)
+            block = products(np.vstack([self.E[fresh], queries]), self.E[:size], pool)
+        if len(fresh):
+            store_gram_rows(self.Hq, fresh, block[: len(fresh)])
+        if known is not None and len(known[0]):
+            # The old copies not retaken now are those the known products used; the others
+            # (the new ones among them) take one small product.
+            ids, old_products = known
+            gram = np.empty((len(ids), size), np.float32)
+            gram[:, :old] = old_products[:, :old]
+            gram[:, rows] = self.E[ids] @ self.E[rows].T
+            store_gram_rows(self.Hq, ids, gram)
         if len(rows):
-            store_gram_rows(self.Hq, rows, block[: len(rows)])
             # The columns' scattered writes (~5x the rows' cost) on the idle thread, while
             # this one keeps the search lists: the two touch disjoint data.
             columns = None if pool is None else pool.submit(store_gram_columns, self.Hq, rows,
@@ -103,7 +117,7 @@ class PivotIndex:
                 store_gram_columns(self.Hq, rows, 0, size)
             else:
                 columns.result()
-        return None if queries is None else block[len(rows) :]
+        return None if queries is None else block[len(fresh) :]
 
     def _index(self, rows: np.ndarray, size: int) -> None:
         """Keeps the pivot search's lists over the copies: rebuilt when the count has doubled

@@ -80,6 +80,33 @@ def test_refreshed_gram_rows_and_columns_bound_the_copies_products(threads):
     assert np.all(H - 1 / QSCALE - index.err_h <= gram)
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+def test_new_copies_gram_rows_given_by_their_far_rows_keep_the_bounds(threads):
+    """New copies whose products with the old copies are known (their creators' far rows)
+    are multiplied only with the copies retaken in the same refresh: Hq still bounds every
+    product of two current copies, within one step, retaken ones included."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    rng = np.random.default_rng(7)
+    d, K0, K = 48, 2000, 2600
+    C = unit(rng, K, d)
+    index = PivotIndex(d)
+    with ThreadPoolExecutor(1) as worker:
+        pool = worker if threads == 2 else None
+        index.refresh(C, np.arange(K0), K0, pool)
+        new = np.arange(K0, K)
+        ids = new[::2]
+        known = ids, C[ids].astype(np.float32) @ index.E[:K0].T  # before any copy changes
+        retaken = rng.choice(K0, 300, replace=False)
+        C[retaken] = unit(rng, 300, d)
+        index.refresh(C, np.sort(np.r_[retaken, new]), K, pool, known=known)
+    E = index.E[:K].astype(np.float64)
+    gram = E @ E.T
+    H = index.Hq[:K, :K] / QSCALE
+    assert np.all(H + index.err_h >= gram)
+    assert np.all(H - 1 / QSCALE - index.err_h <= gram)
+
+
 def test_copies_of_a_shifted_stream_crowding_one_list_trigger_a_rebuild():
     """New copies orthogonal to the principal axes the lists were built on all project near
     the origin, so they would all join one list (slow to search, and wide storage for every
@@ -185,3 +212,4 @@ def test_retaken_pivots_and_late_far_rows_keep_the_result():
     np.testing.assert_array_equal(a.confidence, b.confidence)
     assert np.array_equal(dense.centroids.vectors, pivot.centroids.vectors)
     assert pivot.late_far_rows > 0
+    assert pivot.known_gram_rows > 0  # new clusters' Gram rows from their far rows
