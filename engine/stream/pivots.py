@@ -56,7 +56,7 @@ class PivotIndex:
         self.delta32 = np.zeros(0, np.float32)  # delta rounded up, for the vectorised scans
         self.delta_q = np.zeros(0, np.int16)  # delta <= delta_q / QSCALE
 
-    def _reserve(self, rows: int) -> None:
+    def _reserve(self, rows: int, pool=None) -> None:
         cap = self.E.shape[0]
         if rows <= cap:
             return
@@ -65,7 +65,13 @@ class PivotIndex:
         E = np.zeros((new, self.dim), np.float32)
         E[:s] = self.E[:s]
         Hq = np.zeros((new, new), np.int8)
-        Hq[:s, :s] = self.Hq[:s, :s]
+        # The copy writes fresh pages (~0.2 s for 8k copies, mostly page faults): half of it
+        # on `pool`'s idle thread.
+        half = s // 2 if pool is not None else 0
+        upper = pool.submit(np.copyto, Hq[:half, :s], self.Hq[:half, :s]) if half else None
+        Hq[half:s, :s] = self.Hq[half:s, :s]
+        if upper is not None:
+            upper.result()
         delta = np.zeros(new)
         delta[:s] = self.delta[:s]
         delta32 = np.zeros(new, np.float32)
@@ -87,7 +93,7 @@ class PivotIndex:
 
         rows = np.asarray(rows, np.int64)
         old = self.size
-        self._reserve(size)
+        self._reserve(size, pool)
         self.size = size
         if len(rows):
             self.E[rows] = vectors[rows]
