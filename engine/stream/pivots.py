@@ -109,19 +109,14 @@ class PivotIndex:
             # (the new ones among them) take one small product.
             ids, old_products = known
             gram = np.empty((len(ids), size), np.float32)
-            gram[:, :old] = old_products[:, :old]
+            gram[:, :old] = old_products
             gram[:, rows] = self.E[ids] @ self.E[rows].T
             store_gram_rows(self.Hq, ids, gram)
         if len(rows):
             # The columns' scattered writes (~5x the rows' cost) on the idle thread, while
             # this one keeps the search lists: the two touch disjoint data.
-            columns = None if pool is None else pool.submit(store_gram_columns, self.Hq, rows,
-                                                            0, size)
-            self._index(rows, size)
-            if columns is None:
-                store_gram_columns(self.Hq, rows, 0, size)
-            else:
-                columns.result()
+            both(pool, lambda: store_gram_columns(self.Hq, rows, 0, size),
+                 lambda: self._index(rows, size))
         return None if queries is None else block[len(fresh) :]
 
     def _index(self, rows: np.ndarray, size: int) -> None:
