@@ -43,6 +43,16 @@ class DataConfig:
     n_days: int = 365
     n_labelled: int = 3000
     start_date: str = "2024-01-01"
+    # Planted basins in noise (job=basins, job=synth): 2-D coordinates instead of embeddings,
+    # a background plus n_basins Gaussian basins (engine/synthetic/planted.py).
+    planted: bool = False
+    planted_dim: int = 2
+    planted_intensity: list[float] = field(default_factory=lambda: [0.25])  # one, or per basin
+    planted_spread: list[float] = field(default_factory=lambda: [0.03, 0.05])  # [min, max]
+    planted_window_days: list[float] = field(default_factory=lambda: [90.0, 200.0])
+    planted_background: str = "uniform"  # uniform | clustered (static blobs, not basins)
+    planted_volume_amplitude: float = 0.0  # smooth seasonal variation of the background volume
+    planted_shuffle: bool = False  # the matching noise: every row's time drawn from all rows'
     # Activation maps (communities on activations):
     n_prompts: int = 3000
     n_layers: int = 3

@@ -90,6 +90,23 @@ def check_synthetic_sizes(data: DataConfig) -> None:
         raise UserError(f"data.start_date={data.start_date!r}: not a date (YYYY-MM-DD)") from None
 
 
+def planted_truth(data: DataConfig, seed: int):
+    """The planted-basins truth of `data` (data=synthetic data.planted=true), validated."""
+    from engine.synthetic import planted
+
+    check_synthetic_sizes(data)
+    if data.planted_dim < 1:
+        raise UserError(f"data.planted_dim={data.planted_dim}: must be at least 1")
+    spread = list(data.planted_spread)
+    if len(spread) != 2 or not 0 < spread[0] <= spread[1] <= 0.2:
+        raise UserError(f"data.planted_spread={spread}: expected [min, max] with "
+                        "0 < min <= max <= 0.2 (the box is [0, 1])")
+    try:
+        return planted.from_config(data, seed)
+    except ValueError as exc:
+        raise UserError(f"data.planted_{exc}") from None
+
+
 def open_embeddings(data: DataConfig, seed: int, dtype=np.float32
                     ) -> EmbeddingFiles | SyntheticTweets:
     """The embedding rows named by `data` (data=files or data=synthetic)."""

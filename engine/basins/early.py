@@ -175,3 +175,16 @@ def best_setting(rows: list[dict]) -> dict | None:
         p = m["precision_at_k"]
         return (-(lift if np.isfinite(lift) else -np.inf), -(p if np.isfinite(p) else -np.inf))
     return min(rows, key=key) if rows else None
+
+
+def subset_metrics(cands: dict[str, np.ndarray], keep: np.ndarray) -> dict[str, float]:
+    """Precision@k, prevalence and lift of an evaluated setting's ranking restricted to the
+    candidates in `keep` (e.g. those of significant basins): the same flags, fewer rows."""
+    scored = ~np.isnan(cands["score"]) & np.asarray(keep, bool)
+    y = cands["sustained"][scored]
+    flagged = cands["flagged"][scored]
+    pi = float(y.mean()) if len(y) else float("nan")
+    p_at_k = float(y[flagged].mean()) if flagged.any() else float("nan")
+    lift = (p_at_k - pi) / (1 - pi) if flagged.any() and pi < 1 else float("nan")
+    return {"n_candidates": int(scored.sum()), "n_flagged": int(flagged.sum()),
+            "precision_at_k": p_at_k, "prevalence": pi, "kappa_lift": lift}

@@ -144,6 +144,33 @@ def cluster_stats(X: np.ndarray, labels: np.ndarray, k: int, pop: np.ndarray
     return centres, spread, np.bincount(lab, pop[inside], k) / cnt
 
 
+def merge_overlapping(X: np.ndarray, c: Consensus, overlap: float) -> Consensus:
+    """One cluster for the fragments of one blob: clusters of a bin whose centres are closer
+    than overlap x (r_a + r_b) (RMS radii) are merged, transitively. Consensus components can
+    split a dense blob in two side by side; tracked apart, one basin would count twice."""
+    k = c.n_clusters
+    if k < 2:
+        return c
+    centres, spread, _ = cluster_stats(X, c.labels, k, np.zeros(len(X)))
+    from scipy.sparse.csgraph import connected_components
+    from scipy.spatial.distance import cdist
+
+    near = cdist(centres, centres) < overlap * (spread[:, None] + spread[None, :])
+    n, comp = connected_components(near, directed=False)
+    if n == k:
+        return c
+    # New ids by decreasing merged size (the convention of consensus_clusters).
+    sizes = np.bincount(comp, c.sizes, n)
+    order = np.argsort(-sizes, kind="stable")
+    rank = np.empty(n, np.int64)
+    rank[order] = np.arange(n)
+    labels = np.where(c.labels >= 0, rank[comp[np.maximum(c.labels, 0)]], -1)
+    inside = labels >= 0
+    new_sizes = np.bincount(labels[inside], minlength=n)
+    conf = np.bincount(labels[inside], c.point_conf[inside], n) / np.maximum(new_sizes, 1)
+    return Consensus(labels, c.point_conf, conf, new_sizes, c.coverage, c.n_never_sampled)
+
+
 def basin_size_range_max(basin_id: np.ndarray, size: np.ndarray, min_bins: int = 3) -> float:
     """Largest max/min size ratio over the life of a basin seen in >= `min_bins` bins (NaN if
     none). Emerging and fading basins span a wide range of sizes; under the time-shuffled null
@@ -161,11 +188,28 @@ def basin_size_range_max(basin_id: np.ndarray, size: np.ndarray, min_bins: int =
     return float(np.max(hi[ok] / lo[ok])) if ok.any() else best
 
 
+def table_scores(table: dict[str, np.ndarray], keep: np.ndarray | None = None
+                 ) -> dict[str, float]:
+    """Forward-chaining continuation and size scores over the scored clusters of a part's
+    table (only the rows of `keep`, e.g. the clusters of significant basins, when given)."""
+    scored = table["has_next"].astype(bool)
+    if keep is not None:
+        scored &= keep
+    return continuation_metrics(
+        table["bin"][scored], table["size"][scored].astype(float),
+        table["prev_size"][scored].astype(float), table["p_cont"][scored],
+        table["continued"][scored], table["expected_next_size"][scored],
+        table["next_size"][scored])
+
+
 def analyse_part(rows: Rows, bins: Bins, members: list[np.ndarray], results: list[Consensus],
                  min_sizes: list[int], s: Settings) -> PartResult:
     """Tracking, soft continuation and forward-chaining scores from the bins' consensus."""
     n_bins = bins.n_bins
     centres, conf, sizes, spread, pop = [], [], [], [], []
+    if s.merge_overlap > 0:
+        results = [merge_overlapping(rows.coords[members[b]], results[b], s.merge_overlap)
+                   for b in range(n_bins)]
     for b in range(n_bins):
         c = results[b]
         X = rows.coords[members[b]]
@@ -178,7 +222,7 @@ def analyse_part(rows: Rows, bins: Bins, members: list[np.ndarray], results: lis
         spread.append(sp)
         pop.append(po)
     gate = s.track_gate * tracking.median_pairwise(centres)
-    tracks = tracking.track(centres, conf, gate, s.max_gap)
+    tracks = tracking.track(centres, conf, gate, s.max_gap, spread, s.track_spread_gate)
     cols: dict[str, list] = {k: [] for k in (
         "bin", "cluster", "size", "n_points", "min_size", "confidence", "spread", "popularity",
         "basin_id", "reappeared", "age", "prev_size", "has_next", "p_cont",
@@ -241,12 +285,7 @@ def analyse_part(rows: Rows, bins: Bins, members: list[np.ndarray], results: lis
     table = {name: np.concatenate(v) if v else np.zeros(0) for name, v in cols.items()}
     d = rows.coords.shape[1]
     table["centre"] = np.concatenate(centre_cols) if centre_cols else np.zeros((0, d))
-    scored = table["has_next"].astype(bool)
-    metrics = continuation_metrics(
-        table["bin"][scored], table["size"][scored].astype(float),
-        table["prev_size"][scored].astype(float), table["p_cont"][scored],
-        table["continued"][scored], table["expected_next_size"][scored],
-        table["next_size"][scored])
+    metrics = table_scores(table)
     metrics["n_clusters"] = int(len(table["size"]))
     metrics["n_basins"] = int(len(np.unique(table["basin_id"]))) if len(table["size"]) else 0
     metrics["basin_size_range_max"] = basin_size_range_max(table["basin_id"], table["size"])

@@ -29,6 +29,8 @@ class Settings:
     prior_strength: float = 2.0
     track_gate: float = 1.0  # x median pairwise centre distance
     max_gap: int = 1
+    track_spread_gate: float = 2.0  # never match centres farther than this x (r_a + r_b); 0: off
+    merge_overlap: float = 0.5  # merge a bin's clusters closer than this x (r_a + r_b); 0: off
     softmatch_gamma: float = 1.0
     softmatch_use_prior: bool = True
     softmatch_tau: float | None = None
@@ -47,9 +49,9 @@ class Rows:
     coord_names: list[str] = field(default_factory=list)
     start: np.datetime64 | None = None  # the time of day 0
 
-    def permuted_times(self, seed: int) -> Rows:
-        """The null model's rows: times shuffled across rows, positions and counts kept."""
-        rng = np.random.default_rng([seed, 7])
+    def permuted_times(self, seed: int, draw: int = 0) -> Rows:
+        """A null draw's rows: times shuffled across rows, positions and counts kept."""
+        rng = np.random.default_rng([seed, 7] if draw == 0 else [seed, 7, draw])
         return Rows(self.ids, self.days[rng.permutation(len(self.days))], self.coords,
                     self.retweets, self.favorites, self.coord_names, self.start)
 

@@ -45,6 +45,24 @@ def basin_summary(table: dict[str, np.ndarray], bin_size_days: float) -> dict[st
     return {k: np.asarray(v) for k, v in out.items()}
 
 
+def basin_places(table: dict[str, np.ndarray], bins, coord_names: list[str]
+                 ) -> dict[str, np.ndarray]:
+    """Per basin (sorted ids, as `basin_summary`): its size-weighted mean centre and the days
+    it spans (start of its first bin, end of its last)."""
+    ids, inv = np.unique(table["basin_id"], return_inverse=True)
+    w = table["size"].astype(float)
+    total = np.maximum(np.bincount(inv, w, len(ids)), 1e-12)
+    out = {f"centre_{name}": np.bincount(inv, w * table["centre"][:, j], len(ids)) / total
+           for j, name in enumerate(coord_names)}
+    first = np.full(len(ids), np.inf)
+    last = np.full(len(ids), -np.inf)
+    b = table["bin"].astype(np.int64)
+    np.minimum.at(first, inv, bins.starts[b] if len(b) else np.zeros(0))
+    np.maximum.at(last, inv, bins.ends[b] if len(b) else np.zeros(0))
+    out["first_day"], out["last_day"] = first, last
+    return out
+
+
 def validation_summary(train: dict[str, np.ndarray], test: dict[str, np.ndarray],
                        train_auroc: float, test_auroc: float, tolerance: float = 0.5,
                        auroc_drop: float = 0.1) -> dict[str, float | bool]:

@@ -29,7 +29,8 @@ def gated_assignment(cost: np.ndarray, gate: float) -> tuple[np.ndarray, np.ndar
     """Minimum-cost one-to-one matching over pairs with cost <= gate: (rows, cols)."""
     if cost.size == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    allowed = cost <= gate
+    allowed = cost <= gate  # inf (forbidden) never is
+    cost = np.where(np.isfinite(cost), cost, 0.0)
     # Forbidden pairs get a cost larger than any sum of allowed ones, then are dropped.
     big = (np.abs(cost[allowed]).sum() + 1.0) * 2 if allowed.any() else 1.0
     rows, cols = linear_sum_assignment(np.where(allowed, cost, big))
@@ -44,17 +45,37 @@ class Tracks:
     reappeared: list[np.ndarray]  # per bin: bool, resumed a basin after a missed bin
 
 
+def spread_gated(cost: np.ndarray, centres_a, spreads_a, centres_b, spreads_b,
+                 spread_gate: float) -> np.ndarray:
+    """`cost` with pairs farther apart than spread_gate x (r_a + r_b) forbidden (inf): a
+    basin drifts, it does not jump to a blob several of its own radii away."""
+    if spread_gate <= 0 or cost.size == 0:
+        return cost
+    d = cdist(centres_a, centres_b)
+    return np.where(d <= spread_gate * (spreads_a[:, None] + spreads_b[None, :]), cost, np.inf)
+
+
 def track(centres: list[np.ndarray], conf: list[np.ndarray], gate: float,
-          max_gap: int = 1) -> Tracks:
+          max_gap: int = 1, spreads: list[np.ndarray] | None = None,
+          spread_gate: float = 0.0) -> Tracks:
+    """Basins from clusters; with `spreads` and spread_gate > 0 pairs farther apart than
+    spread_gate x the sum of their RMS radii are never matched."""
     n_bins = len(centres)
+
+    def cost(a: int, b: int, ia=slice(None), ib=slice(None)) -> np.ndarray:
+        c = scaled_cost(centres[a][ia], conf[a][ia], centres[b][ib], conf[b][ib])
+        if spreads is None:
+            return c
+        return spread_gated(c, centres[a][ia], spreads[a][ia], centres[b][ib], spreads[b][ib],
+                            spread_gate)
+
     basin = [np.full(len(c), -1, np.int64) for c in centres]
     next_match = [np.full(len(c), -1, np.int64) for c in centres]
     reappeared = [np.zeros(len(c), bool) for c in centres]
     next_id = 0
     for t in range(n_bins):
         if t > 0:
-            r, c = gated_assignment(scaled_cost(centres[t - 1], conf[t - 1], centres[t], conf[t]),
-                                    gate)
+            r, c = gated_assignment(cost(t - 1, t), gate)
             next_match[t - 1][r] = c
             basin[t][c] = basin[t - 1][r]
         if t > 1 and max_gap >= 1:
@@ -62,9 +83,7 @@ def track(centres: list[np.ndarray], conf: list[np.ndarray], gate: float,
             ended = np.flatnonzero(next_match[t - 2] < 0)
             fresh = np.flatnonzero(basin[t] < 0)
             if len(ended) and len(fresh):
-                cost = scaled_cost(centres[t - 2][ended], conf[t - 2][ended],
-                                   centres[t][fresh], conf[t][fresh])
-                r, c = gated_assignment(cost, gate)
+                r, c = gated_assignment(cost(t - 2, t, ended, fresh), gate)
                 basin[t][fresh[c]] = basin[t - 2][ended[r]]
                 reappeared[t][fresh[c]] = True
         fresh = np.flatnonzero(basin[t] < 0)

@@ -96,6 +96,16 @@ def consensus_by_frac(rows: Rows, pd: PartData, s: Settings, fracs: list[float],
                       mapper: Callable, backend: str = "cpu", cache_dir: str | None = None
                       ) -> dict[float, tuple[list[Consensus], list[int]]]:
     """Every bin's consensus for each min_cluster_frac, sharing the runs across fracs."""
+    tasks, sizes_by_bin = bin_tasks(rows, pd, s, fracs, seed, backend, cache_dir)
+    results = mapper(bin_consensus, tasks)
+    return {f: ([r[i] for r in results], [sz[i] for sz in sizes_by_bin])
+            for i, f in enumerate(fracs)}
+
+
+def bin_tasks(rows: Rows, pd: PartData, s: Settings, fracs: list[float], seed: int,
+              backend: str = "cpu", cache_dir: str | None = None
+              ) -> tuple[list[BinTask], list[list[int]]]:
+    """The per-bin consensus tasks of a part, and each bin's minimum sizes (one per frac)."""
     tasks = []
     sizes_by_bin = []
     for b, idx in enumerate(pd.members):
@@ -107,9 +117,7 @@ def consensus_by_frac(rows: Rows, pd: PartData, s: Settings, fracs: list[float],
             bin_key=bin_key(pd.bins.size_days, pd.part, b), seed=seed, alpha=s.alpha,
             recency_lambda=s.recency_lambda, min_sizes=sizes, settings=s, backend=backend,
             cache_dir=cache_dir))
-    results = mapper(bin_consensus, tasks)
-    return {f: ([r[i] for r in results], [sz[i] for sz in sizes_by_bin])
-            for i, f in enumerate(fracs)}
+    return tasks, sizes_by_bin
 
 
 def run_part(rows: Rows, pd: PartData, s: Settings, seed: int, mapper: Callable,
@@ -117,6 +125,21 @@ def run_part(rows: Rows, pd: PartData, s: Settings, seed: int, mapper: Callable,
     res, sizes = consensus_by_frac(rows, pd, s, [s.min_cluster_frac], seed, mapper, backend,
                                    _cache_dir(cache))[s.min_cluster_frac]
     return analyse_part(rows, pd.bins, pd.members, res, sizes, s)
+
+
+def run_parts(items: list[tuple[Rows, PartData]], s: Settings, seed: int, mapper: Callable,
+              backend: str = "cpu", cache=None) -> list[PartResult]:
+    """`run_part` of several (rows, part) pairs with one `mapper` call over all their bins
+    (the null draws: every worker stays busy across parts)."""
+    built = [bin_tasks(r, pd, s, [s.min_cluster_frac], seed, backend, _cache_dir(cache))
+             for r, pd in items]
+    flat = mapper(bin_consensus, [t for tasks, _ in built for t in tasks])
+    out, at = [], 0
+    for (r, pd), (tasks, sizes) in zip(items, built, strict=True):
+        res = [x[0] for x in flat[at:at + len(tasks)]]
+        at += len(tasks)
+        out.append(analyse_part(r, pd.bins, pd.members, res, [sz[0] for sz in sizes], s))
+    return out
 
 
 def early_best(result: PartResult, train_sizes: np.ndarray, grid: dict) -> dict:

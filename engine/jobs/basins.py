@@ -49,7 +49,8 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from engine.basins.settings import Settings
+from engine.basins import density_forecast, pipeline, significance
+from engine.basins.settings import Settings, min_cluster_size
 from engine.config import DataConfig
 from engine.errors import UserError
 from engine.run import RunContext
@@ -57,6 +58,7 @@ from engine.run import RunContext
 log = logging.getLogger("engine")
 AXES = ("sincerity", "charity", "constructiveness")
 HEADLINE = ("continuation_auroc", "continuation_brier", "continuation_logloss", "size_mae")
+OBJECTIVES = ("continuation_auroc", "forecast_loglik")
 
 
 @dataclass
@@ -94,6 +96,13 @@ class Params(Settings, _Name):
     flow_min: float = 0.2
     growth_tol: float = 0.2
     null_model: bool = True
+    # Significance (against `null_draws` time-shuffled draws through the same pipeline) and
+    # the forecast of the next horizon.
+    basin_alpha: float = 0.05  # family-wise: the single-step max-T p-value over all basins
+    null_draws: int = 19  # at least 1/basin_alpha - 1
+    horizon_days: float | None = None  # default: one bin
+    objective: str = "continuation_auroc"  # continuation_auroc | forecast_loglik (train)
+    detect_bins: int = 4  # the basin lifetime (bins) the reported detection limit assumes
     # Processes for the per-bin work with cluster=local (0: one per core from 20k rows on);
     # results do not depend on it.
     workers: int = 0
@@ -110,6 +119,18 @@ def settings_of(p: Params) -> Settings:
             raise UserError(f"job.{key}={getattr(p, key)}: must be >= 1")
     if not 0 < p.sample_frac <= 1:
         raise UserError(f"job.sample_frac={p.sample_frac}: expected a fraction in (0, 1]")
+    if not 0 < p.basin_alpha < 1:
+        raise UserError(f"job.basin_alpha={p.basin_alpha}: expected a level in (0, 1)")
+    need = math.ceil(1 / p.basin_alpha - 1e-9) - 1
+    if p.null_model and p.null_draws < need:
+        raise UserError(f"job.null_draws={p.null_draws}: job.basin_alpha={p.basin_alpha} needs "
+                        f"at least {need} null draws (1/alpha - 1) to find anything significant")
+    if p.horizon_days is not None and not p.horizon_days > 0:
+        raise UserError(f"job.horizon_days={p.horizon_days}: must be positive (default: one bin)")
+    if p.objective not in OBJECTIVES:
+        raise UserError(f"job.objective={p.objective!r}: expected one of {', '.join(OBJECTIVES)}")
+    if p.detect_bins < 1:
+        raise UserError(f"job.detect_bins={p.detect_bins}: must be >= 1")
     s = Settings(**{f.name: getattr(p, f.name) for f in fields(Settings)})
     if p.lambda_factor is not None:
         s = replace(s, recency_lambda=p.lambda_factor * math.log(2) / p.bin_size_days)
@@ -138,7 +159,22 @@ def load_rows(p: Params, data: DataConfig, seed: int):
 
     warnings: list[str] = []
     topics = None
-    if data.name == "synthetic":
+    if data.name == "synthetic" and data.planted:
+        from engine.data import planted_truth
+        from engine.synthetic import planted
+
+        truth = planted_truth(data, seed)
+        table = planted.generate(truth, seed)
+        axes = planted.coord_names(truth.dim)
+        names = list(p.coords) or axes
+        bad = [c for c in names if c not in axes]
+        if bad:
+            raise UserError(f"job.coords: {bad[0]!r} is not a planted axis ({', '.join(axes)})")
+        coords = np.stack([table.column(c).to_numpy() for c in names], 1)
+        topics = table.column("planted_basin").to_numpy()
+        where = "planted basins"
+        time_col = "datetime"
+    elif data.name == "synthetic":
         from engine.data import open_embeddings
 
         source = open_embeddings(data, seed)
@@ -233,8 +269,9 @@ def bins_table(part: str, result, coord_names: list[str], start) -> pa.Table:
         cols[f"centre_{name}"] = t["centre"][:, j] if len(t["bin"]) else np.zeros(0)
     for k in ("confidence", "spread", "basin_id", "reappeared", "age", "prev_size", "p_cont",
               "expected_next_size", "continued", "next_size", "n_points", "min_size",
-              "coverage", "n_never_sampled"):
-        cols[k] = t[k]
+              "coverage", "n_never_sampled", *SCAN_COLUMNS):
+        if k in t:
+            cols[k] = t[k]
     cols["continued"] = np.where(t["has_next"].astype(bool), t["continued"], False)
     return _table(cols)
 
@@ -283,6 +320,9 @@ def _run(params: Params, data: DataConfig, ctx: RunContext, pool) -> float:
                         f"(job.bin_size_days={params.bin_size_days})")
     start, cut = float(rows.days.min()), split_point(rows.days, params.train_split)
     stop = float(rows.days.max()) + 1e-9
+    if params.horizon_days is not None and params.horizon_days > stop - cut:
+        raise UserError(f"job.horizon_days={params.horizon_days}: longer than the test part "
+                        f"({stop - cut:.1f} days); at most {stop - cut:.1f}")
     backend = ctx.backend.name
     mapper = ctx.map  # Dask, or in-process on GPU
     if ctx.cluster is None and not ctx.backend.gpu:
@@ -327,14 +367,59 @@ def _run(params: Params, data: DataConfig, ctx: RunContext, pool) -> float:
     cache = ctx.cache if ctx.cache.enabled else None
 
     # 9. Final pass on train and test with the chosen parameters.
+    spans = {"train": (start, cut, 0), "test": (cut, stop, 1)}
     results = {}
     with ctx.stage("final"):
-        for part, (a, b, pid) in {"train": (start, cut, 0), "test": (cut, stop, 1)}.items():
+        for part, (a, b, pid) in spans.items():
             pd = tuning.prepare_part(rows, a, b, final.bin_size_days, final.knn_k, pid, cache)
             results[part] = tuning.run_part(rows, pd, final, ctx.seed, mapper, backend, cache)
     train, test = results["train"], results["test"]
     if test.bins.n_bins < 2:
         log.warning("test part has %d bin(s): no transitions to score", test.bins.n_bins)
+    check_rows_per_bin(results, final)
+
+    # 11. Strength of every basin; significance against null draws run through the same
+    # pipeline (10: draw 0 is also the null model of the scores).
+    xp = ctx.backend.xp
+    sig = {part: basin_significance(rows, r, xp, ctx.seed) for part, r in results.items()}
+    null_rows, null_results, draws = None, None, {part: [] for part in spans}
+    if params.null_model:
+        with ctx.stage("null draws"):
+            for j in ctx.progress(range(params.null_draws), params.null_draws, "null draws"):
+                shuffled = rows.permuted_times(ctx.seed, j)
+                pds = [tuning.prepare_part(shuffled, a, b, final.bin_size_days, final.knn_k,
+                                           pid, cache) for a, b, pid in spans.values()]
+                res = tuning.run_parts([(shuffled, pd) for pd in pds], final, ctx.seed, mapper,
+                                       backend, cache)
+                for part, r in zip(spans, res, strict=True):
+                    draws[part].append(basin_significance(shuffled, r, xp, ctx.seed)["strength"])
+                if j == 0:
+                    null_rows, null_results = shuffled, dict(zip(spans, res, strict=True))
+        for part in spans:
+            pooled = np.concatenate(draws[part])
+            p_value = significance.sidak_pvalues(sig[part]["strength"], pooled)
+            sig[part].update(p_value=p_value, significant=p_value <= params.basin_alpha,
+                             null_strengths=pooled)
+    else:
+        for part in spans:
+            n = len(sig[part]["strength"])
+            sig[part].update(p_value=np.full(n, np.nan), significant=np.zeros(n, bool))
+    for part, r in results.items():
+        mark_significant(r.table, sig[part])
+
+    # 12. Forecast of where the next horizon's tweets land, against its baselines.
+    horizon = params.horizon_days or final.bin_size_days
+    with ctx.stage("forecast"):
+        forecasts, history, null_history = {}, [], []
+        for part, r in results.items():
+            a, b, pid = spans[part]
+            tg = density_forecast.targets(rows.coords, rows.days, r.bins.ends, r.members, b,
+                                          horizon, ctx.seed, pid)
+            null = (null_rows.days, null_results[part], null_history) if null_results else None
+            forecasts[part] = density_forecast.forecast_part(rows.coords, r, tg, horizon,
+                                                             history, ctx.seed, null)
+        ctx.write_table("forecast.parquet", pa.concat_tables(
+            [_table(forecasts[part].table(part)) for part in results]))
 
     # 7. Early detection: settings chosen on train, applied to test with train's T.
     with ctx.stage("early detection"):
@@ -349,11 +434,16 @@ def _run(params: Params, data: DataConfig, ctx: RunContext, pool) -> float:
             m, cands = early.evaluate_setting(test.table, test.bins.n_bins, *setting,
                                               best_early["k_frac"], history=history)
             ed.append({"part": "test", **m, "Tq": best_early["Tq"], "chosen": True})
+            ed.append({"part": "test_significant", **early.subset_metrics(
+                cands, test.table["basin_significant"][cands["row"]]),
+                "N": best_early["N"], "S": best_early["S"], "T": best_early["T"],
+                "k_frac": best_early["k_frac"], "Tq": best_early["Tq"], "chosen": False})
             cands_table = _table({k: v for k, v in cands.items() if k != "row"})
         ctx.write_table("early_detection.parquet", pa.Table.from_pylist(ed))
         if cands_table is not None:
             ctx.write_table("early_candidates.parquet", cands_table)
-        test_early = ed[-1] if best_early is not None else {}
+        test_early = ed[-2] if best_early is not None else {}
+        test_early_sig = ed[-1] if best_early is not None else {}
 
     # Lifecycle events and summaries.
     with ctx.stage("lifecycle"):
@@ -370,7 +460,9 @@ def _run(params: Params, data: DataConfig, ctx: RunContext, pool) -> float:
             {"part": pa.array([], pa.string()), "bin": pa.array([], pa.int64()),
              "event": pa.array([], pa.string())})
         ctx.write_table("lifecycle_events.parquet", ev_table)
-        sums = {part: summary.basin_summary(r.table, final.bin_size_days)
+        sums = {part: {**summary.basin_summary(r.table, final.bin_size_days),
+                       **summary.basin_places(r.table, r.bins, rows.coord_names),
+                       **{k: sig[part][k] for k in SIGNIFICANCE_COLUMNS}}
                 for part, r in results.items()}
         for part in results:
             ctx.write_table(f"{part}_basins_summary.parquet", _table(sums[part]))
@@ -383,17 +475,13 @@ def _run(params: Params, data: DataConfig, ctx: RunContext, pool) -> float:
         ctx.write_table("assignments.parquet", pa.concat_tables(
             [assignments_table(part, rows, r) for part, r in results.items()]))
 
-    # 10. Null model: times permuted across rows, same parameters, both parts (null_train_*).
     null = {}
-    if params.null_model:
-        with ctx.stage("null model"):
-            shuffled = rows.permuted_times(ctx.seed)
-            for prefix, (a, b, pid) in {"": (cut, stop, 1), "train_": (start, cut, 0)}.items():
-                pd = tuning.prepare_part(shuffled, a, b, final.bin_size_days, final.knn_k, pid,
-                                         cache)
-                m = tuning.run_part(shuffled, pd, final, ctx.seed, mapper, backend,
-                                    cache).metrics
-                null.update({f"{prefix}{k}": v for k, v in m.items()})
+    if null_results is not None:
+        for prefix, part in (("", "test"), ("train_", "train")):
+            null.update({f"{prefix}{k}": v for k, v in null_results[part].metrics.items()})
+            loo = significance.leave_one_out_counts(draws[part], params.basin_alpha)
+            null[f"{prefix}n_significant_basins"] = float(np.mean(loo))
+            null[f"{prefix}any_significant_rate"] = float(np.mean(np.asarray(loo) > 0))
 
     event_counts = {}
     for e in events:
@@ -416,5 +504,81 @@ def _run(params: Params, data: DataConfig, ctx: RunContext, pool) -> float:
         n_rows_outside_bins=int(len(rows.ids) - sum(len(m) for m in train.members)
                                 - sum(len(m) for m in test.members)),
     )
-    objective = train.metrics["continuation_auroc"]
+    for prefix, part in (("", "test"), ("train_", "train")):
+        r, sg = results[part], sig[part]
+        keep = r.table["basin_significant"]
+        ctx.record(**{
+            f"{prefix}n_significant_basins": int(sg["significant"].sum()),
+            f"{prefix}max_basin_strength": significance.null_maximum(sg["strength"]),
+            **{f"{prefix}significant_{k}": v
+               for k, v in pipeline.table_scores(r.table, keep).items()},
+            f"{prefix}significant_n_clusters": int(keep.sum()),
+            **{f"{prefix}{k}": v for k, v in forecasts[part].metrics().items()}})
+    ctx.record(
+        significant_early_precision_at_k=test_early_sig.get("precision_at_k", float("nan")),
+        significant_early_kappa_lift=test_early_sig.get("kappa_lift", float("nan")),
+        basin_alpha=params.basin_alpha, null_draws=params.null_draws if params.null_model else 0,
+        horizon_days=horizon,
+        **detection_limits(results, sig, final, params))
+    key = f"train_{params.objective}"
+    objective = ctx.metrics.get(key, float("nan"))
     return float(objective) if np.isfinite(objective) else 0.0
+
+
+SCAN_COLUMNS = ("region_count", "region_expected", "cluster_llr", "density_ratio",
+                "basin_strength", "basin_p_value", "basin_significant")
+SIGNIFICANCE_COLUMNS = ("strength", "p_value", "significant", "density_ratio", "excess",
+                        "region_count", "region_expected")
+
+
+def basin_significance(rows, result, xp=np, seed: int = 0) -> dict[str, np.ndarray]:
+    """The cluster-level scan statistics of a part (added to its table) and its basins'
+    strengths (engine.basins.significance)."""
+    scan = significance.cluster_scan(rows.coords, result.bins.row_bin, result.bins.n_bins,
+                                     result.table, xp, seed)
+    for k in ("region_count", "region_expected", "cluster_llr", "density_ratio"):
+        result.table[k] = scan[k]
+    return significance.basin_strength(result.table["basin_id"], scan["region_count"],
+                                       scan["region_expected"])
+
+
+def mark_significant(table: dict[str, np.ndarray], sig: dict[str, np.ndarray]) -> None:
+    """Each cluster row gets its basin's strength, p-value and significance."""
+    at = np.searchsorted(sig["basin_id"], table["basin_id"])
+    for k, name in (("strength", "basin_strength"), ("p_value", "basin_p_value"),
+                    ("significant", "basin_significant")):
+        v = np.asarray(sig[k])
+        table[name] = v[at] if len(at) else v[:0]
+
+
+def check_rows_per_bin(results: dict, s: Settings) -> None:
+    """Too few rows per bin to cluster anything is one error naming the bin size."""
+    sizes = np.concatenate([[len(m) for m in r.members] for r in results.values()])
+    need = max(s.min_cluster_size_global, s.min_samples + 1)
+    if len(sizes) == 0 or np.median(sizes) < 2 * need:
+        raise UserError(
+            f"job.bin_size_days={s.bin_size_days} gives {float(np.median(sizes) if len(sizes) else 0):.0f} "
+            f"rows per bin (median); at least {2 * need} are needed to test for basins "
+            f"(2 x max(job.min_cluster_size_global, job.min_samples + 1)): use longer bins")
+
+
+def detection_limits(results: dict, sig: dict, s: Settings, p: Params) -> dict[str, float]:
+    """The weakest basin this data could show as significant (test part): the excess rows per
+    bin that a basin alive `job.detect_bins` bins needs to pass the null draws' threshold,
+    in a region expecting the median cluster region's rows, and at least the minimum cluster
+    size. As intensity: that excess over the median rows per bin
+    (the planted generator's intensity when the background fills the bins)."""
+    r, sg = results["test"], sig["test"]
+    t = r.table
+    if "null_strengths" not in sg or not len(t["size"]):
+        return {}
+    n_bin = float(np.median([len(m) for m in r.members]))
+    scored = t["region_expected"] > 0
+    background = float(np.median(t["region_expected"][scored])) if scored.any() else 0.0
+    threshold = significance.strength_threshold(sg["null_strengths"], len(sg["strength"]),
+                                                p.basin_alpha)
+    excess = significance.detection_limit(threshold, background, p.detect_bins)
+    excess = max(excess, float(min_cluster_size(int(n_bin), s)))
+    return {"detection_threshold_strength": threshold,
+            "detection_limit_rows_per_bin": excess,
+            "detection_limit_intensity": excess / max(n_bin, 1.0)}

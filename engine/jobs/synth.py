@@ -31,6 +31,8 @@ class Params:
 def run(params: Params, data: DataConfig, ctx: RunContext) -> float:
     if params.row_group_rows < 1:
         raise UserError(f"job.row_group_rows={params.row_group_rows}: must be at least 1")
+    if data.planted:
+        return _run_planted(params, data, ctx)
     source = open_embeddings(DataConfig(**{**vars(data), "name": "synthetic",
                                            "batch_rows": params.row_group_rows}), ctx.seed)
     dtype = np.float16 if params.float16 else np.float32
@@ -62,3 +64,31 @@ def run(params: Params, data: DataConfig, ctx: RunContext) -> float:
                   q=t.q, windows=t.windows, is_basin=t.is_basin)
     ctx.record(n_rows=source.n_rows, dim=source.dim, n_rated=len(rated))
     return float(source.n_rows)
+
+
+def _run_planted(params: Params, data: DataConfig, ctx: RunContext) -> float:
+    """Planted basins in noise: tweets.parquet (id, datetime, coordinates, counts,
+    planted_basin) and truth.npz (centres, spreads, windows in days, intensities, counts)."""
+    from engine.data import planted_truth
+    from engine.synthetic import planted
+
+    truth = planted_truth(data, ctx.seed)
+    n_chunks = -(-truth.n_rows // params.row_group_rows)
+    with ctx.stage("write tweets"):
+        writer = None
+        try:
+            for table in ctx.progress(planted.iter_chunks(truth, ctx.seed, params.row_group_rows),
+                                      n_chunks, "synth"):
+                if writer is None:
+                    writer = ParquetStreamWriter(ctx.path("tweets.parquet"), table.schema)
+                writer.write(table)
+        except BaseException as exc:
+            if writer is not None:
+                writer.__exit__(type(exc), exc, None)
+            raise
+        writer.close()
+        write_npz(ctx.path("truth.npz"), centres=truth.centres, spreads=truth.spreads,
+                  windows=truth.windows, intensities=truth.intensities, counts=truth.counts,
+                  blob_centres=truth.blob_centres, blob_spreads=truth.blob_spreads)
+    ctx.record(n_rows=truth.n_rows, dim=truth.dim, n_planted_basins=len(truth.centres))
+    return float(truth.n_rows)

@@ -1,0 +1,261 @@
+"""Basin strength and significance against the time-shuffled null.
+
+A basin is a place where tweets gather more at some times than the time-shuffled rows would
+put there: the null keeps every position and permutes the times, so a static cluster (a
+topic present all year) is no basin, while one that emerges, holds and fades is.
+
+Statistic (a prospective scan log-likelihood ratio with a robust volume per bin):
+- each cluster k of bin t defines a region R_k, the ball around its centre with its RMS
+  radius; it is scored on the NEXT bin: c_k counts bin t+1's rows in R_k;
+- the volume of bin b, v_b, is the median over reference balls (centres uniform over the
+  rows' box, each holding ~PER_BIN rows per bin) of each ball's count in b over its mean
+  count: a median, so neither basins (a minority of the balls) nor their volume move it;
+- under the time shuffle R_k holds rows in proportion to the volume: mu_k = v_{t+1}
+  N(R_k) / sum_b v_b, both sums over the part's bins but t;
+- a basin is the tube of its clusters, c = sum c_k, mu = sum mu_k, and its strength is the
+  Poisson log-likelihood ratio c ln(c/mu) - (c - mu) (0 when c <= mu); `density_ratio` c/mu
+  and `excess` c - mu are its effect sizes.
+Why so: the pipeline puts each cluster where bin t happens to be dense, so counting bin t
+itself rewards every noise fluctuation, and a long chain of them adds up to a strong
+"basin". Bin t+1 did not choose the region: a fluctuation does not recur there, a basin does
+(tweets keep landing where they landed). Against raw bin totals (Kulldorff's space-time
+permutation form, mu = N(R) n_t / N) every background region looks dense in quiet bins and
+sparse where basins elsewhere add volume; against a local surround, a basin next door moves
+the reference. The median volume is moved by neither.
+
+p-values: the null distribution of a basin's strength comes from M draws of time-shuffled
+rows run through the same pipeline with the same parameters; every basin of every draw is
+one sample of it. q(s) is the share of those samples at or above s, with an exponential
+tail fitted to the top TAIL share above the samples' range (likelihood ratios have
+exponential tails), and the p-value corrects for the n basins tested in the part (Sidak:
+p = 1 - (1 - q)^n), so `significant` (p <= alpha) holds the family-wise error at alpha.
+Why not the max-T null (each draw's strongest basin): how many tracks a pipeline draws
+depends on the rest of the data (HDBSCAN on bins holding a few basins keeps more noise
+clusters than on the shuffled rows, whose blobs are static), so the draws' maxima came from
+fewer tracks than the real part tests and noise passed; per-basin samples with the real
+count of tests do not depend on that.
+
+Array code over `xp` (NumPy or CuPy): the region counts are one product per chunk of rows.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+EULER_GAMMA = 0.5772156649015329
+TAIL = 0.1  # share of the null samples the exponential tail is fitted to
+REFERENCES = 256  # reference balls for the volume of a bin
+PER_BIN = 30  # rows per bin a reference ball holds on average
+
+
+def region_counts(X, row_bin, n_bins: int, centres, radii, xp=np, chunk: int = 16384
+                  ) -> np.ndarray:
+    """(K, n_bins) rows of each bin inside each ball (centre k, radius k), on xp's device."""
+    K = len(centres)
+    out = xp.zeros((K, n_bins), xp.float64)
+    if K == 0 or n_bins == 0:
+        return _host(out)
+    C = xp.asarray(centres, xp.float64)
+    r2 = xp.asarray(radii, xp.float64) ** 2
+    cc = (C * C).sum(1)
+    eye = xp.eye(n_bins, dtype=xp.float64)
+    for a in range(0, len(X), chunk):
+        x = xp.asarray(X[a:a + chunk], xp.float64)
+        b = xp.asarray(row_bin[a:a + chunk])
+        d2 = (x * x).sum(1)[:, None] + cc[None, :] - 2.0 * (x @ C.T)
+        inside = (d2 <= r2[None, :]).astype(xp.float64)
+        out += inside.T @ eye[b]
+    return _host(out)
+
+
+def _host(v) -> np.ndarray:
+    return v.get() if hasattr(v, "get") else np.asarray(v)
+
+
+def scan_llr(c, mu, N, xp=np):
+    """Kulldorff's log-likelihood ratio of c observed against mu expected out of N (0 where
+    c <= mu: only excesses count)."""
+    c, mu = xp.asarray(c, xp.float64), xp.asarray(mu, xp.float64)
+    hi = c > mu
+    cs, ms = xp.where(hi, c, 1.0), xp.where(hi, mu, 1.0)
+    rest_c, rest_m = xp.maximum(N - cs, 0.0), xp.maximum(N - ms, 1e-300)
+    inner = cs * xp.log(cs / ms) + xp.where(rest_c > 0, rest_c * xp.log(
+        xp.maximum(rest_c, 1e-300) / rest_m), 0.0)
+    return xp.where(hi, inner, 0.0)
+
+
+def bin_volumes(X, row_bin, n_bins: int, seed, xp=np) -> np.ndarray:
+    """(n_bins,) robust volume of each bin: the median over reference balls of count / mean
+    count. Centres are drawn uniformly over the rows' box (so dense basins, small in area,
+    are a small minority of them); each radius reaches ~PER_BIN x n_bins rows, so a ball
+    holds ~PER_BIN rows per bin and its ratio is not Poisson noise."""
+    from scipy.spatial import cKDTree
+
+    n = len(X)
+    if n == 0 or n_bins == 0:
+        return np.ones(n_bins)
+    Xh = np.asarray(X, float)
+    lo, hi = np.quantile(Xh, 0.01, axis=0), np.quantile(Xh, 0.99, axis=0)
+    centres = np.random.default_rng(seed).uniform(lo, hi, (REFERENCES, Xh.shape[1]))
+    k = int(min(PER_BIN * n_bins, max(n // 4, 1)))
+    radius = cKDTree(Xh).query(centres, k=[k])[0][:, 0]
+    counts = region_counts(Xh, row_bin, n_bins, centres, radius, xp)
+    mean = counts.mean(1)
+    ok = mean > 0
+    if not ok.any():
+        return np.ones(n_bins)
+    return np.median(counts[ok] / mean[ok, None], axis=0)
+
+
+def cluster_scan(X, row_bin, n_bins: int, table: dict[str, np.ndarray], xp=np, seed=0
+                 ) -> dict[str, np.ndarray]:
+    """Per cluster of a part's table, on the next bin: region_count c, region_expected mu,
+    cluster_llr, density_ratio (zeros for the part's last bin)."""
+    inside = row_bin >= 0
+    Xp, bp = X[inside], row_bin[inside]
+    r = np.maximum(table["spread"].astype(float), 1e-12)
+    t = table["bin"].astype(np.int64)
+    if len(t) == 0:
+        z = np.zeros(0)
+        return {"region_count": z, "region_expected": z, "cluster_llr": z,
+                "density_ratio": z, "N": float(inside.sum())}
+    ball = region_counts(Xp, bp, n_bins, table["centre"], r, xp)
+    v = bin_volumes(Xp, bp, n_bins, seed, xp)
+    k = np.arange(len(t))
+    has_next = t + 1 < n_bins
+    nxt = np.minimum(t + 1, n_bins - 1)
+    c = np.where(has_next, ball[k, nxt], 0.0)
+    own = ball.sum(1) - ball[k, t]  # bin t chose the region: left out
+    rate = np.divide(own, v.sum() - v[t], out=np.zeros(len(t)), where=v.sum() - v[t] > 0)
+    mu = np.where(has_next, v[nxt] * rate, 0.0)
+    llr = poisson_llr(c, mu)
+    ratio = np.divide(c, mu, out=np.zeros_like(c), where=mu > 0)
+    return {"region_count": c, "region_expected": mu, "cluster_llr": llr,
+            "density_ratio": ratio, "N": float(inside.sum())}
+
+
+def poisson_llr(c, mu) -> np.ndarray:
+    """c ln(c/mu) - (c - mu) where c > mu, else 0."""
+    c, mu = np.asarray(c, float), np.asarray(mu, float)
+    hi = (c > mu) & (mu > 0)
+    out = np.zeros(np.broadcast(c, mu).shape)
+    out[hi] = c[hi] * np.log(c[hi] / mu[hi]) - (c[hi] - mu[hi])
+    return out
+
+
+def basin_strength(basin_id: np.ndarray, c: np.ndarray, mu: np.ndarray
+                   ) -> dict[str, np.ndarray]:
+    """Per basin (sorted ids): observed, expected, strength (tube LLR), ratio, excess."""
+    ids, inv = np.unique(basin_id, return_inverse=True)
+    cb = np.bincount(inv, c, len(ids))
+    mb = np.bincount(inv, mu, len(ids))
+    strength = poisson_llr(cb, mb)
+    ratio = np.divide(cb, mb, out=np.zeros_like(cb), where=mb > 0)
+    return {"basin_id": ids, "region_count": cb, "region_expected": mb, "strength": strength,
+            "density_ratio": ratio, "excess": cb - mb}
+
+
+def gumbel_sf(s: np.ndarray, maxima: np.ndarray) -> np.ndarray:
+    """P(max > s) under a Gumbel fitted to the draws' maxima by moments."""
+    m = np.asarray(maxima, float)
+    sd = float(m.std(ddof=1)) if len(m) > 1 else 0.0
+    if sd <= 0:
+        return np.where(np.asarray(s) > (m.max() if len(m) else 0.0), 0.0, 1.0)
+    beta = sd * math.sqrt(6) / math.pi
+    loc = float(m.mean()) - EULER_GAMMA * beta
+    return -np.expm1(-np.exp(-(np.asarray(s, float) - loc) / beta))
+
+
+def max_t_pvalues(strength: np.ndarray, null_maxima: np.ndarray) -> np.ndarray:
+    """Single-step max-T adjusted p-values: (1 + #{null maxima >= s}) / (M + 1), refined by
+    the Gumbel fit below 1/(M + 1) (where no draw reached s)."""
+    s = np.asarray(strength, float)
+    m = np.sort(np.asarray(null_maxima, float))
+    M = len(m)
+    if M == 0:
+        return np.full(len(s), np.nan)
+    exceed = M - np.searchsorted(m, s, side="left")
+    p = (1.0 + exceed) / (M + 1.0)
+    low = exceed == 0
+    if low.any():
+        p[low] = np.minimum(p[low], gumbel_sf(s[low], m))
+    return p
+
+
+def tail_probability(s: np.ndarray, null: np.ndarray) -> np.ndarray:
+    """q(s) = P(null strength >= s): empirical (with the +1 of a permutation test) while at
+    least 10 samples reach s, beyond that an exponential tail fitted by its mean excess over
+    the top TAIL share of the samples."""
+    s = np.asarray(s, float)
+    null = np.sort(np.asarray(null, float))
+    n = len(null)
+    if n == 0:
+        return np.full(len(s), np.nan)
+    exceed = n - np.searchsorted(null, s, side="left")
+    q = (1.0 + exceed) / (n + 1.0)
+    n_tail = max(int(np.ceil(TAIL * n)), 10)
+    if n >= n_tail:
+        u = null[n - n_tail]
+        beta = max(float(np.mean(null[n - n_tail:] - u)), 1e-12)
+        far = exceed < 10
+        q[far] = (n_tail / (n + 1.0)) * np.exp(-np.maximum(s[far] - u, 0.0) / beta)
+    return np.minimum(q, 1.0)
+
+
+def sidak_pvalues(strength: np.ndarray, null: np.ndarray) -> np.ndarray:
+    """Family-wise p-values of a part's basins: 1 - (1 - q)^n over its n basins."""
+    q = tail_probability(strength, null)
+    return -np.expm1(len(q) * np.log1p(-np.minimum(q, 1 - 1e-16)))
+
+
+def null_maximum(strength: np.ndarray) -> float:
+    """A draw's largest basin strength (0 with no basin: nothing beat the null)."""
+    return float(np.max(strength)) if len(strength) else 0.0
+
+
+def leave_one_out_counts(draw_strengths: list[np.ndarray], alpha: float) -> list[int]:
+    """Per null draw: its basins significant against the other draws (the null's own count
+    of false discoveries, which should be 0 in all but about alpha of the draws)."""
+    out = []
+    for j, s in enumerate(draw_strengths):
+        others = np.concatenate([d for i, d in enumerate(draw_strengths) if i != j] or
+                                [np.zeros(0)])
+        out.append(int((sidak_pvalues(s, others) <= alpha).sum()) if len(others) else 0)
+    return out
+
+
+def strength_threshold(null: np.ndarray, n_tests: int, alpha: float) -> float:
+    """The strength a basin must exceed to be significant among n_tests (bisection on the
+    monotone p-value)."""
+    null = np.asarray(null, float)
+    if len(null) == 0:
+        return float("inf")
+    q_target = -np.expm1(np.log1p(-alpha) / max(n_tests, 1))
+    lo, hi = 0.0, float(null.max()) + 1.0
+    while tail_probability(np.array([hi]), null)[0] > q_target:
+        hi *= 2
+    for _ in range(60):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (lo, mid) if tail_probability(np.array([mid]), null)[0] <= q_target else (mid, hi)
+    return hi
+
+
+def detection_limit(threshold: float, background: float, n_bins_alive: int) -> float:
+    """Smallest excess e (rows per bin) for which a basin seen in `n_bins_alive` bins (so
+    scored on n_bins_alive - 1 next bins), over a region expecting `background` rows per
+    bin, has strength > threshold (bisection; inf past 100x background)."""
+    L = max(int(n_bins_alive) - 1, 1)
+
+    def strength(e: float) -> float:
+        return float(poisson_llr(L * (background + e), L * background))
+
+    hi = 100.0 * max(background, 1.0)
+    if not np.isfinite(threshold) or strength(hi) <= threshold:
+        return float("inf")
+    lo = 0.0
+    for _ in range(60):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (lo, mid) if strength(mid) > threshold else (mid, hi)
+    return hi
