@@ -13,8 +13,11 @@ from engine.errors import UserError
 from engine.synthetic import tweets
 from tests.conftest import compose
 
+# Three null draws at alpha 0.25 keep significance on at a fraction of the default's cost.
+FEW_DRAWS = ("job.null_draws=3", "job.basin_alpha=0.25")
 SMALL = ("job=basins", "data.n_rows=8000", "data.n_topics=8", "data.n_basins=3",
-         "job.n_bootstrap=5", "job.early_N=[2,3]", "job.early_S=[1]", "job.early_Tq=[0.5]")
+         "job.n_bootstrap=5", "job.early_N=[2,3]", "job.early_S=[1]", "job.early_Tq=[0.5]",
+         *FEW_DRAWS)
 
 
 def _run(out, *overrides, backend="cpu"):
@@ -112,7 +115,7 @@ def test_forecasts_have_skill_and_early_detection_lifts(planted):
 ENDINGS = ("job=basins", "data.n_rows=80000", "data.n_days=730", "data.n_topics=12",
            "data.n_basins=10", "data.basin_window=[0.04,0.08]", "job.n_bootstrap=5",
            "job.tune=false", "job.bin_size_days=14", "job.early_N=[3]", "job.early_S=[1]",
-           "job.early_Tq=[0.5]")
+           "job.early_Tq=[0.5]", *FEW_DRAWS)
 
 
 @pytest.fixture(scope="module")
@@ -198,10 +201,32 @@ def test_files_input_and_missing_counts_warn(tmp_path):
     assert _read(out / "bins.parquet")["size"].size > 0
 
 
-def test_bins_smaller_than_the_minimum_have_no_clusters(tmp_path):
-    out, m = _files_run(tmp_path, _table(n=120), "job.coords=[x,y]", "job.bin_size_days=7",
-                        "job.min_cluster_size_global=40")
-    assert m["n_clusters"] == 0 and m["train_n_clusters"] == 0
+def test_bins_too_small_to_test_anything_are_one_clear_error(tmp_path):
+    with pytest.raises(UserError, match=r"job.bin_size_days=7 gives \d+ rows per bin"):
+        _files_run(tmp_path, _table(n=120), "job.coords=[x,y]", "job.bin_size_days=7",
+                   "job.min_cluster_size_global=40")
+    assert not (tmp_path / "out" / "metrics.json").exists()
+
+
+@pytest.mark.parametrize("override, match", [
+    ("job.basin_alpha=0", "job.basin_alpha=0"),
+    ("job.horizon_days=-1", "job.horizon_days=-1"),
+    ("job.horizon_days=900", "longer than the test part"),
+    ("job.objective=auc", "job.objective"),
+])
+def test_significance_and_forecast_settings_out_of_range(tmp_path, override, match):
+    with pytest.raises(UserError, match=match):
+        _files_run(tmp_path, _table(n=1500), "job.coords=[x,y]", "job.bin_size_days=14",
+                   override)
+    assert not (tmp_path / "out" / "metrics.json").exists()
+
+
+def test_too_few_null_draws_for_alpha_is_refused():
+    from engine.jobs.basins import Params, settings_of
+
+    with pytest.raises(UserError, match="at least 19 null draws"):
+        settings_of(Params(null_draws=5))
+    settings_of(Params(null_draws=3, basin_alpha=0.25))
 
 
 @pytest.mark.parametrize("case, match", [
