@@ -42,3 +42,27 @@ def test_gpu_backend(gpu):
     assert gpu.gpu and gpu.xp.__name__ == "cupy"
     assert importlib.util.find_spec("cuml") is not None
     assert gpu.to_host(gpu.asarray(np.arange(3))).tolist() == [0, 1, 2]
+
+
+@pytest.mark.skipif(HAS_GPU, reason="a GPU is present")
+def test_auto_fallback_says_why_once(caplog):
+    from engine import backend
+
+    backend._note_cpu_fallback.cache_clear()
+    with caplog.at_level("WARNING", logger="engine"):
+        resolve("auto")
+        resolve("auto")  # basins resolves once per bin: still one line
+    lines = [r.getMessage() for r in caplog.records if "backend=auto" in r.getMessage()]
+    assert len(lines) == 1
+    assert lines[0].startswith("backend=auto: running on the CPU: ")
+    assert "missing GPU packages" in lines[0] or "CUDA" in lines[0]
+
+
+def test_missing_gpu_package_message_names_the_extra():
+    from engine.backend import GPU_PACKAGES
+
+    assert "faiss" not in GPU_PACKAGES  # kNN runs on cuVS; faiss-cpu serves the CPU only
+    if not HAS_GPU:
+        with pytest.raises(UserError) as err:
+            resolve("gpu")
+        assert "faiss-gpu" not in str(err.value)
