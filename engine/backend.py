@@ -102,8 +102,12 @@ def _share_device_memory() -> None:
     With CuPy on RMM's allocator and RMM on the driver's stream-ordered pool, all of them draw
     from (and free into) one pool. torch keeps its own caching allocator."""
     import cupy
-    from rmm.allocators.cupy import rmm_cupy_allocator
-    from rmm.mr import CudaAsyncMemoryResource, set_current_device_resource
+
+    try:
+        from rmm.allocators.cupy import rmm_cupy_allocator
+        from rmm.mr import CudaAsyncMemoryResource, set_current_device_resource
+    except ImportError:  # no RAPIDS here (gpu_backend() alone): nothing to share with
+        return
 
     set_current_device_resource(CudaAsyncMemoryResource())
     cupy.cuda.set_allocator(rmm_cupy_allocator)
@@ -162,6 +166,13 @@ def resolve(requested: str) -> Backend:
             raise UserError(f"backend=gpu: {problem}")
         _note_cpu_fallback(problem)
         return cpu_backend()
+    return gpu_backend()
+
+
+def gpu_backend() -> Backend:
+    """The GPU backend on the current CUDA device, without resolve()'s package check: what
+    needs only CuPy (arrays, custom kernels) runs without cuML, cuGraph or cuVS installed,
+    as stage 1 of bench/gpu_check.py and the `gpu` test fixture do."""
     cupy = importlib.import_module("cupy")
     _share_device_memory()
     props = cupy.cuda.runtime.getDeviceProperties(cupy.cuda.Device().id)
