@@ -29,7 +29,7 @@ unset PIP_FIND_LINKS PIP_EXTRA_INDEX_URL PIP_INDEX_URL PIP_NO_INDEX
   && "$VENV/bin/python" -m pip install -q -e ".[gpu,test]"
 result "install .[gpu,test] from PyPI" $?
 "$VENV/bin/python" -m pip list --format=freeze 2>/dev/null \
-  | grep -iE '^(cupy|cuml|pylibcugraph|cuvs|rmm|libcuvs|librmm|torch|faiss|dask-cuda|numba|cuda-bindings|nvidia-cuda-nvrtc|fast-hdbscan|leidenalg|igraph)' \
+  | grep -iE '^(cupy|cuml|pylibcugraph|cuvs|rmm|libcuvs|librmm|torch|faiss|dask-cuda|numba|cuda-bindings|nvidia-cuda-nvrtc|fast[-_]hdbscan|hdbscan|leidenalg|igraph)' \
   | tr '\n' ' '; echo
 echo "packages: $("$VENV/bin/python" -m pip list --format=freeze 2>/dev/null | wc -l)," \
   "size: $(du -sh "$VENV" | cut -f1)"
