@@ -12,6 +12,7 @@ import functools
 import importlib
 import importlib.metadata
 import importlib.util
+import logging
 import platform
 from dataclasses import dataclass, field
 from types import ModuleType
@@ -21,12 +22,17 @@ import numpy as np
 
 from engine.errors import UserError
 
-# Module name -> distribution names to report its version (first one installed wins).
+log = logging.getLogger("engine")
+
+# Module name -> distribution names to report its version (first one installed wins). The GPU
+# backend needs all of them: kNN runs on cuVS, graphs on pylibcugraph, density clustering on
+# cuML, and every array allocation goes through RMM (see _share_device_memory).
 GPU_PACKAGES = {
-    "cupy": ("cupy-cuda12x", "cupy-cuda13x", "cupy"),
-    "cuml": ("cuml-cu12", "cuml-cu13", "cuml"),
-    "pylibcugraph": ("pylibcugraph-cu12", "pylibcugraph-cu13", "pylibcugraph"),
-    "faiss": ("faiss-gpu-cu12", "faiss-gpu-cuvs", "faiss-gpu", "faiss-cpu"),
+    "cupy": ("cupy-cuda13x", "cupy"),
+    "cuml": ("cuml-cu13", "cuml"),
+    "pylibcugraph": ("pylibcugraph-cu13", "pylibcugraph"),
+    "cuvs": ("cuvs-cu13", "cuvs"),
+    "rmm": ("rmm-cu13", "rmm"),
 }
 CPU_PACKAGES = {
     "numpy": ("numpy",),
@@ -34,7 +40,7 @@ CPU_PACKAGES = {
     "sklearn": ("scikit-learn",),
     "pyarrow": ("pyarrow",),
     "polars": ("polars",),
-    "faiss": ("faiss-cpu", "faiss-gpu-cu12", "faiss-gpu"),
+    "faiss": ("faiss-cpu",),
     "igraph": ("igraph",),
     "leidenalg": ("leidenalg",),
     "fast_hdbscan": ("fast-hdbscan",),
@@ -54,6 +60,7 @@ def _dist_version(names: tuple[str, ...]) -> str | None:
     return None
 
 
+@functools.cache  # the answer cannot change within a process; basins resolves once per bin
 def _gpu_problem() -> str | None:
     """Why the GPU backend cannot run here, or None when it can."""
     missing = [m for m in GPU_PACKAGES if importlib.util.find_spec(m) is None]
@@ -64,14 +71,46 @@ def _gpu_problem() -> str | None:
 
         count = cupy.cuda.runtime.getDeviceCount()
     except Exception as exc:  # CUDA driver absent or broken
-        return f"no usable CUDA device ({type(exc).__name__}: {exc})"
+        return f"no usable CUDA device ({type(exc).__name__}: {_first_line(exc)})"
     if count < 1:
         return "no CUDA device found"
-    import faiss
-
-    if not hasattr(faiss, "StandardGpuResources"):
-        return "the installed faiss has no GPU support (install faiss-gpu-cu12, not faiss-cpu)"
+    # Installed is not importable: a library built against another RAPIDS release fails here
+    # (as faiss-gpu-cuvs 1.15.0 did beside librmm 26.10), and must not fail mid-job instead.
+    for module in GPU_PACKAGES:
+        try:
+            importlib.import_module(module)
+        except Exception as exc:
+            return f"cannot import {module} ({type(exc).__name__}: {_first_line(exc)})"
     return None
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [""])[0]
+
+
+@functools.cache  # one line per process, however often a job resolves `auto`
+def _note_cpu_fallback(problem: str) -> None:
+    log.warning("backend=auto: running on the CPU: %s", problem)
+
+
+@functools.cache  # once per process: the allocator and the RMM resource are process-wide
+def _share_device_memory() -> None:
+    """Route CuPy's allocations through RMM, onto one cudaMallocAsync pool.
+
+    cuML, cuGraph and cuVS allocate through RMM; CuPy has its own pool by default, and the two
+    never hand memory to each other, so a stage could run out of memory the other holds idle.
+    With CuPy on RMM's allocator and RMM on the driver's stream-ordered pool, all of them draw
+    from (and free into) one pool. torch keeps its own caching allocator."""
+    import cupy
+
+    try:
+        from rmm.allocators.cupy import rmm_cupy_allocator
+        from rmm.mr import CudaAsyncMemoryResource, set_current_device_resource
+    except ImportError:  # no RAPIDS here (gpu_backend() alone): nothing to share with
+        return
+
+    set_current_device_resource(CudaAsyncMemoryResource())
+    cupy.cuda.set_allocator(rmm_cupy_allocator)
 
 
 @dataclass
@@ -125,8 +164,17 @@ def resolve(requested: str) -> Backend:
     if problem is not None:
         if requested == "gpu":
             raise UserError(f"backend=gpu: {problem}")
+        _note_cpu_fallback(problem)
         return cpu_backend()
+    return gpu_backend()
+
+
+def gpu_backend() -> Backend:
+    """The GPU backend on the current CUDA device, without resolve()'s package check: what
+    needs only CuPy (arrays, custom kernels) runs without cuML, cuGraph or cuVS installed,
+    as stage 1 of bench/gpu_check.py and the `gpu` test fixture do."""
     cupy = importlib.import_module("cupy")
+    _share_device_memory()
     props = cupy.cuda.runtime.getDeviceProperties(cupy.cuda.Device().id)
     name = props["name"].decode() if isinstance(props["name"], bytes) else str(props["name"])
     versions = _versions({**CPU_PACKAGES, **GPU_PACKAGES})

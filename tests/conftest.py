@@ -24,7 +24,24 @@ def _has_gpu() -> bool:
 HAS_GPU = _has_gpu()
 
 
+# GPU tests that need cuML, cuGraph, cuVS or dask-cuda, or run a job with backend=gpu (whose
+# check asks for all of them): marked `rapids` here, in one place, so that bench/gpu_check.py
+# can run `-m "gpu and not rapids"` before those libraries are staged on the GPU machine.
+RAPIDS_TESTS = (
+    "tests/jobs/",
+    "tests/opinion/test_gpu.py::test_gpu_job_runs",
+    "tests/ops/test_knn.py",
+    "tests/ops/test_leiden.py",
+    "tests/basins/test_hdbscan_ops.py",
+    "tests/test_parallel.py",
+    "tests/test_backend.py",
+)
+
+
 def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if "gpu" in item.keywords and item.nodeid.startswith(RAPIDS_TESTS):
+            item.add_marker(pytest.mark.rapids)
     if HAS_GPU:
         return
     skip = pytest.mark.skip(reason="needs a CUDA device and the GPU packages")
@@ -42,9 +59,11 @@ def cpu():
 
 @pytest.fixture(scope="session")
 def gpu():
-    from engine.backend import resolve
+    # Device and CuPy only: tests of paths that need cuML, cuGraph or cuVS are marked `rapids`
+    # (below), so the rest run on a GPU machine that has none of them (bench/gpu_check.py).
+    from engine.backend import gpu_backend
 
-    return resolve("gpu")
+    return gpu_backend()
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 """Undirected kNN graphs from neighbour lists, built with array operations only.
 
-`knn_edges(idx, scores, mode)`: every directed pair i -> idx[i, j] (index >= 0, not i) becomes
-the undirected pair (min, max). `mutual` keeps the pairs listed in both directions with weight
+`knn_edges(idx, scores, mode)`: every directed pair i -> idx[i, j] (index >= 0, not i; a repeat
+of it in the same row is ignored) becomes the undirected pair (min, max). `mutual` keeps the pairs listed in both directions with weight
 = mean of the two similarities; `union` keeps every pair, with the mean of the directions
 present (one or two). Each undirected edge appears once, src < dst, sorted by (src, dst).
 """
@@ -30,12 +30,16 @@ def knn_edges(idx, scores, mode: str = "mutual", exclude=None, xp=np):
         exclude = xp.asarray(exclude, dtype=bool)
         keep &= ~exclude[src] & ~exclude[xp.where(dst >= 0, dst, 0)]
     src, dst, w = src[keep], dst[keep], w[keep]
+    # One entry per directed pair: a row that lists a neighbour twice (CAGRA can, raft #2234)
+    # would otherwise count as both directions and make a one-sided pair mutual.
+    _, first = xp.unique(src * n + dst, return_index=True)
+    src, dst, w = src[first], dst[first], w[first]
     lo = xp.minimum(src, dst)
     hi = xp.maximum(src, dst)
     key = lo * n + hi  # n^2 < 2^63 for any n this engine meets
     order = xp.argsort(key)
     key, w = key[order], w[order]
-    # A neighbour list holds each vertex once, so a key occurs at most twice.
+    # Directed pairs are unique, so an undirected key occurs at most twice.
     starts = xp.ones(len(key), dtype=bool)
     starts[1:] = key[1:] != key[:-1]
     pos = xp.flatnonzero(starts)

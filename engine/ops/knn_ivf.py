@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.ops.knn import drop_self, faiss_metric
+from engine.ops.knn_common import drop_self, faiss_metric
 
 NITER = 10  # k-means passes: the lists only need to be compact, not optimal
 TRAIN_PER_LIST = 64  # rows sampled per list for k-means (FAISS warns below 39)

@@ -42,6 +42,16 @@ def _check(n_vertices: int, src, dst, weight) -> None:
         raise UserError("the graph has no vertices")
 
 
+def edge_free(src, weight) -> bool:
+    """True when the graph has no edge, or its edges weigh nothing in total."""
+    if len(src) == 0:
+        return True
+    if weight is None:
+        return False
+    w = weight if hasattr(weight, "sum") else np.asarray(weight)  # NumPy or CuPy
+    return float(w.sum()) == 0.0
+
+
 def leiden(backend: Backend, n_vertices: int, src, dst, weight=None, resolution: float = 1.0,
            seed: int = 0, n_iterations: int = -1, implementation: str = "igraph") -> np.ndarray:
     """Community label of every vertex (host int32 array, 0 = largest community).
@@ -49,6 +59,11 @@ def leiden(backend: Backend, n_vertices: int, src, dst, weight=None, resolution:
     n_iterations: Leiden passes on CPU (-1: until the partition is stable); on GPU it caps
     the number of levels."""
     _check(n_vertices, src, dst, weight)
+    if edge_free(src, weight):
+        # Nothing to optimise: every vertex is its own community. cuGraph's Leiden divides by
+        # the total edge weight, so an edge-free graph must not reach it; igraph and
+        # leidenalg return these singletons themselves, so all backends agree.
+        return relabel_by_size(np.arange(n_vertices))
     if backend.gpu:
         from engine.ops import leiden_gpu
 

@@ -18,7 +18,10 @@ Kinds:
   centroid; every other message is screened through pivot bounds (`engine.stream.pivots`)
   instead of a product with all centroids;
 - "float32": BLAS sgemm on CPU, cuBLAS through CuPy on GPU (the GPU bound allows TF32
-  tensor-core inputs, u_in = 2^-11, whatever CuPy's math mode);
+  tensor-core inputs whatever CuPy's math mode: 10 fraction bits, and since the conversion
+  to TF32 need not round to nearest, u_in = 2^-10, not 2^-11; tensor cores also truncate
+  while accumulating (Fasi, Higham, Mikaitis, Pranesh 2021, "Numerical behavior of NVIDIA
+  tensor cores"), so u_acc = 2^-23);
 - "bfloat16": torch on CPU (oneDNN, AMX where the CPU has it), bfloat16 inputs and output,
   float32 accumulation: about 3x the float32 speed where the CPU multiplies bfloat16 in
   hardware (AMX, AVX512-BF16), ~10x slower than float32 where it does not (AVX2); a wider
@@ -33,7 +36,8 @@ import sys
 import numpy as np
 
 F32_U = 2.0**-24
-TF32_U = 2.0**-11
+TF32_U = 2.0**-10  # TF32 keeps 10 fraction bits; truncation loses up to one unit of them
+F32_TRUNC_U = 2.0**-23  # float32 accumulation that truncates instead of rounding
 BF16_U = 2.0**-8
 F64_U = 2.0**-53
 KINDS = ("auto", "pivot", "float32", "bfloat16")
@@ -83,7 +87,8 @@ class Screen:
             self._torch = torch
             self.eps = screening_error(dim, BF16_U, u_out=BF16_U)
         else:
-            self.eps = screening_error(dim, TF32_U if backend.gpu else F32_U)
+            self.eps = (screening_error(dim, TF32_U, u_acc=F32_TRUNC_U) if backend.gpu
+                        else screening_error(dim, F32_U))
 
     def convert(self, rows: np.ndarray):
         rows32 = np.ascontiguousarray(rows, dtype=np.float32)

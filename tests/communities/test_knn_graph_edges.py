@@ -22,7 +22,7 @@ def _brute(idx, scores, mode, exclude=()):
     for i in range(idx.shape[0]):
         for j, s in zip(idx[i], scores[i], strict=True):
             if j >= 0 and j != i and i not in exclude and j not in exclude:
-                directed[(i, int(j))] = float(s)
+                directed.setdefault((i, int(j)), float(s))  # a repeat keeps the first
     out = {}
     for (i, j), s in directed.items():
         a, b = min(i, j), max(i, j)
@@ -44,6 +44,26 @@ def test_edges_equal_brute_force(mode):
     assert got.keys() == ref.keys()
     assert all(abs(got[e] - ref[e]) < 1e-6 for e in ref)
     assert (src < dst).all() and len(got) == len(src)
+
+
+@pytest.mark.parametrize("mode", ["mutual", "union"])
+def test_repeated_neighbour_ids_count_once(mode):
+    """CAGRA can list a neighbour twice in one row (raft #2234): that must not make a
+    one-sided pair mutual, nor change the union's weights."""
+    idx, scores = _lists(seed=2)
+    i = 5
+    j = int(idx[i, 0])
+    idx[j] = np.where(idx[j] == i, (i + 1) % 60 if (i + 1) % 60 != j else (i + 2) % 60, idx[j])
+    assert i not in idx[j]  # j does not list i: the pair is one-sided
+    idx[i, 1] = j  # ... but i lists j twice
+    src, dst, w = knn_edges(idx, scores, mode)
+    got = {(int(a), int(b)): float(x) for a, b, x in zip(src, dst, w, strict=True)}
+    ref = _brute(idx, scores, mode)
+    assert got.keys() == ref.keys()
+    assert all(abs(got[e] - ref[e]) < 1e-6 for e in ref)
+    assert ((min(i, j), max(i, j)) in got) == (mode == "union")
+    if mode == "union":
+        assert got[(min(i, j), max(i, j))] == pytest.approx(float(scores[i, 0]))
 
 
 def test_excluded_vertices_get_no_edges():

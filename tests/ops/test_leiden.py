@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
+from engine.backend import Backend
 from engine.ops.leiden import leiden, modularity, relabel_by_size
 
 
@@ -57,6 +58,25 @@ def test_same_seed_same_labels(cpu):
     assert (a == b).all()
 
 
+@pytest.mark.parametrize("impl", ["igraph", "leidenalg"])
+def test_edge_free_graph_is_all_singletons(cpu, impl):
+    empty = np.array([], np.int64)
+    labels = leiden(cpu, 7, empty, empty, np.array([], np.float32), implementation=impl)
+    assert labels.tolist() == list(range(7))
+    # Edges that weigh nothing in total are no graph either.
+    labels = leiden(cpu, 4, np.array([0, 1]), np.array([1, 2]), np.zeros(2, np.float32),
+                    implementation=impl)
+    assert labels.tolist() == [0, 1, 2, 3]
+
+
+def test_edge_free_graph_never_reaches_the_gpu_library():
+    """The guard sits before the backend dispatch: cuGraph's Leiden divides by the total edge
+    weight. Here no CuPy or pylibcugraph is installed, so reaching leiden_gpu would raise."""
+    gpu_flag = Backend("gpu", np, "guard test: no device used")
+    empty = np.array([], np.int64)
+    assert leiden(gpu_flag, 3, empty, empty, None).tolist() == [0, 1, 2]
+
+
 def test_relabel_by_size():
     assert relabel_by_size(np.array([5, 5, 9, 9, 9, 1])).tolist() == [1, 1, 0, 0, 0, 2]
 
@@ -67,3 +87,5 @@ def test_gpu_leiden_recovers_planted_groups(gpu):
     labels = leiden(gpu, n + 3, src, dst, w, seed=1)
     assert len(labels) == n + 3
     assert adjusted_rand_score(truth, labels[:n]) >= 0.9
+    empty = np.array([], np.int64)
+    assert leiden(gpu, 4, empty, empty, None).tolist() == [0, 1, 2, 3]

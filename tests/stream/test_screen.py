@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from engine.stream.exact import normalise_rows
-from engine.stream.screen import Screen, screening_error
+from engine.stream.screen import TF32_U, Screen, screening_error
 from tests.stream.reference import ref_sum
 
 
@@ -38,6 +38,20 @@ def test_bound_grows_with_dimension_and_precision():
     assert screening_error(384, 2.0**-24) < 3e-5
     assert screening_error(768, 2.0**-24) > screening_error(384, 2.0**-24)
     assert screening_error(384, 2.0**-8, 2.0**-8) < 0.02
+
+
+def test_tf32_bound_covers_truncated_inputs():
+    """Tensor cores may truncate float32 inputs to TF32's 10 fraction bits instead of rounding
+    to nearest; products of unit vectors whose parts all lose almost a full unit exceed a bound
+    built on round-to-nearest (u = 2^-11), and stay within the bound with u = 2^-10."""
+    theta = np.random.default_rng(0).uniform(0, np.pi / 2, 200_000)
+    x = np.stack([np.cos(theta), np.sin(theta)], axis=1)  # unit rows, float64
+    # TF32 by truncation: keep the float32 sign, exponent and top 10 fraction bits.
+    bits = x.astype(np.float32).view(np.uint32) & np.uint32(0xFFFFE000)
+    t = bits.view(np.float32).astype(np.float64)
+    err = np.abs((t * t).sum(1) - (x * x).sum(1)).max()  # x.x with x~ = trunc(x): worst case
+    assert err > screening_error(2, 2.0**-11)  # round-to-nearest's bound is too tight
+    assert err <= screening_error(2, TF32_U)
 
 
 def test_bfloat16_bits_order_like_values():
