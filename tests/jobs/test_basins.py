@@ -202,7 +202,7 @@ def test_files_input_and_missing_counts_warn(tmp_path):
 
 
 def test_bins_too_small_to_test_anything_are_one_clear_error(tmp_path):
-    with pytest.raises(UserError, match=r"job.bin_size_days=7 gives \d+ rows per bin"):
+    with pytest.raises(UserError, match=r"job.bin_size_days=7.0 gives \d+ rows per bin"):
         _files_run(tmp_path, _table(n=120), "job.coords=[x,y]", "job.bin_size_days=7",
                    "job.min_cluster_size_global=40")
     assert not (tmp_path / "out" / "metrics.json").exists()
