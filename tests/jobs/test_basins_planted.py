@@ -33,7 +33,7 @@ def _significant(out, part):
     keep = np.asarray(t["significant"], bool)
     order = np.argsort(-np.asarray(t["strength"])[keep])
     pick = {k: np.asarray(v)[keep][order] for k, v in t.items()}
-    bins = pq.read_table(out / "bins.parquet").to_pydict()
+    bins = pq.read_table(out / "bins.parquet", columns=["part", "bin_start_day"]).to_pydict()
     days = np.asarray(bins["bin_start_day"])[np.asarray(bins["part"]) == part]
     return pick, (days.min(), days.max() + 14)
 
