@@ -144,18 +144,32 @@ def cluster_stats(X: np.ndarray, labels: np.ndarray, k: int, pop: np.ndarray
     return centres, spread, np.bincount(lab, pop[inside], k) / cnt
 
 
+def cluster_cores(X: np.ndarray, labels: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """(centres (k, d), radii (k,)) of the clusters' cores: the coordinate-wise median and the
+    median distance to it. A cluster that swallowed background around a basin has its mean
+    and RMS radius pulled outward; its core stays on the basin."""
+    d = X.shape[1]
+    centres, radii = np.zeros((k, d)), np.zeros(k)
+    for j in range(k):
+        m = X[labels == j]
+        if len(m):
+            centres[j] = np.median(m, axis=0)
+            radii[j] = np.median(np.linalg.norm(m - centres[j], axis=1))
+    return centres, radii
+
+
 def merge_overlapping(X: np.ndarray, c: Consensus, overlap: float) -> Consensus:
-    """One cluster for the fragments of one blob: clusters of a bin whose centres are closer
-    than overlap x (r_a + r_b) (RMS radii) are merged, transitively. Consensus components can
+    """One cluster for the fragments of one blob: clusters of a bin whose cores are closer
+    than overlap x (r_a + r_b) (core radii, `cluster_cores`) are merged, transitively. Consensus components can
     split a dense blob in two side by side; tracked apart, one basin would count twice."""
     k = c.n_clusters
     if k < 2:
         return c
-    centres, spread, _ = cluster_stats(X, c.labels, k, np.zeros(len(X)))
+    centres, radius = cluster_cores(X, c.labels, k)
     from scipy.sparse.csgraph import connected_components
     from scipy.spatial.distance import cdist
 
-    near = cdist(centres, centres) < overlap * (spread[:, None] + spread[None, :])
+    near = cdist(centres, centres) < overlap * (radius[:, None] + radius[None, :])
     n, comp = connected_components(near, directed=False)
     if n == k:
         return c
@@ -206,7 +220,7 @@ def analyse_part(rows: Rows, bins: Bins, members: list[np.ndarray], results: lis
                  min_sizes: list[int], s: Settings) -> PartResult:
     """Tracking, soft continuation and forward-chaining scores from the bins' consensus."""
     n_bins = bins.n_bins
-    centres, conf, sizes, spread, pop = [], [], [], [], []
+    centres, conf, sizes, spread, pop, cores = [], [], [], [], [], []
     if s.merge_overlap > 0:
         results = [merge_overlapping(rows.coords[members[b]], results[b], s.merge_overlap)
                    for b in range(n_bins)]
@@ -221,6 +235,7 @@ def analyse_part(rows: Rows, bins: Bins, members: list[np.ndarray], results: lis
         sizes.append(np.asarray(c.sizes, np.int64))
         spread.append(sp)
         pop.append(po)
+        cores.append(cluster_cores(X, c.labels, c.n_clusters))
     gate = s.track_gate * tracking.median_pairwise(centres)
     tracks = tracking.track(centres, conf, gate, s.max_gap, spread, s.track_spread_gate)
     cols: dict[str, list] = {k: [] for k in (
@@ -285,6 +300,8 @@ def analyse_part(rows: Rows, bins: Bins, members: list[np.ndarray], results: lis
     table = {name: np.concatenate(v) if v else np.zeros(0) for name, v in cols.items()}
     d = rows.coords.shape[1]
     table["centre"] = np.concatenate(centre_cols) if centre_cols else np.zeros((0, d))
+    table["core_centre"] = np.concatenate([c[0] for c in cores]) if cores else np.zeros((0, d))
+    table["core_radius"] = np.concatenate([c[1] for c in cores]) if cores else np.zeros(0)
     metrics = table_scores(table)
     metrics["n_clusters"] = int(len(table["size"]))
     metrics["n_basins"] = int(len(np.unique(table["basin_id"]))) if len(table["size"]) else 0

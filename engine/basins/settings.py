@@ -30,7 +30,8 @@ class Settings:
     track_gate: float = 1.0  # x median pairwise centre distance
     max_gap: int = 1
     track_spread_gate: float = 2.0  # never match centres farther than this x (r_a + r_b); 0: off
-    merge_overlap: float = 0.5  # merge a bin's clusters closer than this x (r_a + r_b); 0: off
+    merge_overlap: float = 1.0  # merge a bin's clusters whose cores are closer than this x
+    # the sum of their core radii (0: off)
     softmatch_gamma: float = 1.0
     softmatch_use_prior: bool = True
     softmatch_tau: float | None = None

@@ -5,8 +5,10 @@ put there: the null keeps every position and permutes the times, so a static clu
 topic present all year) is no basin, while one that emerges, holds and fades is.
 
 Statistic (a prospective scan log-likelihood ratio with a robust volume per bin):
-- each cluster k of bin t defines a region R_k, the ball around its centre with its RMS
-  radius; it is scored on the NEXT bin: c_k counts bin t+1's rows in R_k;
+- each cluster k of bin t defines a region R_k, the ball around its core (the members'
+  coordinate-wise median, with their median distance to it as radius: robust to the
+  background a cluster swallows); it is scored on the NEXT bin: c_k counts bin t+1's rows
+  in R_k;
 - the volume of bin b, v_b, is the median over reference balls (centres uniform over the
   rows' box, each holding ~PER_BIN rows per bin) of each ball's count in b over its mean
   count: a median, so neither basins (a minority of the balls) nor their volume move it;
@@ -115,13 +117,13 @@ def cluster_scan(X, row_bin, n_bins: int, table: dict[str, np.ndarray], xp=np, s
     cluster_llr, density_ratio (zeros for the part's last bin)."""
     inside = row_bin >= 0
     Xp, bp = X[inside], row_bin[inside]
-    r = np.maximum(table["spread"].astype(float), 1e-12)
+    r = np.maximum(table["core_radius"].astype(float), 1e-12)
     t = table["bin"].astype(np.int64)
     if len(t) == 0:
         z = np.zeros(0)
         return {"region_count": z, "region_expected": z, "cluster_llr": z,
                 "density_ratio": z, "N": float(inside.sum())}
-    ball = region_counts(Xp, bp, n_bins, table["centre"], r, xp)
+    ball = region_counts(Xp, bp, n_bins, table["core_centre"], r, xp)
     v = bin_volumes(Xp, bp, n_bins, seed, xp)
     k = np.arange(len(t))
     has_next = t + 1 < n_bins
@@ -145,16 +147,33 @@ def poisson_llr(c, mu) -> np.ndarray:
     return out
 
 
-def basin_strength(basin_id: np.ndarray, c: np.ndarray, mu: np.ndarray
+def basin_strength(basin_id: np.ndarray, bins: np.ndarray, c: np.ndarray, mu: np.ndarray
                    ) -> dict[str, np.ndarray]:
-    """Per basin (sorted ids): observed, expected, strength (tube LLR), ratio, excess."""
+    """Per basin (sorted ids): the strongest window of its tube (Kulldorff's scan over time
+    windows): among runs of consecutive clusters of the track, the one with the largest LLR
+    of sum c against sum mu. A track that chained noise before a basin emerged, or after it
+    faded, is judged on the basin's stretch. Returns its observed, expected, strength,
+    ratio, excess and the window's first and last cluster bins."""
     ids, inv = np.unique(basin_id, return_inverse=True)
-    cb = np.bincount(inv, c, len(ids))
-    mb = np.bincount(inv, mu, len(ids))
-    strength = poisson_llr(cb, mb)
+    K = len(ids)
+    out = {k: np.zeros(K) for k in ("region_count", "region_expected", "strength")}
+    first, last = np.zeros(K, np.int64), np.zeros(K, np.int64)
+    for b in range(K):
+        rows = np.flatnonzero(inv == b)
+        rows = rows[np.argsort(bins[rows], kind="stable")]
+        cs = np.concatenate([[0.0], np.cumsum(c[rows])])
+        ms = np.concatenate([[0.0], np.cumsum(mu[rows])])
+        i, j = np.triu_indices(len(rows) + 1, 1)  # windows rows[i:j]
+        llr = poisson_llr(cs[j] - cs[i], ms[j] - ms[i])
+        w = int(np.argmax(llr))
+        out["region_count"][b] = cs[j[w]] - cs[i[w]]
+        out["region_expected"][b] = ms[j[w]] - ms[i[w]]
+        out["strength"][b] = llr[w]
+        first[b], last[b] = bins[rows[i[w]]], bins[rows[j[w] - 1]]
+    cb, mb = out["region_count"], out["region_expected"]
     ratio = np.divide(cb, mb, out=np.zeros_like(cb), where=mb > 0)
-    return {"basin_id": ids, "region_count": cb, "region_expected": mb, "strength": strength,
-            "density_ratio": ratio, "excess": cb - mb}
+    return {"basin_id": ids, **out, "density_ratio": ratio, "excess": cb - mb,
+            "window_first_bin": first, "window_last_bin": last}
 
 
 def gumbel_sf(s: np.ndarray, maxima: np.ndarray) -> np.ndarray:

@@ -462,7 +462,8 @@ def _run(params: Params, data: DataConfig, ctx: RunContext, pool) -> float:
         ctx.write_table("lifecycle_events.parquet", ev_table)
         sums = {part: {**summary.basin_summary(r.table, final.bin_size_days),
                        **summary.basin_places(r.table, r.bins, rows.coord_names),
-                       **{k: sig[part][k] for k in SIGNIFICANCE_COLUMNS}}
+                       **{k: sig[part][k] for k in SIGNIFICANCE_COLUMNS},
+                       **{f"core_{c}": sig[part][f"core_{c}"] for c in rows.coord_names}}
                 for part, r in results.items()}
         for part in results:
             ctx.write_table(f"{part}_basins_summary.parquet", _table(sums[part]))
@@ -528,7 +529,8 @@ def _run(params: Params, data: DataConfig, ctx: RunContext, pool) -> float:
 SCAN_COLUMNS = ("region_count", "region_expected", "cluster_llr", "density_ratio",
                 "basin_strength", "basin_p_value", "basin_significant")
 SIGNIFICANCE_COLUMNS = ("strength", "p_value", "significant", "density_ratio", "excess",
-                        "region_count", "region_expected")
+                        "region_count", "region_expected", "active_first_day",
+                        "active_last_day")
 
 
 def basin_significance(rows, result, xp=np, seed: int = 0) -> dict[str, np.ndarray]:
@@ -538,8 +540,23 @@ def basin_significance(rows, result, xp=np, seed: int = 0) -> dict[str, np.ndarr
                                      result.table, xp, seed)
     for k in ("region_count", "region_expected", "cluster_llr", "density_ratio"):
         result.table[k] = scan[k]
-    return significance.basin_strength(result.table["basin_id"], scan["region_count"],
-                                       scan["region_expected"])
+    out = significance.basin_strength(result.table["basin_id"], result.table["bin"],
+                                      scan["region_count"], scan["region_expected"])
+    # The window's days: its clusters' bins, and the next bin its last one was scored on.
+    ends = result.bins.ends
+    out["active_first_day"] = result.bins.starts[out["window_first_bin"]] if len(ends) else \
+        np.zeros(0)
+    out["active_last_day"] = ends[np.minimum(out["window_last_bin"] + 1, len(ends) - 1)] \
+        if len(ends) else np.zeros(0)
+    # Where the basin is: the mean core centre of its window's clusters.
+    t = result.table
+    at = np.searchsorted(out["basin_id"], t["basin_id"])
+    inside = (t["bin"] >= out["window_first_bin"][at]) & (t["bin"] <= out["window_last_bin"][at])
+    n = np.maximum(np.bincount(at[inside], minlength=len(out["basin_id"])), 1)
+    for j, name in enumerate(rows.coord_names):
+        out[f"core_{name}"] = np.bincount(at[inside], t["core_centre"][inside, j],
+                                          len(out["basin_id"])) / n
+    return out
 
 
 def mark_significant(table: dict[str, np.ndarray], sig: dict[str, np.ndarray]) -> None:

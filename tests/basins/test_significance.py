@@ -27,12 +27,19 @@ def test_poisson_llr_is_zero_below_expectation_and_grows_with_excess():
     assert v[0] < v[1] < v[2]
 
 
-def test_basin_strength_sums_the_tube():
-    out = S.basin_strength(np.array([3, 1, 3]), np.array([10.0, 4.0, 20.0]),
-                           np.array([5.0, 4.0, 10.0]))
+def test_basin_strength_scans_the_tube_for_its_strongest_window():
+    basin = np.array([3, 1, 3, 3, 3])
+    bins = np.array([0, 0, 1, 2, 3])
+    c = np.array([10.0, 4.0, 30.0, 40.0, 5.0])
+    mu = np.array([10.0, 4.0, 10.0, 10.0, 10.0])
+    out = S.basin_strength(basin, bins, c, mu)
     np.testing.assert_array_equal(out["basin_id"], [1, 3])
-    np.testing.assert_allclose(out["region_count"], [4, 30])
-    np.testing.assert_allclose(out["strength"], [0, 30 * np.log(2) - 15])
+    # Brute force over every run of consecutive clusters of basin 3.
+    best = max(S.poisson_llr(np.array([c[1:][i:j].sum()]), np.array([mu[1:][i:j].sum()]))[0]
+               for i in range(4) for j in range(i + 1, 5))
+    np.testing.assert_allclose(out["strength"], [0, best])
+    assert (out["window_first_bin"][1], out["window_last_bin"][1]) == (1, 2)
+    np.testing.assert_allclose(out["region_count"][1], 70)
 
 
 def test_tail_probability_is_empirical_then_exponential():
@@ -92,8 +99,8 @@ def test_cluster_scan_finds_recurring_regions_not_fluctuations():
     basin = 0.3 + 0.02 * rng.standard_normal((1600, 2))
     X = np.concatenate([X, basin])
     row_bin = np.concatenate([row_bin, rng.integers(2, 6, 1600)])
-    table = {"bin": np.array([2, 3, 4, 3]), "spread": np.full(4, 0.03),
-             "centre": np.array([[0.3, 0.3]] * 3 + [[0.8, 0.8]])}
+    table = {"bin": np.array([2, 3, 4, 3]), "core_radius": np.full(4, 0.03),
+             "core_centre": np.array([[0.3, 0.3]] * 3 + [[0.8, 0.8]])}
     scan = S.cluster_scan(X, row_bin, n_bins, table, seed=0)
     # The time average includes the basin's other bins (alive half the time): about 2x.
     assert np.all(scan["density_ratio"][:3] > 1.8)

@@ -45,8 +45,8 @@ def test_strongest_significant_basins_are_planted(runs):
     for part in ("train", "test"):
         sig, span = _significant(out, part)
         assert len(sig["strength"]) >= 1, part
-        centres = np.stack([sig["centre_x"], sig["centre_y"]], 1)
-        match = planted.match_basins(truth, centres, sig["first_day"], sig["last_day"], span)
+        centres = np.stack([sig["core_x"], sig["core_y"]], 1)
+        match = planted.match_basins(truth, centres, sig["active_first_day"], sig["active_last_day"], span)
         assert match["found_to_planted"][0] >= 0, part  # the strongest is a planted basin
         recovered |= set(match["found_to_planted"][match["found_to_planted"] >= 0].tolist())
         # Significant basins are stronger than every one left out.

@@ -1,0 +1,160 @@
+"""Planted basins in noise (seed 001's own test): recovery, false discoveries and strength of
+`job=basins` significant basins, as a function of rows per bin and basin intensity, with the
+matching pure noise (the same generator, times shuffled) beside each cell.
+
+Each cell runs the job on `data.planted=true` data (5 basins, windows 90-200 days, 2-D
+uniform background over a year, 7-day bins unless --bin) for several seeds:
+- recovered: planted basins alive >= 14 days in a part that one significant basin matches
+  (centre within 2 planted spreads, time IoU >= 0.5; `engine.synthetic.planted.match_basins`),
+  over the planted basins alive;
+- one-to-one: runs where every alive planted basin is matched and every significant basin
+  matches one;
+- false: significant basins matching nothing (both parts, per run); noise: significant basins
+  on the shuffled twin (per run);
+- strength: median strength of the matched basins; limit: the job's own
+  `detection_limit_intensity` estimate.
+
+    PYTHONPATH=. python bench/basins_planted.py --rows 20000 60000 --intensity 1 0.25 0.0625 --seeds 0 1 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+
+from engine.app import run_config
+from engine.synthetic import planted
+
+OUT = Path(__file__).resolve().parent / "results" / "basins_planted.md"
+
+
+def compose(*overrides: str):
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+
+    from engine import config
+
+    config.register()
+    with initialize_config_dir(str(config.conf_dir()), version_base=None):
+        return hydra_compose("config", overrides=list(overrides))
+
+
+def run(rows: int, intensity: float, seed: int, bin_days: float, extra: list[str],
+        shuffle: bool = False) -> tuple[dict, Path]:
+    out = Path(tempfile.mkdtemp(prefix="planted_"))
+    overrides = ["backend=cpu", "job=basins", "data.planted=true", f"data.n_rows={rows}",
+                 f"data.planted_intensity=[{intensity}]", f"job.bin_size_days={bin_days}",
+                 "job.tune=false", f"seed={seed}", *extra]
+    if shuffle:
+        overrides.append("data.planted_shuffle=true")
+    run_config(compose(*overrides), str(out))
+    return json.loads((out / "metrics.json").read_text()), out
+
+
+def score(out: Path, rows: int, intensity: float, seed: int, bin_days: float) -> dict:
+    truth = planted.make_truth(rows, intensity=intensity, seed=seed)
+    bins = pq.read_table(out / "bins.parquet", columns=["part", "bin_start_day"]).to_pydict()
+    alive = matched = false = 0
+    strengths = []
+    exact = True
+    for part in ("train", "test"):
+        t = pq.read_table(out / f"{part}_basins_summary.parquet").to_pydict()
+        keep = np.asarray(t["significant"], bool)
+        days = np.asarray(bins["bin_start_day"])[np.asarray(bins["part"]) == part]
+        span = (days.min(), days.max() + bin_days)
+        centres = np.stack([np.asarray(t["core_x"]), np.asarray(t["core_y"])], 1)[keep]
+        m = planted.match_basins(truth, centres, np.asarray(t["active_first_day"])[keep],
+                                 np.asarray(t["active_last_day"])[keep], span)
+        f2p = m["found_to_planted"]
+        hit = np.unique(f2p[f2p >= 0])
+        alive += int(m["planted_alive"].sum())
+        matched += len(hit)
+        false += int((f2p < 0).sum())
+        strengths += list(np.asarray(t["strength"])[keep][f2p >= 0])
+        exact &= len(hit) == m["planted_alive"].sum() and (f2p >= 0).all() and \
+            len(f2p) == len(hit)
+    return {"alive": alive, "matched": matched, "false": false, "exact": bool(exact),
+            "strength": float(np.median(strengths)) if strengths else float("nan")}
+
+
+def header(argv: list[str]) -> list[str]:
+    import engine
+
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                                text=True, cwd=Path(__file__).parent).stdout.strip()
+    except OSError:
+        commit = "?"
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return ["# basins on planted basins in noise", "",
+            f"- command: `PYTHONPATH=. python bench/basins_planted.py {' '.join(argv)}`",
+            f"- commit {commit}, engine {getattr(engine, '__version__', '?')}, Python "
+            f"{sys.version.split()[0]}, numpy {np.__version__}",
+            f"- CPU: {cpu}, {os.cpu_count()} cores, load average at start "
+            f"{os.getloadavg()[0]:.1f}", f"- date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
+            ""]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rows", type=int, nargs="+", default=[20000, 60000])
+    ap.add_argument("--intensity", type=float, nargs="+", default=[0.5, 0.25, 0.125, 0.0625])
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    ap.add_argument("--bin", type=float, default=7.0)
+    ap.add_argument("--boot", type=int, default=10)
+    ap.add_argument("--no-noise", action="store_true")
+    ap.add_argument("--out", type=Path, default=OUT)
+    args = ap.parse_args()
+    extra = [f"job.n_bootstrap={args.boot}"]
+    lines = header(sys.argv[1:])
+    lines += ["| rows | rows per bin | intensity | basin rows per bin | recovered | one-to-one runs | "
+              "false per run | noise per run | median strength | job's limit (intensity) | "
+              "s per run |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for rows in args.rows:
+        for intensity in args.intensity:
+            cells, noise, limits, secs = [], [], [], []
+            for seed in args.seeds:
+                t0 = time.perf_counter()
+                m, out = run(rows, intensity, seed, args.bin, extra)
+                secs.append(time.perf_counter() - t0)
+                cells.append(score(out, rows, intensity, seed, args.bin))
+                limits.append(m.get("detection_limit_intensity", float("nan")))
+                if not args.no_noise:
+                    mn, _ = run(rows, intensity, seed, args.bin, extra, shuffle=True)
+                    noise.append(mn["n_significant_basins"] + mn["train_n_significant_basins"])
+                print(rows, intensity, seed, cells[-1], noise[-1:] , flush=True)
+            truth = planted.make_truth(rows, intensity=intensity, seed=args.seeds[0])
+            per_bin = rows / truth.n_days * args.bin
+            basin_per_bin = intensity * truth.counts[-1] / truth.n_days * args.bin
+            alive = sum(c["alive"] for c in cells)
+            lines.append(
+                f"| {rows} | {per_bin:.0f} | {intensity:g} | {basin_per_bin:.0f} | "
+                f"{sum(c['matched'] for c in cells)}/{alive} | "
+                f"{sum(c['exact'] for c in cells)}/{len(cells)} | "
+                f"{np.mean([c['false'] for c in cells]):.1f} | "
+                f"{np.mean(noise) if noise else float('nan'):.1f} | "
+                f"{np.nanmedian([c['strength'] for c in cells]):.0f} | "
+                f"{np.nanmedian(limits):.3f} | {np.mean(secs):.0f} |")
+    args.out.write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
