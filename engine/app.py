@@ -32,6 +32,7 @@ def run_config(cfg: DictConfig, out_dir: str, cache_dir: str | None = None) -> f
         data = OmegaConf.to_object(cfg.data)
     except Exception as exc:  # a missing mandatory value (???) or an interpolation error
         raise UserError(_one_line(exc)) from None
+    config.check_data(data)
     backend = resolve(cfg.backend.name)
     from engine.parallel import make_cluster
 

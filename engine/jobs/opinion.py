@@ -86,6 +86,7 @@ def load_votes(data: DataConfig, params: Params, seed: int):
 def run(params: Params, data: DataConfig, ctx: RunContext) -> float:
     from engine.opinion import model, repness, votes
 
+    _check_params(params)
     created = datetime.now(UTC)
     t0 = time.perf_counter()
     with ctx.stage("load"):
@@ -138,6 +139,12 @@ def run(params: Params, data: DataConfig, ctx: RunContext) -> float:
         "n_clusters": int(len(fit.base.centres)), "n_groups": n_groups,
         "computation_time": round(seconds, 4), "parameters": asdict(params), "error_message": ""})
     return fit.silhouette
+
+
+def _check_params(params: Params) -> None:
+    """Settings the clustering cannot run with, refused before the votes are read."""
+    if params.base_k < 1:
+        raise UserError(f"job.base_k={params.base_k}: must be at least 1 (base clusters)")
 
 
 def _replay_wanted(params: Params, m, source: str) -> bool:

@@ -51,6 +51,8 @@ def read_polis_export(folder: str | Path) -> PolisExport:
         raise UserError(f"data.path={folder}: no votes.csv (expected a Polis export folder)")
     votes = _read_csv(votes_path)
     _require(votes, POLIS_VOTE_COLUMNS, votes_path)
+    if votes.num_rows == 0:  # before the type checks: empty columns have no integer type
+        raise UserError(f"{votes_path}: no votes")
     for c in POLIS_VOTE_COLUMNS:
         if not pa.types.is_integer(votes[c].type) and not (
                 c == "vote" and pa.types.is_floating(votes[c].type)):

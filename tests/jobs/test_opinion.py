@@ -132,6 +132,7 @@ def test_files_input_with_revotes(run_job, tmp_path):
     ("voter_id,statement_id,vote\n" + "".join(f"v{i},s0,1\n" for i in range(30)),
      "need at least 2"),
     ("voter_id,statement_id,vote\nv1,s1,1\nv2,s1,\n", "missing vote at row 1"),
+    ("voter_id,statement_id,vote\n", "votes.csv: column .vote.: no votes"),
 ])
 def test_bad_input_is_one_user_error(run_job, tmp_path, content, message):
     path = tmp_path / "votes.csv"
@@ -152,3 +153,17 @@ def test_statements_without_votes_are_dropped_and_counted(run_job, tmp_path):
                             "job.replay=false")
     assert metrics["n_statements_without_votes"] == 1
     assert metrics["n_statements"] == 54
+
+
+def test_empty_polis_export_is_one_user_error(run_job, tmp_path):
+    (tmp_path / "votes.csv").write_text("timestamp,datetime,comment-id,voter-id,vote\n")
+    with pytest.raises(UserError, match="votes.csv: no votes"):
+        run_job("job=opinion", "data=polis_export", f"data.path={tmp_path}")
+
+
+@pytest.mark.parametrize("override, message", [
+    ("job.base_k=0", "job.base_k=0: must be at least 1"),  # was: argmin of an empty sequence
+])
+def test_impossible_settings_are_refused(run_job, override, message):
+    with pytest.raises(UserError, match=message):
+        run_job("job=opinion", "data.n_voters=200", override)
