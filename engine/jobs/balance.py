@@ -62,11 +62,14 @@ def run(params: Params, data: DataConfig, ctx: RunContext) -> float:
         raise UserError(f"job.eps={params.eps}: must be > 0")
     if params.max_users_per_cluster < 0:
         raise UserError("job.max_users_per_cluster must be >= 0 (0: no cap)")
+    if params.tile_mb < 1:
+        raise UserError(f"job.tile_mb={params.tile_mb}: must be at least 1 (MiB per block)")
 
     with ctx.stage("load"):
         cluster, user, category, emb, ids, where = _read_rows(data, ctx.seed)
         check_embeddings(emb, ids, where)
-    ctx.record(n_rows=int(len(emb)), dim=int(emb.shape[1]) if emb.ndim == 2 else 0)
+    ctx.record(n_rows=int(len(emb)), dim=int(emb.shape[1]) if emb.ndim == 2 else 0,
+               n_duplicate_ids=_duplicates(ids, where, data.id_column))
 
     with ctx.stage("group"):
         groups = build_groups(cluster, user, emb, category, params.max_users_per_cluster,
@@ -141,6 +144,19 @@ def _read_rows(data: DataConfig, seed: int):
     category = _column(table, data.category_column) if has_category else None
     return (_column(table, data.cluster_column), _column(table, data.user_column), category,
             batch.embeddings, _column(table, data.id_column), str(data.path))
+
+
+def _duplicates(ids: np.ndarray, where: str, column: str) -> int:
+    """Rows whose id an earlier row already has. Balance scores users, not rows (ids only name
+    rows in messages), so the job goes on: a warning, counted in metrics."""
+    from engine.io.embeddings import duplicate_ids
+
+    dup = duplicate_ids(pa.array(ids))
+    if dup is None:
+        return 0
+    log.warning("%s: %d rows repeat an earlier row's id (column %r; e.g. %r in %d rows); "
+                "every row is scored", where, dup[2], column, dup[0], dup[1])
+    return dup[2]
 
 
 def _column(table: pa.Table, name: str) -> np.ndarray:
