@@ -257,3 +257,20 @@ def test_duplicate_ids_are_warned_about_and_counted(run_job, tmp_path, caplog):
     _, _, clean = run_job("job=balance", "data=files",
                           f"data.path={write_rows(tmp_path / 'clean.parquet', unique, emb)}")
     assert clean["n_duplicate_ids"] == 0 and clean["n_pairs"] == metrics["n_pairs"]
+
+
+def test_undefined_objective_is_null_in_strict_json(run_job, tmp_path):
+    # One user: no pairs, so the mean distance (the objective) is undefined. Before, metrics.json
+    # held NaN, which strict JSON parsers reject.
+    import json
+
+    table, emb = make_rows(n_clusters=1, single_user_cluster=False)
+    table = table.set_column(2, "user_id", pa.array(np.zeros(len(emb), np.int64)))
+    _, out, _ = run_job("job=balance", "data=files",
+                        f"data.path={write_rows(tmp_path / 'rows.parquet', table, emb)}")
+
+    def refuse(constant):
+        raise ValueError(constant)
+
+    metrics = json.loads((out / "metrics.json").read_text(), parse_constant=refuse)
+    assert metrics["n_pairs"] == 0 and metrics["objective"] is None
