@@ -39,6 +39,7 @@ class RunContext:
     def __post_init__(self) -> None:
         self.out_dir = Path(self.out_dir)
         self.out_dir.mkdir(parents=True, exist_ok=True)
+        write.remove_orphans(self.out_dir)
         self.metrics.setdefault("seconds", {})
         self.cache = Cache(self.cache_dir)
 

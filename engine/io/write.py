@@ -11,6 +11,7 @@ import contextlib
 import json
 import logging
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +24,10 @@ import pyarrow.parquet as pq
 log = logging.getLogger("engine")
 _UMASK = os.umask(0)
 os.umask(_UMASK)
+
+
+# The temporary files of `atomic_path`: ".NAME.XXXXXXXX.tmp" (mkstemp's 8 random characters).
+TEMP_NAME = re.compile(r"^\..+\.[a-z0-9_]{8}\.tmp$")
 
 
 @contextlib.contextmanager
@@ -40,6 +45,20 @@ def atomic_path(final: str | os.PathLike) -> Iterator[Path]:
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def remove_orphans(folder: str | os.PathLike) -> list[Path]:
+    """Delete the temporary files a killed run left in `folder` (a killed process never reaches
+    the clean-up in `atomic_path`); a run calls this before it writes there."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    orphans = [p for p in folder.iterdir() if TEMP_NAME.match(p.name) and p.is_file()]
+    for p in orphans:
+        p.unlink(missing_ok=True)
+    if orphans:
+        log.info("%s: removed %d temporary file(s) of an interrupted run", folder, len(orphans))
+    return orphans
 
 
 def write_parquet(table: pa.Table, path: str | os.PathLike, **kwargs: Any) -> Path:

@@ -35,7 +35,7 @@ import pyarrow as pa
 
 from engine.config import DataConfig
 from engine.errors import UserError
-from engine.io.write import ParquetStreamWriter
+from engine.io.write import ParquetStreamWriter, remove_orphans
 from engine.run import RunContext
 from engine.stream.screen import KINDS
 
@@ -67,6 +67,7 @@ def run(params: Params, data: DataConfig, ctx: RunContext) -> float:
 
     _check(params)
     state_dir = Path(params.state_dir) if params.state_dir else ctx.path("state")
+    remove_orphans(state_dir)  # a killed run's half-written state (the run dir's are gone)
     state = state_io.load(state_dir)
     batches = source.read(data, ctx.seed)
     if params.sort:
