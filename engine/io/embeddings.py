@@ -167,7 +167,7 @@ class EmbeddingFiles:
     dtype: np.dtype | type | None = np.float32
     files: list[Path] = field(init=False)
     dim: int = field(init=False)
-    dropped: int = field(init=False, default=0)
+    dropped: int = field(init=False, default=0)  # invalid rows dropped by the latest pass
 
     def __post_init__(self) -> None:
         self.files = expand_paths(self.path)
@@ -231,6 +231,7 @@ class EmbeddingFiles:
     # -- reading --------------------------------------------------------------------------
     def batches(self, columns: list[str] | None = None) -> Iterator[Batch]:
         """Yield batches; `columns` are the metadata columns wanted (id is always included)."""
+        self.dropped = 0  # per pass: a job that reads twice must not count a row twice
         offset = 0
         for f in self.files:
             for batch in self._file_batches(f, columns, offset):

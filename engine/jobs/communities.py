@@ -89,6 +89,7 @@ def _load_embeddings(data: DataConfig, ctx: RunContext):
         raise UserError(f"{data.path or data.name}: id {dup[0]!r} appears in {dup[1]} rows "
                         f"(column {data.id_column!r}; ids must be unique)")
     truth = source.topics() if hasattr(source, "topics") else None
+    ctx.record(n_dropped_rows=getattr(source, "dropped", 0))
     return ids, X[:filled], truth
 
 

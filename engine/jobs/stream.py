@@ -122,7 +122,9 @@ def run(params: Params, data: DataConfig, ctx: RunContext) -> float:
     with ctx.stage("save state"):
         state_io.save_pending(state, state_dir)
     ctx.commits.append(lambda: state_io.commit(state_dir))
-    ctx.record(n_rows=stats.n, **stats.metrics(), n_clusters=state.centroids.size,
+    # Every input row is either clustered or dropped (NaN/inf by the reader, zero length here).
+    ctx.record(n_rows=stats.n, n_dropped_rows=total - stats.n, **stats.metrics(),
+               n_clusters=state.centroids.size,
                exact_checks_per_message=engine.exact_checks / max(stats.n, 1),
                dense_rows_per_message=engine.dense_rows / max(stats.n, 1),
                screen=engine.screen.kind,
