@@ -169,9 +169,10 @@ def test_activations_knn_choices_record_what_ran(run_job, overrides, knn, width)
     assert m["ari_truth"] >= 0.9
 
 
-def test_embedding_rows_are_read_in_order_across_batches_and_invalid_rows_dropped(tmp_path):
+def test_embedding_rows_are_read_in_order_across_batches_and_invalid_rows_dropped(tmp_path, cpu):
     from engine.config import DataConfig
     from engine.jobs.communities import _load_embeddings
+    from engine.run import RunContext
 
     rng = np.random.default_rng(0)
     X = rng.standard_normal((1000, 8)).astype(np.float32)
@@ -182,10 +183,9 @@ def test_embedding_rows_are_read_in_order_across_batches_and_invalid_rows_droppe
     data = DataConfig(name="files", path=str(tmp_path / "e.parquet"), batch_rows=128,
                       drop_invalid=True)
 
-    class Ctx:
-        seed = 0
-
-    got_ids, got, truth = _load_embeddings(data, Ctx)
+    ctx = RunContext(out_dir=tmp_path / "run", backend=cpu)
+    got_ids, got, truth = _load_embeddings(data, ctx)
+    assert ctx.metrics["n_dropped_rows"] == 2
     keep = np.ones(1000, bool)
     keep[[3, 500]] = False
     np.testing.assert_array_equal(got, X[keep])
