@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
 import logging
+import re
 import sys
 import traceback
 
@@ -32,6 +34,7 @@ def run_config(cfg: DictConfig, out_dir: str, cache_dir: str | None = None) -> f
         data = OmegaConf.to_object(cfg.data)
     except Exception as exc:  # a missing mandatory value (???) or an interpolation error
         raise UserError(_one_line(exc)) from None
+    config.check_data(data)
     backend = resolve(cfg.backend.name)
     from engine.parallel import make_cluster
 
@@ -93,14 +96,43 @@ def preflight(overrides: list[str]) -> None:
     """
     if any(a.startswith("-") for a in overrides):
         return
+    try:
+        _compose(overrides)
+    except Exception as exc:
+        print(f"error: {_unknown_key(exc, overrides) or _one_line(exc)}", file=sys.stderr)
+        sys.exit(2)
+
+
+def _compose(overrides: list[str]) -> DictConfig:
     from hydra import compose, initialize_config_dir
 
+    with initialize_config_dir(str(config.conf_dir()), version_base=None):
+        return compose("config", overrides=overrides)
+
+
+def _unknown_key(exc: Exception, overrides: list[str]) -> str | None:
+    """For an override of a key that does not exist, the existing keys closest to it.
+
+    Hydra's own message advises `+key=value`, which adds the misspelt key beside the real one
+    and runs as if the setting had not been given."""
+    found = re.search(r"Could not override '([^']+)'", str(exc))
+    if not found:
+        return None
+    key = found.group(1)
+    parent, _, name = key.rpartition(".")
+    # Which keys exist depends only on the group choices (job=, data=, ...), not on values.
+    rest = [o for o in overrides if "." not in o.split("=", 1)[0] and o.split("=", 1)[0] != key]
     try:
-        with initialize_config_dir(str(config.conf_dir()), version_base=None):
-            compose("config", overrides=overrides)
-    except Exception as exc:
-        print(f"error: {_one_line(exc)}", file=sys.stderr)
-        sys.exit(2)
+        node = _compose(rest)
+        node = OmegaConf.select(node, parent) if parent else node
+        keys = [str(k) for k in node.keys()] if isinstance(node, DictConfig) else []
+    except Exception:  # another override is wrong too: name this one without suggestions
+        keys = []
+    if not keys:
+        return f"{key}: no such key"
+    prefix = f"{parent}." if parent else ""
+    closest = sorted(keys, key=lambda k: -difflib.SequenceMatcher(None, name, k).ratio())[:3]
+    return f"{key}: no such key; closest: {', '.join(prefix + k for k in closest)}"
 
 
 def main() -> None:

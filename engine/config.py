@@ -93,6 +93,14 @@ class Config:
     cache_dir: str | None = None  # on-disk cache of intermediates shared across runs
 
 
+def check_data(data: DataConfig) -> None:
+    """Refuse data settings that no job can honour, once for every job (one line, the key)."""
+    from engine.errors import UserError
+
+    if data.batch_rows < 1:
+        raise UserError(f"data.batch_rows={data.batch_rows}: must be at least 1 (rows per batch)")
+
+
 def job_module(name: str):
     return importlib.import_module(f"engine.jobs.{name}")
 

@@ -1,7 +1,8 @@
 """A run's context: output directory, backend, seed, metrics, stage timing and progress.
 
 Job adapters receive a `RunContext`; the algorithms below them take arrays and parameters.
-`metrics.json` is written last by `finish()`, so its presence means the run completed.
+`metrics.json` is written last by `finish()`, so its presence means the run completed; what
+a run changes outside its directory is committed by `finish()` just before it.
 """
 
 from __future__ import annotations
@@ -35,10 +36,14 @@ class RunContext:
     cluster: Any = None  # engine.parallel.DaskCluster, or None for in-process
     show_progress: bool = field(default_factory=lambda: sys.stderr.isatty())
     metrics: dict[str, Any] = field(default_factory=dict)
+    # Steps that make the run's effects outside its directory final (the stream's state):
+    # run by finish() just before metrics.json, so that they commit with the outputs.
+    commits: list[Callable[[], None]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.out_dir = Path(self.out_dir)
         self.out_dir.mkdir(parents=True, exist_ok=True)
+        write.remove_orphans(self.out_dir)
         self.metrics.setdefault("seconds", {})
         self.cache = Cache(self.cache_dir)
 
@@ -87,6 +92,8 @@ class RunContext:
                                      "misses": self.cache.misses}
         if self.cluster is not None:
             self.metrics["cluster"] = self.cluster.describe()
+        for commit in self.commits:
+            commit()
         write.write_json(self.metrics, self.path("metrics.json"))
         return float(objective)
 

@@ -110,3 +110,21 @@ def test_synth_refuses_impossible_sizes(run_job, override, key):
 
     with pytest.raises(UserError, match=key):
         run_job("job=synth", override)
+
+
+@pytest.mark.parametrize("args, error", [
+    (["job=communities", "job.reslution=2"],
+     "error: job.reslution: no such key; closest: job.resolution, "),
+    (["job=pipeline", "job.communities.reslution=2", "data.batchrows=9"],
+     "error: job.communities.reslution: no such key; closest: job.communities.resolution, "),
+    (["data.batchrows=9"], "error: data.batchrows: no such key; closest: data.batch_rows, "),
+    (["seeed=2"], "error: seeed: no such key; closest: seed, "),
+])
+def test_typo_names_the_closest_keys_and_never_suggests_plus(tmp_path, args, error):
+    # Hydra's advice, "To append to your config use +job.reslution=2", runs with the typo
+    # silently ignored.
+    result = engine_cli(*args, f"hydra.run.dir={tmp_path / 'out'}")
+    assert result.returncode == 2
+    assert result.stderr.startswith(error) and len(result.stderr.strip().splitlines()) == 1
+    assert "+" not in result.stderr
+    assert not (tmp_path / "out").exists()

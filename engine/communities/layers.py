@@ -61,13 +61,27 @@ def layer_files(path: str) -> list[Path]:
     return sorted(files, key=lambda f: _natural_key(f.stem))
 
 
+def _torch_refusal(exc: Exception) -> str:
+    """torch's refusal in one line. Its weights_only message spans lines and advises
+    `weights_only=False` (arbitrary code execution): keep only what it found."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc))
+    if "Weights only load failed" in text:
+        found = re.search(r"WeightsUnpickler error:\s*(.*?)(?:\.\s|\s*Please use|\s*Check the "
+                          r"documentation|$)", text, re.S)
+        what = " ".join(found.group(1).split()) if found else "objects other than tensors"
+        return (f"torch.load(weights_only=True) refused it ({what}); activation files must "
+                "hold only tensors, as {prompt_id: {'post': tensor}}")
+    first = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
+    return f"not a readable torch file ({type(exc).__name__}: {first})"
+
+
 def read_torch_layer(f: Path) -> Layer:
     import torch
 
     try:
         obj = torch.load(f, weights_only=True, map_location="cpu")
     except Exception as exc:
-        raise UserError(f"{f}: not a readable torch file ({type(exc).__name__}: {exc})") from None
+        raise UserError(f"{f}: {_torch_refusal(exc)}") from None
     if not isinstance(obj, dict):
         raise UserError(f"{f}: expected a dict {{prompt_id: {{'post': tensor}}}}, "
                         f"got {type(obj).__name__}")

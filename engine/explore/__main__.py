@@ -55,7 +55,13 @@ def main(argv: list[str]) -> int:
     if args.no_serve:
         return 0
     handler = functools.partial(QuietHandler, directory=str(out))
-    with http.server.ThreadingHTTPServer(("127.0.0.1", args.port), handler) as server:
+    try:
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", args.port), handler)
+    except OSError as exc:  # most often: the port is taken (another explorer, a notebook)
+        print(f"error: cannot serve on 127.0.0.1:{args.port} ({exc.strerror}); choose another "
+              "port with --port N, or --port 0 for any free one", file=sys.stderr)
+        return 2
+    with server:
         print(f"explorer: http://127.0.0.1:{server.server_address[1]}/  (Ctrl-C stops)",
               flush=True)
         try:

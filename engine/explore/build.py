@@ -97,7 +97,8 @@ def build(projected: Path, out_dir: Path, axes: list[str] | None = None,
                 kept[day] = len(part)
                 name = f"{day.isoformat()}.json"
                 _dump(render_file(part, axes, categories, c, digits), tmp / "render" / name)
-                _dump(detail_file(part, detail_cols, max_text), tmp / "detail" / name)
+                _dump(detail_file(part, detail_cols, max_text, str(projected)),
+                      tmp / "detail" / name)
         index = {
             "source": str(projected.resolve()),
             "axes": axes,
@@ -185,17 +186,25 @@ def render_file(part: pl.DataFrame, axes: list[str], categories: list[str], c: C
     return out
 
 
-def detail_file(part: pl.DataFrame, detail_cols: dict[str, str], max_text: int) -> dict:
+def detail_file(part: pl.DataFrame, detail_cols: dict[str, str], max_text: int,
+                where: str = "projected.parquet") -> dict:
     """What a tooltip shows, row for row with the render file."""
     out = {"t": part["_t"].dt.strftime("%H:%M").to_list()}
     for key, col in detail_cols.items():
         s = part[col]
         if key == "text":
-            s = s.cast(pl.String).str.slice(0, max_text)
+            s = _as_text(s, where).str.slice(0, max_text)
         elif s.dtype not in (pl.Int64, pl.Int32, pl.Float64, pl.Float32):
-            s = s.cast(pl.String)
+            s = _as_text(s, where)
         out[key] = s.to_list()
     return out
+
+
+def _as_text(s: pl.Series, where: str) -> pl.Series:
+    try:
+        return s.cast(pl.String)
+    except pl.exceptions.ComputeError:  # binary that is not UTF-8 (e.g. from a Latin-1 CSV)
+        raise UserError(f"{where}: column {s.name!r} is not UTF-8 text") from None
 
 
 def _dump(obj: dict, path: Path) -> None:

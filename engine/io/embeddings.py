@@ -75,6 +75,29 @@ def sidecar_of(npy: Path) -> Path | None:
     return None
 
 
+def duplicate_ids(ids) -> tuple[object, int, int] | None:
+    """(the first id that repeats, its number of rows, rows beyond the first of every id), or
+    None when the ids are unique."""
+    import pyarrow.compute as pc
+
+    counts = pc.value_counts(ids)  # in order of first appearance
+    n = counts.field("counts").to_numpy()
+    repeated = np.flatnonzero(n > 1)
+    if not len(repeated):
+        return None
+    i = int(repeated[0])
+    return counts.field("values")[i].as_py(), int(n[i]), int((n[repeated] - 1).sum())
+
+
+def check_csv_text(schema: pa.Schema, path: Path) -> None:
+    """pyarrow reads CSV text that is not valid UTF-8 as `binary` (a CSV has no binary type of
+    its own): refuse it rather than carry bytes on as if they were text."""
+    for f in schema:
+        if pa.types.is_binary(f.type) or pa.types.is_large_binary(f.type):
+            raise UserError(f"{path}: column {f.name!r} is not UTF-8 text (save the file as "
+                            "UTF-8)")
+
+
 def _open_table_batches(path: Path, columns: list[str] | None, batch_rows: int):
     """Iterate RecordBatches of a table file (Parquet, IPC/Feather, CSV)."""
     suffix = path.suffix.lower()
@@ -92,6 +115,7 @@ def _open_table_batches(path: Path, columns: list[str] | None, batch_rows: int):
             opts = pacsv.ReadOptions(block_size=1 << 24)
             conv = pacsv.ConvertOptions(include_columns=columns)
             with pacsv.open_csv(path, read_options=opts, convert_options=conv) as reader:
+                check_csv_text(reader.schema, path)
                 for rb in reader:
                     for start in range(0, rb.num_rows, batch_rows):
                         yield rb.slice(start, batch_rows)
@@ -112,6 +136,7 @@ def read_schema(path: Path) -> pa.Schema:
                     return feather.read_table(path).schema
         if suffix == ".csv":
             with pacsv.open_csv(path, read_options=pacsv.ReadOptions(block_size=1 << 20)) as r:
+                check_csv_text(r.schema, path)
                 return r.schema
     except (pa.ArrowInvalid, OSError) as exc:
         raise UserError(f"{path}: cannot read: {str(exc).splitlines()[0]}") from None
@@ -142,7 +167,7 @@ class EmbeddingFiles:
     dtype: np.dtype | type | None = np.float32
     files: list[Path] = field(init=False)
     dim: int = field(init=False)
-    dropped: int = field(init=False, default=0)
+    dropped: int = field(init=False, default=0)  # invalid rows dropped by the latest pass
 
     def __post_init__(self) -> None:
         self.files = expand_paths(self.path)
@@ -206,6 +231,7 @@ class EmbeddingFiles:
     # -- reading --------------------------------------------------------------------------
     def batches(self, columns: list[str] | None = None) -> Iterator[Batch]:
         """Yield batches; `columns` are the metadata columns wanted (id is always included)."""
+        self.dropped = 0  # per pass: a job that reads twice must not count a row twice
         offset = 0
         for f in self.files:
             for batch in self._file_batches(f, columns, offset):

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,8 +21,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+log = logging.getLogger("engine")
 _UMASK = os.umask(0)
 os.umask(_UMASK)
+
+
+# The temporary files of `atomic_path`: ".NAME.XXXXXXXX.tmp" (mkstemp's 8 random characters).
+TEMP_NAME = re.compile(r"^\..+\.[a-z0-9_]{8}\.tmp$")
 
 
 @contextlib.contextmanager
@@ -40,6 +47,20 @@ def atomic_path(final: str | os.PathLike) -> Iterator[Path]:
             tmp.unlink()
 
 
+def remove_orphans(folder: str | os.PathLike) -> list[Path]:
+    """Delete the temporary files a killed run left in `folder` (a killed process never reaches
+    the clean-up in `atomic_path`); a run calls this before it writes there."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    orphans = [p for p in folder.iterdir() if TEMP_NAME.match(p.name) and p.is_file()]
+    for p in orphans:
+        p.unlink(missing_ok=True)
+    if orphans:
+        log.info("%s: removed %d temporary file(s) of an interrupted run", folder, len(orphans))
+    return orphans
+
+
 def write_parquet(table: pa.Table, path: str | os.PathLike, **kwargs: Any) -> Path:
     """Write a whole table atomically."""
     with atomic_path(path) as tmp:
@@ -48,9 +69,29 @@ def write_parquet(table: pa.Table, path: str | os.PathLike, **kwargs: Any) -> Pa
 
 
 def write_json(obj: Any, path: str | os.PathLike) -> Path:
+    """Strict JSON: NaN and infinities (a figure undefined for this input, e.g. a correlation
+    of constant values) are written as null, which every JSON parser reads, and logged."""
+    replaced: list[str] = []
+    obj = _finite(obj, "", replaced)
+    if replaced:
+        log.warning("%s: %s not finite (undefined for this input); written as null, since "
+                    "strict JSON has no NaN or infinity", Path(path).name, ", ".join(replaced))
     with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, default=_json_default))
+        tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, default=_json_default,
+                                  allow_nan=False))
     return Path(path)
+
+
+def _finite(obj: Any, key: str, replaced: list[str]) -> Any:
+    """`obj` with every non-finite float replaced by None; their keys appended to `replaced`."""
+    if isinstance(obj, dict):
+        return {k: _finite(v, f"{key}.{k}" if key else str(k), replaced) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple, np.ndarray)):
+        return [_finite(v, f"{key}[{i}]", replaced) for i, v in enumerate(obj)]
+    if isinstance(obj, (float, np.floating)) and not np.isfinite(obj):
+        replaced.append(f"{key}={float(obj)}")
+        return None
+    return obj
 
 
 def write_npz(path: str | os.PathLike, **arrays: Any) -> Path:

@@ -62,11 +62,14 @@ def run(params: Params, data: DataConfig, ctx: RunContext) -> float:
         raise UserError(f"job.eps={params.eps}: must be > 0")
     if params.max_users_per_cluster < 0:
         raise UserError("job.max_users_per_cluster must be >= 0 (0: no cap)")
+    if params.tile_mb < 1:
+        raise UserError(f"job.tile_mb={params.tile_mb}: must be at least 1 (MiB per block)")
 
     with ctx.stage("load"):
-        cluster, user, category, emb, ids, where = _read_rows(data, ctx.seed)
+        cluster, user, category, emb, ids, where, n_dropped = _read_rows(data, ctx.seed)
         check_embeddings(emb, ids, where)
-    ctx.record(n_rows=int(len(emb)), dim=int(emb.shape[1]) if emb.ndim == 2 else 0)
+    ctx.record(n_rows=int(len(emb)), dim=int(emb.shape[1]) if emb.ndim == 2 else 0,
+               n_dropped_rows=n_dropped, n_duplicate_ids=_duplicates(ids, where, data.id_column))
 
     with ctx.stage("group"):
         groups = build_groups(cluster, user, emb, category, params.max_users_per_cluster,
@@ -74,7 +77,7 @@ def run(params: Params, data: DataConfig, ctx: RunContext) -> float:
     n_users = np.diff(groups.cluster_start)
     ctx.record(n_clusters=int(groups.n_clusters), n_cluster_users=int(n_users.sum()),
                max_users_in_cluster=int(n_users.max(initial=0)),
-               n_dropped_users=groups.n_dropped_users, n_dropped_rows=groups.n_dropped_rows)
+               n_dropped_users=groups.n_dropped_users, n_capped_rows=groups.n_dropped_rows)
 
     options = MatchOptions(method=params.method, eps=params.eps,
                            max_bids_per_row=params.max_bids_per_row,
@@ -116,7 +119,8 @@ def run(params: Params, data: DataConfig, ctx: RunContext) -> float:
 
 
 def _read_rows(data: DataConfig, seed: int):
-    """(cluster, user, category or None, embeddings, ids, source name) of every input row."""
+    """(cluster, user, category or None, embeddings, ids, source name, invalid rows dropped)
+    of every input row."""
     from engine.data import open_embeddings
 
     source = open_embeddings(data, seed)
@@ -128,7 +132,7 @@ def _read_rows(data: DataConfig, seed: int):
         table = batch.table.filter(pa.array(keep))
         return (topic[keep], _column(table, data.user_column),
                 _column(table, data.category_column), batch.embeddings[keep],
-                _column(table, data.id_column), "synthetic tweets")
+                _column(table, data.id_column), "synthetic tweets", 0)
     for col in (data.cluster_column, data.user_column):
         if col not in available:
             raise UserError(f"{data.path}: missing column {col!r} (set data.cluster_column / "
@@ -140,7 +144,20 @@ def _read_rows(data: DataConfig, seed: int):
     table = batch.table
     category = _column(table, data.category_column) if has_category else None
     return (_column(table, data.cluster_column), _column(table, data.user_column), category,
-            batch.embeddings, _column(table, data.id_column), str(data.path))
+            batch.embeddings, _column(table, data.id_column), str(data.path), source.dropped)
+
+
+def _duplicates(ids: np.ndarray, where: str, column: str) -> int:
+    """Rows whose id an earlier row already has. Balance scores users, not rows (ids only name
+    rows in messages), so the job goes on: a warning, counted in metrics."""
+    from engine.io.embeddings import duplicate_ids
+
+    dup = duplicate_ids(pa.array(ids))
+    if dup is None:
+        return 0
+    log.warning("%s: %d rows repeat an earlier row's id (column %r; e.g. %r in %d rows); "
+                "every row is scored", where, dup[2], column, dup[0], dup[1])
+    return dup[2]
 
 
 def _column(table: pa.Table, name: str) -> np.ndarray:

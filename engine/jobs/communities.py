@@ -70,6 +70,7 @@ def _load_embeddings(data: DataConfig, ctx: RunContext):
     """(ids, float32 rows, planted truth or None), the rows read batch by batch into one
     preallocated matrix: peak memory about the matrix plus one batch, not twice the matrix."""
     from engine.data import open_embeddings
+    from engine.io.embeddings import duplicate_ids
 
     source = open_embeddings(data, ctx.seed)
     X = np.empty((source.n_rows, source.dim), np.float32)  # n_rows: before invalid rows drop
@@ -80,8 +81,16 @@ def _load_embeddings(data: DataConfig, ctx: RunContext):
         ids.append(batch.table.column(0))
     if not filled:
         raise UserError(f"{data.path}: no valid rows")
+    ids = pa.chunked_array([c for col in ids for c in col.chunks])
+    # labels.parquet maps ids to vertices, and the pipeline joins it back by id: ids must be
+    # unique (an error rather than a warning: no row can be chosen over another).
+    dup = duplicate_ids(ids)
+    if dup is not None:
+        raise UserError(f"{data.path or data.name}: id {dup[0]!r} appears in {dup[1]} rows "
+                        f"(column {data.id_column!r}; ids must be unique)")
     truth = source.topics() if hasattr(source, "topics") else None
-    return pa.chunked_array([c for col in ids for c in col.chunks]), X[:filled], truth
+    ctx.record(n_dropped_rows=getattr(source, "dropped", 0))
+    return ids, X[:filled], truth
 
 
 def _load_activations(params: Params, data: DataConfig, ctx: RunContext):
@@ -109,6 +118,8 @@ def run(params: Params, data: DataConfig, ctx: RunContext) -> float:
 
     if params.input not in INPUTS:
         raise UserError(f"job.input={params.input!r}: expected one of {', '.join(INPUTS)}")
+    if not params.resolution > 0:
+        raise UserError(f"job.resolution={params.resolution}: must be > 0")
     xp = ctx.backend.xp
     features = params.features
     if features == "auto":

@@ -10,6 +10,7 @@ Objective: the silhouette (on the base-cluster centres) of the chosen number of 
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -21,6 +22,7 @@ from engine.config import DataConfig
 from engine.errors import UserError
 from engine.run import RunContext
 
+log = logging.getLogger("engine")
 VOTE_NAMES = {1: "agree", -1: "disagree", 0: "pass"}
 
 
@@ -49,14 +51,17 @@ class Params:
     pairs_max_voters: int = 1000  # voter_agreement.parquet only up to this many voters
 
 
-def load_votes(data: DataConfig, params: Params, seed: int):
-    """(VoteMatrix, reference groups per voter or None, name of the reference)."""
+def load_votes(data: DataConfig, params: Params, seed: int, warnings: list[str] | None = None):
+    """(VoteMatrix, reference groups per voter or None, name of the reference); what the job
+    can go on without is appended to `warnings`."""
     from engine.opinion import readers, votes
 
     if data.name == "polis_export":
         if not data.path:
             raise UserError("data.path: a Polis export folder is required with data=polis_export")
         export = readers.read_polis_export(data.path)
+        if warnings is not None:
+            warnings += export.warnings
         ref = np.array([export.polis_groups.get(int(v), -1) for v in export.matrix.voter_ids])
         return export.matrix, (ref if export.polis_groups else None), "polis"
     if data.name == "files":
@@ -86,10 +91,15 @@ def load_votes(data: DataConfig, params: Params, seed: int):
 def run(params: Params, data: DataConfig, ctx: RunContext) -> float:
     from engine.opinion import model, repness, votes
 
+    _check_params(params)
     created = datetime.now(UTC)
     t0 = time.perf_counter()
     with ctx.stage("load"):
-        m, reference, ref_name = load_votes(data, params, ctx.seed)
+        warnings: list[str] = []
+        m, reference, ref_name = load_votes(data, params, ctx.seed, warnings)
+        for w in warnings:
+            log.warning("%s", w)
+        ctx.record(input_warnings=warnings)
         votes.check_size(m, params.min_voters, data.path or data.name)
     opts = model.Options(params.min_votes, params.min_in_conv, params.base_k,
                          params.max_groups, params.tol, params.max_iter,
@@ -138,6 +148,14 @@ def run(params: Params, data: DataConfig, ctx: RunContext) -> float:
         "n_clusters": int(len(fit.base.centres)), "n_groups": n_groups,
         "computation_time": round(seconds, 4), "parameters": asdict(params), "error_message": ""})
     return fit.silhouette
+
+
+def _check_params(params: Params) -> None:
+    """Settings the clustering cannot run with, refused before the votes are read."""
+    if params.base_k < 1:
+        raise UserError(f"job.base_k={params.base_k}: must be at least 1 (base clusters)")
+    if params.max_groups < 2:  # groups are chosen among k = 2..max_groups
+        raise UserError(f"job.max_groups={params.max_groups}: must be at least 2")
 
 
 def _replay_wanted(params: Params, m, source: str) -> bool:

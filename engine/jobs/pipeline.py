@@ -71,6 +71,7 @@ def run(params: Params, data: DataConfig, ctx: RunContext) -> float:
     stage(ctx, "balance", balance, params.balance, files_config(data, table_path), results)
 
     ctx.record(n_rows=results["project"].get("n_rows", 0),
+               n_dropped_rows=results["project"].get("n_dropped_rows", 0),
                stages={name: {k: m[k] for k in HEADLINES[name] if k in m}
                        for name, m in results.items()})
     if params.summary:

@@ -191,4 +191,4 @@ def _apply(params: Params, source, lmap, ctx: RunContext) -> None:
                             ctx.progress(pairs, n_batches, "project"), columns, lmap.axes)
         seconds = time.perf_counter() - t0
     ctx.record(n_rows=n, apply_rows_per_s=round(n / max(seconds, 1e-9)),
-               dropped_rows=getattr(source, "dropped", 0), passthrough=columns[1:])
+               n_dropped_rows=getattr(source, "dropped", 0), passthrough=columns[1:])

@@ -35,7 +35,7 @@ import pyarrow as pa
 
 from engine.config import DataConfig
 from engine.errors import UserError
-from engine.io.write import ParquetStreamWriter
+from engine.io.write import ParquetStreamWriter, remove_orphans
 from engine.run import RunContext
 from engine.stream.screen import KINDS
 
@@ -67,6 +67,8 @@ def run(params: Params, data: DataConfig, ctx: RunContext) -> float:
 
     _check(params)
     state_dir = Path(params.state_dir) if params.state_dir else ctx.path("state")
+    remove_orphans(state_dir)  # a killed run's half-written state (the run dir's are gone)
+    state_io.discard_pending(state_dir)  # a killed run's uncommitted state
     state = state_io.load(state_dir)
     batches = source.read(data, ctx.seed)
     if params.sort:
@@ -118,8 +120,11 @@ def run(params: Params, data: DataConfig, ctx: RunContext) -> float:
     with ctx.stage("outputs"):
         _write_outputs(params, state, ctx)
     with ctx.stage("save state"):
-        state_io.save(state, state_dir)
-    ctx.record(n_rows=stats.n, **stats.metrics(), n_clusters=state.centroids.size,
+        state_io.save_pending(state, state_dir)
+    ctx.commits.append(lambda: state_io.commit(state_dir))
+    # Every input row is either clustered or dropped (NaN/inf by the reader, zero length here).
+    ctx.record(n_rows=stats.n, n_dropped_rows=total - stats.n, **stats.metrics(),
+               n_clusters=state.centroids.size,
                exact_checks_per_message=engine.exact_checks / max(stats.n, 1),
                dense_rows_per_message=engine.dense_rows / max(stats.n, 1),
                screen=engine.screen.kind,

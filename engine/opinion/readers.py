@@ -7,7 +7,7 @@ out) and `participants-votes.csv` (participant, group-id: Polis's own groups).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +16,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from engine.errors import UserError
+from engine.io.embeddings import check_csv_text
 from engine.io.times import to_datetime64
 from engine.opinion.votes import VoteMatrix, from_columns
 
@@ -28,13 +29,16 @@ class PolisExport:
     polis_groups: dict[int, int]  # participant -> Polis group-id (assigned participants only)
     n_comments_listed: int
     comment_text: dict[int, str]
+    warnings: list[str] = field(default_factory=list)  # what was missing but not needed
 
 
-def _read_csv(path: Path) -> pa.Table:
+def _read_csv(path: Path, **options) -> pa.Table:
     try:
-        return pacsv.read_csv(path)
+        table = pacsv.read_csv(path, **options)
     except (pa.ArrowInvalid, OSError) as exc:
         raise UserError(f"{path}: cannot read CSV ({str(exc).splitlines()[0]})") from None
+    check_csv_text(table.schema, path)
+    return table
 
 
 def _require(table: pa.Table, columns, where: Path) -> None:
@@ -51,14 +55,18 @@ def read_polis_export(folder: str | Path) -> PolisExport:
         raise UserError(f"data.path={folder}: no votes.csv (expected a Polis export folder)")
     votes = _read_csv(votes_path)
     _require(votes, POLIS_VOTE_COLUMNS, votes_path)
+    if votes.num_rows == 0:  # before the type checks: empty columns have no integer type
+        raise UserError(f"{votes_path}: no votes")
     for c in POLIS_VOTE_COLUMNS:
         if not pa.types.is_integer(votes[c].type) and not (
                 c == "vote" and pa.types.is_floating(votes[c].type)):
             raise UserError(f"{votes_path}: column {c!r} must hold integers, "
                             f"got {votes[c].type}")
-    moderated, listed, text = None, 0, {}
+    moderated, listed, text, warnings = None, 0, {}, []
     comments_path = folder / "comments.csv"
-    if comments_path.is_file():
+    if not comments_path.is_file():
+        warnings.append(f"{comments_path}: missing; no statement is moderated out")
+    else:
         comments = _read_csv(comments_path)
         _require(comments, ("comment-id",), comments_path)
         cid = comments["comment-id"].to_numpy()
@@ -76,12 +84,12 @@ def read_polis_export(folder: str | Path) -> PolisExport:
     groups: dict[int, int] = {}
     pv_path = folder / "participants-votes.csv"
     if pv_path.is_file():
-        pv = pacsv.read_csv(pv_path, convert_options=pacsv.ConvertOptions(
+        pv = _read_csv(pv_path, convert_options=pacsv.ConvertOptions(
             include_columns=["participant", "group-id"]))
         pid = pv["participant"].to_pylist()
         gid = pv["group-id"].to_pylist()
         groups = {int(p): int(g) for p, g in zip(pid, gid, strict=True) if g is not None}
-    return PolisExport(matrix, groups, listed, text)
+    return PolisExport(matrix, groups, listed, text, warnings)
 
 
 def _read_table(path: Path, columns: list[str]) -> pa.Table:
@@ -90,7 +98,7 @@ def _read_table(path: Path, columns: list[str]) -> pa.Table:
         return pq.read_table(path, columns=[c for c in columns if c in names])
     if path.suffix in (".csv", ".tsv"):
         opts = pacsv.ParseOptions(delimiter="\t" if path.suffix == ".tsv" else ",")
-        table = pacsv.read_csv(path, parse_options=opts)
+        table = _read_csv(path, parse_options=opts)
         return table.select([c for c in columns if c in table.column_names])
     raise UserError(f"{path}: votes must be .csv, .tsv or .parquet")
 

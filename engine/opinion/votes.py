@@ -136,6 +136,8 @@ def from_columns(voter_ids, statement_ids, votes, times=None, where: str = "vote
     `order="first"` keeps voters and statements in order of first appearance (data order),
     `"sorted"` sorts ids (Polis numbers participants and comments as they arrive).
     """
+    if len(votes) == 0:  # before the checks of the votes' type (an empty CSV column has none)
+        raise UserError(f"{where}: no votes")
     for name, col in (("voter id", voter_ids), ("statement id", statement_ids)):
         arr = col if isinstance(col, (pa.Array, pa.ChunkedArray)) else pa.array(col)
         if arr.null_count:
@@ -143,8 +145,6 @@ def from_columns(voter_ids, statement_ids, votes, times=None, where: str = "vote
             raise UserError(f"{where}: missing {name} at row {row}")
     vote = check_votes(votes if not isinstance(votes, (pa.Array, pa.ChunkedArray))
                        else votes.to_numpy(zero_copy_only=False), where)
-    if len(vote) == 0:
-        raise UserError(f"{where}: no votes")
     v_codes, v_ids = factorize(voter_ids, order)
     s_codes, s_ids = factorize(statement_ids, order)
     t = None if times is None else np.asarray(times).astype("int64", copy=False)

@@ -2,10 +2,13 @@
 per (user, cluster) sums, the user ids, the parameters it was built with and the time of the
 latest message. One `state.npz` written atomically (temp file + rename), so an interrupted run
 leaves the previous state whole; loading it continues exactly where the last run stopped.
+A run saves its new state as pending and commits it with its outputs (just before
+metrics.json): a run killed after saving can be rerun, since the state is still the old one.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +20,7 @@ from engine.stream.online import Centroids
 from engine.stream.participation import Participation
 
 FILE = "state.npz"
+PENDING = ".pending-state.npz"  # a run's new state until the run commits (see `commit`)
 FORMAT = 1
 
 
@@ -35,12 +39,12 @@ class StreamState:
         return self.centroids.dim
 
 
-def save(state: StreamState, directory: str | Path) -> Path:
+def save(state: StreamState, directory: str | Path, name: str = FILE) -> Path:
     c = state.centroids.live()
     p = state.participation
     n = p.size
     return write_npz(
-        Path(directory) / FILE,
+        Path(directory) / name,
         format=np.int64(FORMAT),
         threshold=np.float64(state.threshold),
         cap=np.int64(state.cap),
@@ -51,6 +55,22 @@ def save(state: StreamState, directory: str | Path) -> Path:
         users=p.user_array(), pair_user=p.pair_user[:n], pair_cluster=p.pair_cluster[:n],
         score=p.score[:n], count=p.count[:n], vector_sum=p.vector_sum[:n],
     )
+
+
+def save_pending(state: StreamState, directory: str | Path) -> Path:
+    """Save `state` beside the current one without replacing it: a run killed before it
+    commits leaves the state as it found it, so that rerunning the run works."""
+    return save(state, directory, PENDING)
+
+
+def commit(directory: str | Path) -> None:
+    """Make the pending state the state (one rename: atomic)."""
+    os.replace(Path(directory) / PENDING, Path(directory) / FILE)
+
+
+def discard_pending(directory: str | Path) -> None:
+    """Drop the pending state of a run that was killed before it committed."""
+    (Path(directory) / PENDING).unlink(missing_ok=True)
 
 
 def load(directory: str | Path) -> StreamState | None:

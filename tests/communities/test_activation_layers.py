@@ -79,3 +79,18 @@ def test_nan_activation_and_missing_columns(tmp_path):
     pq.write_table(pa.table({"prompt_id": [1], "value": [1.0]}), tmp_path / "p.parquet")
     with pytest.raises(UserError, match="no column 'neuron'"):
         read_layers(str(tmp_path / "p.parquet"))
+
+
+class NotATensor:
+    pass
+
+
+def test_refused_pickle_is_one_line_without_torch_advice(tmp_path):
+    # torch's own message spans several lines and advises weights_only=False.
+    torch.save({"a": {"post": torch.zeros(3)}, "b": NotATensor()}, tmp_path / "l.pt")
+    with pytest.raises(UserError) as info:
+        read_layers(str(tmp_path / "l.pt"))
+    message = str(info.value)
+    assert "\n" not in message and "weights_only=False" not in message
+    assert "l.pt: torch.load(weights_only=True) refused it" in message
+    assert "NotATensor" in message

@@ -173,3 +173,35 @@ def test_cli_builds_and_serves_on_localhost(projected, tmp_path):
     bad = subprocess.run([sys.executable, "-m", "engine.explore", str(tmp_path / "none"),
                           "--no-serve"], capture_output=True, text=True)
     assert bad.returncode == 2 and bad.stderr.startswith("error: ")
+
+
+def test_cli_on_a_busy_port_says_to_use_port_0(projected, tmp_path):
+    import socket
+
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "projected.parquet").write_bytes(projected.read_bytes())
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        proc = subprocess.run([sys.executable, "-m", "engine.explore", str(run_dir),
+                               "--port", str(port)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.startswith("error: ") and len(proc.stderr.strip().splitlines()) == 1
+    assert f":{port}" in proc.stderr and "--port 0" in proc.stderr
+
+
+def test_text_that_is_not_utf8_is_one_line(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    n = 10
+    pq.write_table(pa.table({
+        "id": np.arange(n), "datetime": pa.array(np.arange(n) * 86400, pa.timestamp("s")),
+        "sincerity": np.linspace(0, 1, n), "charity": np.linspace(1, 0, n),
+        "full_text": pa.array([b"caf\xe9"] * n, pa.binary())}),  # Latin-1
+        tmp_path / "projected.parquet")
+    with pytest.raises(UserError, match="projected.parquet: column 'full_text' is not UTF-8"):
+        build(tmp_path / "projected.parquet", tmp_path / "explorer", ["sincerity", "charity"])
+    assert not (tmp_path / "explorer").exists()

@@ -157,3 +157,11 @@ def test_sidecar_row_count_mismatch(tmp_path, emb):
     pq.write_table(pa.table({"id": np.arange(10)}), tmp_path / "x.parquet")
     with pytest.raises(UserError, match=r"x\.parquet: 10 rows, but .*x\.npy has 1000"):
         EmbeddingFiles(tmp_path / "x.npy").read()
+
+
+def test_csv_that_is_not_utf8_names_the_file_and_column(tmp_path):
+    # Before: pyarrow read the Latin-1 text as binary and the job carried bytes on as text.
+    path = tmp_path / "latin.csv"
+    path.write_bytes(b"id,e0,e1,full_text\n1,0.1,0.2,caf\xe9\n2,0.3,0.1,ok\n")
+    with pytest.raises(UserError, match=r"latin.csv: column 'full_text' is not UTF-8 text"):
+        EmbeddingFiles(path)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -49,3 +52,19 @@ def test_stream_writer_writes_row_groups(tmp_path):
             assert not final.exists()  # only renamed into place on close
     assert w.rows == 30
     assert pq.ParquetFile(final).num_row_groups == 3
+
+
+def _strict(text: str):
+    def refuse(constant):
+        raise ValueError(f"not strict JSON: {constant}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_json_writes_nan_and_infinity_as_null_and_says_which(tmp_path, caplog):
+    path = tmp_path / "metrics.json"
+    write_json({"objective": float("nan"), "r": [1.0, np.float32("inf")],
+                "by_k": {"2": np.float64("-inf"), "3": 0.5}, "n": np.int64(4)}, path)
+    assert _strict(path.read_text()) == {"objective": None, "r": [1.0, None],
+                                         "by_k": {"2": None, "3": 0.5}, "n": 4}
+    assert "objective=nan, r[1]=inf, by_k.2=-inf" in caplog.text

@@ -237,3 +237,40 @@ def test_gpu_backend_gives_the_cpu_pairs(run_job, tmp_path, method):
     assert gpu_pairs["user1"].equals(cpu_pairs["user1"])
     np.testing.assert_allclose(gpu_pairs["dist"].to_numpy(), cpu_pairs["dist"].to_numpy(),
                                atol=1e-9)
+
+
+def test_tile_mb_0_is_refused(run_job):
+    with pytest.raises(UserError, match=r"job.tile_mb=0: must be at least 1"):
+        run_job("job=balance", "data.n_rows=500", "job.tile_mb=0")
+
+
+def test_duplicate_ids_are_warned_about_and_counted(run_job, tmp_path, caplog):
+    table, emb = make_rows()
+    ids = table.column("id").to_numpy().copy()
+    ids[:3] = ids[3]  # four rows with one id
+    table = table.set_column(0, "id", pa.array(ids))
+    _, _, metrics = run_job("job=balance", "data=files",
+                            f"data.path={write_rows(tmp_path / 'rows.parquet', table, emb)}")
+    assert metrics["n_duplicate_ids"] == 3
+    assert f"e.g. {int(ids[3])} in 4 rows" in caplog.text
+    unique = table.set_column(0, "id", pa.array(np.arange(len(ids))))
+    _, _, clean = run_job("job=balance", "data=files",
+                          f"data.path={write_rows(tmp_path / 'clean.parquet', unique, emb)}")
+    assert clean["n_duplicate_ids"] == 0 and clean["n_pairs"] == metrics["n_pairs"]
+
+
+def test_undefined_objective_is_null_in_strict_json(run_job, tmp_path):
+    # One user: no pairs, so the mean distance (the objective) is undefined. Before, metrics.json
+    # held NaN, which strict JSON parsers reject.
+    import json
+
+    table, emb = make_rows(n_clusters=1, single_user_cluster=False)
+    table = table.set_column(2, "user_id", pa.array(np.zeros(len(emb), np.int64)))
+    _, out, _ = run_job("job=balance", "data=files",
+                        f"data.path={write_rows(tmp_path / 'rows.parquet', table, emb)}")
+
+    def refuse(constant):
+        raise ValueError(constant)
+
+    metrics = json.loads((out / "metrics.json").read_text(), parse_constant=refuse)
+    assert metrics["n_pairs"] == 0 and metrics["objective"] is None

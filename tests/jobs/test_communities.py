@@ -132,6 +132,7 @@ def test_same_seed_same_result(run_job):
     (("job.knn=cagra",), "does not run on the CPU"),
     (("job.features=tfidf_sketch",), "needs activation layers"),
     (("job.input=activations", "data=files", "data.path=/nonexistent/layers"), "no such file"),
+    (("job.resolution=-1",), r"job.resolution=-1.0: must be > 0"),  # was accepted
 ])
 def test_bad_input_is_one_user_error(run_job, overrides, match):
     with pytest.raises(UserError, match=match):
@@ -168,9 +169,10 @@ def test_activations_knn_choices_record_what_ran(run_job, overrides, knn, width)
     assert m["ari_truth"] >= 0.9
 
 
-def test_embedding_rows_are_read_in_order_across_batches_and_invalid_rows_dropped(tmp_path):
+def test_embedding_rows_are_read_in_order_across_batches_and_invalid_rows_dropped(tmp_path, cpu):
     from engine.config import DataConfig
     from engine.jobs.communities import _load_embeddings
+    from engine.run import RunContext
 
     rng = np.random.default_rng(0)
     X = rng.standard_normal((1000, 8)).astype(np.float32)
@@ -181,12 +183,23 @@ def test_embedding_rows_are_read_in_order_across_batches_and_invalid_rows_droppe
     data = DataConfig(name="files", path=str(tmp_path / "e.parquet"), batch_rows=128,
                       drop_invalid=True)
 
-    class Ctx:
-        seed = 0
-
-    got_ids, got, truth = _load_embeddings(data, Ctx)
+    ctx = RunContext(out_dir=tmp_path / "run", backend=cpu)
+    got_ids, got, truth = _load_embeddings(data, ctx)
+    assert ctx.metrics["n_dropped_rows"] == 2
     keep = np.ones(1000, bool)
     keep[[3, 500]] = False
     np.testing.assert_array_equal(got, X[keep])
     np.testing.assert_array_equal(got_ids.to_numpy(), ids[keep])
     assert got.dtype == np.float32 and truth is None
+
+
+def test_duplicate_ids_are_refused_naming_the_id_and_file(run_job, tmp_path):
+    # Before: labels.parquet held 11 rows of id 7, and nothing said so.
+    rng = np.random.default_rng(0)
+    ids = np.arange(200)
+    ids[150:160] = 7
+    path = tmp_path / "e.parquet"
+    pq.write_table(pa.table({"id": ids, "embedding": embedding_array(
+        rng.standard_normal((200, 8)).astype(np.float32))}), path)
+    with pytest.raises(UserError, match=r"e.parquet: id 7 appears in 11 rows"):
+        run_job("job=communities", "data=files", f"data.path={path}")

@@ -132,6 +132,7 @@ def test_files_input_with_revotes(run_job, tmp_path):
     ("voter_id,statement_id,vote\n" + "".join(f"v{i},s0,1\n" for i in range(30)),
      "need at least 2"),
     ("voter_id,statement_id,vote\nv1,s1,1\nv2,s1,\n", "missing vote at row 1"),
+    ("voter_id,statement_id,vote\n", "votes.csv: column .vote.: no votes"),
 ])
 def test_bad_input_is_one_user_error(run_job, tmp_path, content, message):
     path = tmp_path / "votes.csv"
@@ -152,3 +153,40 @@ def test_statements_without_votes_are_dropped_and_counted(run_job, tmp_path):
                             "job.replay=false")
     assert metrics["n_statements_without_votes"] == 1
     assert metrics["n_statements"] == 54
+
+
+def test_empty_polis_export_is_one_user_error(run_job, tmp_path):
+    (tmp_path / "votes.csv").write_text("timestamp,datetime,comment-id,voter-id,vote\n")
+    with pytest.raises(UserError, match="votes.csv: no votes"):
+        run_job("job=opinion", "data=polis_export", f"data.path={tmp_path}")
+
+
+@pytest.mark.parametrize("override, message", [
+    ("job.base_k=0", "job.base_k=0: must be at least 1"),  # was: argmin of an empty sequence
+    ("job.max_groups=0", "job.max_groups=0: must be at least 2"),  # was: one group, silently
+])
+def test_impossible_settings_are_refused(run_job, override, message):
+    with pytest.raises(UserError, match=message):
+        run_job("job=opinion", "data.n_voters=200", override)
+
+
+def test_polis_export_without_comments_warns_and_counts(run_job, tmp_path, caplog):
+    import shutil
+
+    folder = tmp_path / "export"
+    shutil.copytree(POLIS / "15-per-hour-seattle", folder)
+    (folder / "comments.csv").unlink()
+    _, _, metrics = run_job("job=opinion", "data=polis_export", f"data.path={folder}",
+                            "job.replay=false")
+    assert len(metrics["input_warnings"]) == 1
+    assert "comments.csv: missing; no statement is moderated out" in metrics["input_warnings"][0]
+    assert metrics["n_moderated_out"] == 0
+    assert "comments.csv: missing" in caplog.text
+
+
+def test_vote_csv_that_is_not_utf8_names_the_file(run_job, tmp_path):
+    path = tmp_path / "votes.csv"
+    path.write_bytes(b"voter_id,statement_id,vote\n"
+                     + b"".join(b"v\xe9%d,s%d,1\n" % (i, i % 3) for i in range(20)))  # Latin-1
+    with pytest.raises(UserError, match=r"votes.csv: column 'voter_id' is not UTF-8 text"):
+        run_job("job=opinion", "data=files", f"data.path={path}")

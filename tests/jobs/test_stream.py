@@ -204,3 +204,40 @@ def test_bad_config_and_missing_columns(run_job, tmp_path):
     path = write(table, tmp_path / "ok.parquet")
     with pytest.raises(UserError, match="job.users"):
         run_job(*files(path, "job.users=[nobody]"))
+
+
+def _killed_before_metrics(out, *overrides):
+    """A run killed after its job wrote every output and saved its state, before metrics.json
+    (what `kill -9` after the "save state" stage leaves): the job runs, finish() never does."""
+    from omegaconf import OmegaConf
+
+    from engine.backend import cpu_backend
+    from engine.jobs import stream
+    from engine.run import RunContext
+    from tests.conftest import compose
+
+    cfg = compose("backend=cpu", *overrides)
+    ctx = RunContext(out_dir=out, backend=cpu_backend(), seed=cfg.seed)
+    stream.run(OmegaConf.to_object(cfg.job), OmegaConf.to_object(cfg.data), ctx)
+    assert not (out / "metrics.json").exists()
+
+
+def test_run_killed_after_saving_its_state_can_be_rerun(run_job, tmp_path):
+    # Before: the state already held the killed run's messages, and the rerun stopped with
+    # "message id ... is earlier than the previous run's last message".
+    from engine.stream import state as state_io
+
+    table, _, _ = message_table(n=1600, seed=7)
+    first = write(table.slice(0, 900), tmp_path / "a.parquet")
+    second = write(table.slice(900), tmp_path / "b.parquet")
+    state, killed = tmp_path / "state", tmp_path / "killed"
+    _, r1, _ = run_job(*files(first, f"job.state_dir={state}"))
+    _killed_before_metrics(killed, *files(second, f"job.state_dir={state}"))
+    assert state_io.load(state).n_messages == 900  # the killed run did not commit its state
+    _, rerun, m = run_job(*files(second, f"job.state_dir={state}"), out_dir=killed)
+    assert m["state_messages"] == 1600 and m["n_rows"] == 700
+    _, whole, _ = run_job(*files(write(table, tmp_path / "all.parquet")))
+    split = pa.concat_tables([pq.read_table(r1 / "assignments.parquet"),
+                              pq.read_table(rerun / "assignments.parquet")])
+    assert split.equals(pq.read_table(whole / "assignments.parquet"))
+    assert not (state / state_io.PENDING).exists()
