@@ -4,7 +4,7 @@ matching pure noise (the same generator, times shuffled) beside each cell.
 
 Each cell runs the job on `data.planted=true` data (5 basins, windows 90-200 days, 2-D
 uniform background over a year, 7-day bins unless --bin) for several seeds:
-- recovered: planted basins alive >= 14 days in a part that one significant basin matches
+- recovered: planted basins alive >= 2 bins in a part that one significant basin matches
   (centre within 2 planted spreads, time IoU >= 0.5; `engine.synthetic.planted.match_basins`),
   over the planted basins alive;
 - one-to-one: runs where every alive planted basin is matched and every significant basin
@@ -74,7 +74,8 @@ def score(out: Path, rows: int, intensity: float, seed: int, bin_days: float) ->
         span = (days.min(), days.max() + bin_days)
         centres = np.stack([np.asarray(t["core_x"]), np.asarray(t["core_y"])], 1)[keep]
         m = planted.match_basins(truth, centres, np.asarray(t["active_first_day"])[keep],
-                                 np.asarray(t["active_last_day"])[keep], span)
+                                 np.asarray(t["active_last_day"])[keep], span,
+                                 min_days=2 * bin_days)
         f2p = m["found_to_planted"]
         hit = np.unique(f2p[f2p >= 0])
         alive += int(m["planted_alive"].sum())

@@ -147,6 +147,42 @@ def poisson_llr(c, mu) -> np.ndarray:
     return out
 
 
+def stitch_tracks(table: dict[str, np.ndarray], max_gap: int = 2) -> np.ndarray:
+    """Basin ids with broken tracks joined: a track that starts within `max_gap` bins after
+    another one ended, with its first core within the two cores' radii of that one's last
+    core, continues it (the nearest such track; each track continued at most once). Hungarian
+    tracking loses a basin for a bin or two when its cluster splits or shrinks below the
+    minimum size; counted as two basins, one planted basin would be found twice."""
+    basin = table["basin_id"].astype(np.int64).copy()
+    if len(basin) == 0:
+        return basin
+    t = table["bin"].astype(np.int64)
+    ids = np.unique(basin)
+    first = {b: int(t[basin == b].min()) for b in ids}
+    last = {b: int(t[basin == b].max()) for b in ids}
+
+    def end_core(b, at):
+        r = np.flatnonzero((basin == b) & (t == at))[0]
+        return table["core_centre"][r], float(table["core_radius"][r])
+
+    continued = set()
+    root = {b: b for b in ids}
+    for b in sorted(ids, key=lambda x: first[x]):
+        cb, rb = end_core(b, first[b])
+        best, best_d = None, np.inf
+        for a in ids:
+            if a in continued or a == b or not 1 <= first[b] - last[a] <= max_gap:
+                continue
+            ca, ra = end_core(a, last[a])
+            d = float(np.linalg.norm(ca - cb))
+            if d <= ra + rb and d < best_d:
+                best, best_d = a, d
+        if best is not None:
+            continued.add(best)
+            root[b] = root[best]
+    return np.array([root[b] for b in basin], np.int64)
+
+
 def basin_strength(basin_id: np.ndarray, bins: np.ndarray, c: np.ndarray, mu: np.ndarray
                    ) -> dict[str, np.ndarray]:
     """Per basin (sorted ids): the strongest window of its tube (Kulldorff's scan over time

@@ -540,6 +540,11 @@ def basin_significance(rows, result, xp=np, seed: int = 0) -> dict[str, np.ndarr
                                      result.table, xp, seed)
     for k in ("region_count", "region_expected", "cluster_llr", "density_ratio"):
         result.table[k] = scan[k]
+    stitched = significance.stitch_tracks(result.table)
+    renamed = dict(zip(result.table["basin_id"].tolist(), stitched.tolist(), strict=True))
+    result.table["basin_id"] = stitched
+    result.tracks.basin = [np.array([renamed.get(int(b), int(b)) for b in bins], np.int64)
+                           for bins in result.tracks.basin]
     out = significance.basin_strength(result.table["basin_id"], result.table["bin"],
                                       scan["region_count"], scan["region_expected"])
     # The window's days: its clusters' bins, and the next bin its last one was scored on.
@@ -548,14 +553,17 @@ def basin_significance(rows, result, xp=np, seed: int = 0) -> dict[str, np.ndarr
         np.zeros(0)
     out["active_last_day"] = ends[np.minimum(out["window_last_bin"] + 1, len(ends) - 1)] \
         if len(ends) else np.zeros(0)
-    # Where the basin is: the mean core centre of its window's clusters.
+    # Where the basin is: the core of its window's most evident cluster (largest cluster
+    # LLR; a window's clusters can include one that swallowed a neighbour for a bin).
     t = result.table
     at = np.searchsorted(out["basin_id"], t["basin_id"])
     inside = (t["bin"] >= out["window_first_bin"][at]) & (t["bin"] <= out["window_last_bin"][at])
-    n = np.maximum(np.bincount(at[inside], minlength=len(out["basin_id"])), 1)
+    core = np.zeros((len(out["basin_id"]), len(rows.coord_names)))
+    for b in range(len(core)):
+        rows_b = np.flatnonzero(inside & (at == b))
+        core[b] = t["core_centre"][rows_b[np.argmax(t["cluster_llr"][rows_b])]]
     for j, name in enumerate(rows.coord_names):
-        out[f"core_{name}"] = np.bincount(at[inside], t["core_centre"][inside, j],
-                                          len(out["basin_id"])) / n
+        out[f"core_{name}"] = core[:, j]
     return out
 
 
