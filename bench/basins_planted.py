@@ -12,7 +12,10 @@ uniform background over a year, 7-day bins unless --bin) for several seeds:
 - false: significant basins matching nothing (both parts, per run); noise: significant basins
   on the shuffled twin (per run);
 - strength: median strength of the matched basins; limit: the job's own
-  `detection_limit_intensity` estimate.
+  `detection_limit_intensity` estimate;
+- which objective tells real data from the time-shuffled null: the forecast's skill against
+  the null (`forecast_skill_vs_null`, train and test: > 0 is real) and continuation AUROC's
+  margin (`continuation_auroc - null_continuation_auroc`), as shares of parts where real wins.
 
     PYTHONPATH=. python bench/basins_planted.py --rows 20000 60000 --intensity 1 0.25 0.0625 --seeds 0 1 2
 """
@@ -88,6 +91,10 @@ def score(out: Path, rows: int, intensity: float, seed: int, bin_days: float) ->
             "strength": float(np.median(strengths)) if strengths else float("nan")}
 
 
+def _num(x) -> float:
+    return float(x) if x is not None else float("nan")
+
+
 def header(argv: list[str]) -> list[str]:
     import engine
 
@@ -127,16 +134,21 @@ def main() -> None:
     lines = header(sys.argv[1:])
     lines += ["| rows | rows per bin | intensity | basin rows per bin | recovered | one-to-one runs | "
               "false per run | noise per run | median strength | job's limit (intensity) | "
-              "s per run |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+              "forecast beats null | AUROC beats null | s per run |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for rows in args.rows:
         for intensity in args.intensity:
-            cells, noise, limits, secs = [], [], [], []
+            cells, noise, limits, secs, fc_wins, auc_wins = [], [], [], [], [], []
             for seed in args.seeds:
                 t0 = time.perf_counter()
                 m, out = run(rows, intensity, seed, args.bin, extra)
                 secs.append(time.perf_counter() - t0)
                 cells.append(score(out, rows, intensity, seed, args.bin))
                 limits.append(m.get("detection_limit_intensity", float("nan")))
+                for pre in ("", "train_"):
+                    fc_wins.append(_num(m.get(f"{pre}forecast_skill_vs_null")) > 0)
+                    auc_wins.append(_num(m.get(f"{pre}continuation_auroc")) >
+                                    _num(m.get(f"null_{pre}continuation_auroc")))
                 if not args.no_noise:
                     mn, _ = run(rows, intensity, seed, args.bin, extra, shuffle=True)
                     noise.append(mn["n_significant_basins"] + mn["train_n_significant_basins"])
@@ -152,7 +164,8 @@ def main() -> None:
                 f"{np.mean([c['false'] for c in cells]):.1f} | "
                 f"{np.mean(noise) if noise else float('nan'):.1f} | "
                 f"{np.nanmedian([c['strength'] for c in cells]):.0f} | "
-                f"{np.nanmedian(limits):.3f} | {np.mean(secs):.0f} |")
+                f"{np.nanmedian(limits):.3f} | {sum(fc_wins)}/{len(fc_wins)} | "
+                f"{sum(auc_wins)}/{len(auc_wins)} | {np.mean(secs):.0f} |")
     args.out.write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

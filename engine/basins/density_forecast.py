@@ -32,7 +32,7 @@ from scipy.stats import gaussian_kde
 RHO_GRID = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0)
 RHO_DEFAULT = (0.5, 0.5, 0.5)  # before any history
 MAX_SHARE = 0.98  # the background always keeps some mass
-MAX_REFERENCE = 2000  # KDE reference rows (seeded subsample)
+MAX_REFERENCE = 1000  # KDE reference rows (seeded subsample)
 FLOOR = -50.0  # log-density floor per tweet (a KDE far in its tails underflows)
 
 
@@ -122,21 +122,39 @@ def make_step(comp: np.ndarray, share: np.ndarray, age_class: np.ndarray,
 FIT_ROWS = 200  # arrivals per history step used to fit rho
 
 
+def _stacked_loglik(log_f: np.ndarray, background: np.ndarray, s: np.ndarray,
+                    rho) -> np.ndarray:
+    """`Step.loglik` of many steps at once: rows of log_f/background, each row's S_a in s."""
+    w = np.asarray(rho, float)[None, :] * s
+    total = w.sum(1)
+    scale = np.where(total > MAX_SHARE, MAX_SHARE / np.maximum(total, 1e-300), 1.0)
+    with np.errstate(divide="ignore"):  # F_a holds the shares already: weight rho_a
+        logw = np.concatenate([np.log(np.asarray(rho, float)[None, :] * scale[:, None]),
+                               np.log(1.0 - total * scale)[:, None]], 1)
+    terms = np.concatenate([log_f, background[:, None]], 1) + logw
+    top = terms.max(1)
+    with np.errstate(invalid="ignore"):
+        out = top + np.log(np.exp(terms - top[:, None]).sum(1))
+    return np.maximum(np.where(np.isfinite(top), out, FLOOR), FLOOR)
+
+
 def fit_rho(history: list[Step]) -> tuple[float, float, float]:
     """Coordinate ascent over RHO_GRID of the pooled log-likelihood of earlier steps."""
     if not history:
         return RHO_DEFAULT
+    log_f = np.concatenate([h.log_f for h in history])
+    background = np.concatenate([h.background for h in history])
+    s = np.concatenate([np.repeat(h.s[None, :], len(h.background), 0) for h in history])
+    present = s.max(0) > 0
     rho = list(RHO_DEFAULT)
 
     def score(r):
-        return sum(float(h.loglik(r).sum()) for h in history)
+        return float(_stacked_loglik(log_f, background, s, r).sum())
 
     best = score(rho)
     for _ in range(3):
         moved = False
-        for a in range(3):
-            if not any(h.s[a] > 0 for h in history):
-                continue
+        for a in np.flatnonzero(present):
             for v in RHO_GRID:
                 trial = rho.copy()
                 trial[a] = v

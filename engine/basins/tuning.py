@@ -5,8 +5,8 @@ disk with `cache_dir=`); for each (bin size, alpha, lambda) every bin's bootstra
 and HDBSCAN spanning trees are computed once and serve all min_cluster_frac values.
 Each finished combo is appended to `tuning_results.parquet` at once, so a rerun in the same
 output directory skips the combos already there.
-Objective: continuation AUROC (larger); tie-breakers Brier, log loss, size MAE (smaller),
-kappa-like lift (larger).
+Objective: continuation AUROC or the forecast's log-likelihood (`objective`, larger);
+tie-breakers continuation AUROC, Brier, log loss, size MAE (smaller), kappa-like lift.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -44,17 +44,36 @@ def combo_key(c: dict) -> tuple:
     return tuple(round(float(c[k]), 9) for k in TUNED)
 
 
-def sort_key(m: dict) -> tuple:
+def sort_key(m: dict, objective: str = "continuation_auroc") -> tuple:
+    """The objective (larger is better) first, then the seed's tie-breakers."""
     def val(x, sign):
         x = float(x) if x is not None else float("nan")
         return sign * x if np.isfinite(x) else np.inf
-    return (val(m.get("continuation_auroc"), -1), val(m.get("continuation_brier"), 1),
-            val(m.get("continuation_logloss"), 1), val(m.get("size_mae"), 1),
-            val(m.get("early_kappa_lift"), -1))
+    return (val(m.get(objective), -1), val(m.get("continuation_auroc"), -1),
+            val(m.get("continuation_brier"), 1), val(m.get("continuation_logloss"), 1),
+            val(m.get("size_mae"), 1), val(m.get("early_kappa_lift"), -1))
 
 
-def best_combo(rows: list[dict]) -> dict:
-    return min(rows, key=sort_key)
+def best_combo(rows: list[dict], objective: str = "continuation_auroc") -> dict:
+    return min(rows, key=lambda m: sort_key(m, objective))
+
+
+def train_forecast(rows: Rows, pd: PartData, result: PartResult, horizon: float | None,
+                   seed: int) -> dict[str, float]:
+    """The forecast scores of a combo on its part (targets shared by every combo of a bin
+    size, kept on the PartData)."""
+    from engine.basins import density_forecast
+
+    h = float(horizon or pd.bins.size_days)
+    if h not in pd.forecast_targets:
+        stop = float(pd.bins.ends[-1]) if pd.bins.n_bins else 0.0
+        pd.forecast_targets[h] = density_forecast.targets(
+            rows.coords, rows.days, pd.bins.ends, pd.members, stop, h, seed, pd.part)
+    fc = density_forecast.forecast_part(rows.coords, result, pd.forecast_targets[h], h, [],
+                                        seed)
+    m = fc.metrics()
+    return {"forecast_loglik": m["forecast_loglik"],
+            "forecast_skill_vs_global": m["forecast_skill_vs_global"]}
 
 
 @dataclass
@@ -65,6 +84,7 @@ class PartData:
     members: list[np.ndarray]
     edges: list[tuple[np.ndarray, np.ndarray]]
     part: int  # 0 train, 1 test
+    forecast_targets: dict = field(default_factory=dict)  # horizon -> density_forecast.Targets
 
 
 def prepare_part(rows: Rows, start: float, stop: float, bin_size: float, knn_k: int, part: int,
@@ -150,7 +170,8 @@ def early_best(result: PartResult, train_sizes: np.ndarray, grid: dict) -> dict:
 
 def tune(rows: Rows, start: float, stop: float, base: Settings, combos: list[dict],
          done: list[dict], seed: int, mapper: Callable, on_result: Callable[[dict], None],
-         early_grid: dict, backend: str = "cpu", cache=None, progress=None) -> list[dict]:
+         early_grid: dict, backend: str = "cpu", cache=None, progress=None,
+         objective: str = "continuation_auroc", horizon: float | None = None) -> list[dict]:
     """Run the combos not in `done`; call on_result(row) after each; return all rows."""
     finished = {combo_key(r) for r in done}
     todo = [c for c in combos if combo_key(c) not in finished]
@@ -175,6 +196,8 @@ def tune(rows: Rows, start: float, stop: float, base: Settings, combos: list[dic
             result = analyse_part(rows, pd.bins, pd.members, res, sizes, sc)
             row = {**c, **result.metrics,
                    **early_best(result, result.table["size"], early_grid)}
+            if objective == "forecast_loglik":
+                row.update(train_forecast(rows, pd, result, horizon, seed))
             results.append(row)
             on_result(row)
     return results

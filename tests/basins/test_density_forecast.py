@@ -60,3 +60,15 @@ def test_run_forecast_uses_only_known_history():
     history = [F.Step(step.log_f, step.s, step.background, known_at=100.0)]
     sums, rhos = F.run_forecast([step], np.array([7.0]), history, 0)
     assert rhos[0] == F.RHO_DEFAULT  # the history step is not known by day 7
+
+
+def test_stacked_loglik_equals_the_steps_own():
+    rng = np.random.default_rng(4)
+    steps = [F.make_step(rng.normal(-2, 1, (30, 2)), rng.uniform(0.1, 0.6, 2),
+                         np.array([0, 2]), rng.normal(-3, 1, 30), 0.0) for _ in range(3)]
+    log_f = np.concatenate([h.log_f for h in steps])
+    bg = np.concatenate([h.background for h in steps])
+    s = np.concatenate([np.repeat(h.s[None], 30, 0) for h in steps])
+    for rho in [(0.5, 0.5, 0.5), (2.0, 0.0, 2.0), (0.0, 0.0, 0.0)]:
+        np.testing.assert_allclose(F._stacked_loglik(log_f, bg, s, rho),
+                                   np.concatenate([h.loglik(rho) for h in steps]))
