@@ -1,5 +1,6 @@
-"""`job=basins` on planted basins in noise (seed 001's own test): the strongest significant
-basins are planted ones, and the same rows with shuffled times give (almost) none."""
+"""`job=basins` on planted basins in noise, seed 001's own test: 5 Gaussian basins alive for
+90-200 days over a year of uniform background (20k rows, 14-day bins), on five seeds; and
+the same generator with shuffled times (pure noise), where nothing may be significant."""
 
 import json
 
@@ -11,8 +12,10 @@ from engine.app import run_config
 from engine.synthetic import planted
 from tests.conftest import compose
 
-PLANTED = ("job=basins", "data.planted=true", "data.n_rows=15000", "job.bin_size_days=14",
-           "job.tune=false", "job.n_bootstrap=5", "seed=1")
+ROWS, BIN = 20000, 14
+PLANTED = ("job=basins", "data.planted=true", f"data.n_rows={ROWS}", f"job.bin_size_days={BIN}",
+           "job.tune=false", "job.n_bootstrap=5")
+SEEDS = (0, 1, 2, 3, 4)
 
 
 def _run(out, *overrides):
@@ -20,46 +23,40 @@ def _run(out, *overrides):
     return json.loads((out / "metrics.json").read_text())
 
 
-@pytest.fixture(scope="module")
-def runs(tmp_path_factory):
-    real = tmp_path_factory.mktemp("planted")
-    noise = tmp_path_factory.mktemp("noise")
-    return (real, _run(real, *PLANTED)), (noise, _run(noise, *PLANTED,
-                                                      "data.planted_shuffle=true"))
-
-
-def _significant(out, part):
+def _match(out, part, truth):
     t = pq.read_table(out / f"{part}_basins_summary.parquet").to_pydict()
     keep = np.asarray(t["significant"], bool)
-    order = np.argsort(-np.asarray(t["strength"])[keep])
-    pick = {k: np.asarray(v)[keep][order] for k, v in t.items()}
     bins = pq.read_table(out / "bins.parquet", columns=["part", "bin_start_day"]).to_pydict()
     days = np.asarray(bins["bin_start_day"])[np.asarray(bins["part"]) == part]
-    return pick, (days.min(), days.max() + 14)
+    centres = np.stack([t["core_x"], t["core_y"]], 1)[keep]
+    m = planted.match_basins(truth, centres, np.asarray(t["active_first_day"])[keep],
+                             np.asarray(t["active_last_day"])[keep],
+                             (days.min(), days.max() + BIN), min_days=2 * BIN)
+    strength = np.asarray(t["strength"])
+    return m, strength[keep], strength[~keep]
 
 
-def test_strongest_significant_basins_are_planted(runs):
-    (out, m), _ = runs
-    truth = planted.make_truth(15000, seed=1)
-    recovered = set()
+@pytest.mark.parametrize("seed", SEEDS)
+def test_planted_basins_are_the_significant_ones(tmp_path, seed):
+    m = _run(tmp_path, *PLANTED, f"seed={seed}")
+    truth = planted.make_truth(ROWS, seed=seed)
+    extra = 0
     for part in ("train", "test"):
-        sig, span = _significant(out, part)
-        assert len(sig["strength"]) >= 1, part
-        centres = np.stack([sig["core_x"], sig["core_y"]], 1)
-        match = planted.match_basins(truth, centres, sig["active_first_day"], sig["active_last_day"], span)
-        assert match["found_to_planted"][0] >= 0, part  # the strongest is a planted basin
-        recovered |= set(match["found_to_planted"][match["found_to_planted"] >= 0].tolist())
-        # Significant basins are stronger than every one left out.
-        t = pq.read_table(out / f"{part}_basins_summary.parquet").to_pydict()
-        rest = np.asarray(t["strength"])[~np.asarray(t["significant"], bool)]
-        assert sig["strength"].min() >= rest.max(initial=0)
-    assert len(recovered) >= 3
-    assert m["forecast_skill_vs_global"] > 0 and m["forecast_skill_vs_null"] > 0
-    assert m["train_forecast_skill_vs_null"] > 0
+        match, sig, rest = _match(tmp_path, part, truth)
+        alive = np.flatnonzero(match["planted_alive"])
+        # Every planted basin alive for two bins of the part is found, centre within 2
+        # spreads and time window overlapping by half (IoU).
+        assert np.all(match["planted_to_found"][alive] >= 0), (part, match)
+        # Significant basins: the planted ones, plus at most one fragment or false one.
+        f2p = match["found_to_planted"]
+        extra += int((f2p < 0).sum()) + int((f2p >= 0).sum()) - len(np.unique(f2p[f2p >= 0]))
+        assert sig.min(initial=np.inf) > rest.max(initial=0)
+    assert extra <= 1
+    assert m["forecast_skill_vs_null"] > 0 and m["train_forecast_skill_vs_null"] > 0
+    assert m["forecast_skill_vs_global"] > 0
 
 
-def test_shuffled_times_give_no_strong_basin(runs):
-    (_, real), (out, noise) = runs
-    assert noise["n_significant_basins"] + noise["train_n_significant_basins"] <= 1
-    assert noise["max_basin_strength"] < 0.5 * real["max_basin_strength"]
-    assert noise["train_max_basin_strength"] < 0.5 * real["train_max_basin_strength"]
+@pytest.mark.parametrize("seed", SEEDS)
+def test_shuffled_times_give_no_significant_basin(tmp_path, seed):
+    m = _run(tmp_path, *PLANTED, f"seed={seed}", "data.planted_shuffle=true")
+    assert m["n_significant_basins"] == 0 and m["train_n_significant_basins"] == 0
