@@ -1,5 +1,6 @@
-"""Report of `job=basins`: real vs null metrics, basin sizes over bins, continuation
-calibration, tuning results and the basin summaries."""
+"""Report of `job=basins`: significant basins and the forecast, real vs null metrics, basin
+sizes over bins (significant basins marked), continuation calibration, tuning results and
+the basin summaries."""
 
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ MAX_BASINS = 10
 
 
 def sections(run_dir: Path) -> list[Section]:
-    out = [real_vs_null(read_metrics(run_dir))]
+    metrics = read_metrics(run_dir)
+    out = [significance_section(run_dir, metrics), real_vs_null(metrics)]
     bins = read(run_dir, "bins.parquet")
     if bins is not None:
         out.append(bins_section(bins))
@@ -35,6 +37,34 @@ def sections(run_dir: Path) -> list[Section]:
     if summary.parts:
         out.append(summary)
     return out
+
+
+def significance_section(run_dir: Path, metrics: dict) -> Section:
+    """Significant basins apart from the rest, the null's own count, the detection limit and
+    the forecast against its baselines."""
+    s = Section("Basins, not clusters: significance and forecast")
+    rows = [("significant basins (test)", metrics.get("n_significant_basins")),
+            ("significant basins (train)", metrics.get("train_n_significant_basins")),
+            ("per null draw (test, left out in turn)", metrics.get("null_n_significant_basins")),
+            ("detection limit (intensity)", metrics.get("detection_limit_intensity")),
+            ("forecast log-likelihood per tweet (test)", metrics.get("forecast_loglik")),
+            *[(f"forecast skill vs {b}", metrics.get(f"forecast_skill_vs_{b}"))
+              for b in ("persistence", "null", "global")]]
+    rows = [(k, float(v)) for k, v in rows if v is not None]
+    if rows:
+        s.table(pl.DataFrame(rows, schema=["figure", "value"], orient="row", strict=False))
+    for split in ("train", "test"):
+        df = read(run_dir, f"{split}_basins_summary.parquet")
+        if df is None or "significant" not in df.columns:
+            continue
+        sig = df.filter(pl.col("significant")).sort("strength", descending=True)
+        cols = [c for c in ("basin_id", "strength", "p_value", "density_ratio", "excess",
+                            "active_first_day", "active_last_day") if c in sig.columns]
+        cols += [c for c in sig.columns if c.startswith("core_")]
+        s.heading(f"{split}: {len(sig)} significant of {len(df)} tracked basins")
+        if len(sig):
+            s.table(sig.select(cols), max_rows=15)
+    return s
 
 
 def real_vs_null(metrics: dict) -> Section:
@@ -78,12 +108,20 @@ def sizes_over_bins(bins: pl.DataFrame, bin_col: str, size_col: str, basin_col: 
     tracked = bins.filter(pl.col(basin_col).is_not_null() & (pl.col(basin_col).cast(pl.Int64,
                                                                                     strict=False)
                                                               .fill_null(0) >= 0))
-    top = (tracked.group_by(basin_col).agg(pl.col(size_col).sum().alias("total"))
-           .sort("total", descending=True).head(MAX_BASINS)[basin_col].to_list())
+    # Significant basins first (marked), then the largest of the rest.
+    sig_col = "basin_significant" if "basin_significant" in tracked.columns else None
+    agg = [pl.col(size_col).sum().alias("total")]
+    if sig_col:
+        agg.append(pl.col(sig_col).any().alias("sig"))
+    totals = tracked.group_by(basin_col).agg(agg)
+    order = ["sig", "total"] if sig_col else ["total"]
+    top_rows = totals.sort(order, descending=True).head(MAX_BASINS)
     series = []
-    for b in top:
+    for row in top_rows.iter_rows(named=True):
+        b = row[basin_col]
         part = tracked.filter(pl.col(basin_col) == b).sort(bin_col)
-        series.append((f"basin {b}", numeric(part, bin_col), numeric(part, size_col)))
+        label = f"basin {b}" + (" (significant)" if row.get("sig") else "")
+        series.append((label, numeric(part, bin_col), numeric(part, size_col)))
     n_basins = tracked[basin_col].n_unique()
     part = f" ({bins['part'][0]})" if "part" in bins.columns and len(bins) else ""
     return (svg.lines(series, title=f"Basin sizes over bins{part}", xlabel="bin", ylabel="size",

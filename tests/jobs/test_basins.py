@@ -55,6 +55,15 @@ def test_outputs_and_metrics(planted):
     assert np.all((bins["p_cont"][scored] > 0) & (bins["p_cont"][scored] < 1))
     events = set(_read(out / "lifecycle_events.parquet")["event"])
     assert {"birth", "continuation", "death"} <= events
+    # Significance and forecast outputs; the report lists significant basins apart.
+    summary = _read(out / "test_basins_summary.parquet")
+    assert {"strength", "p_value", "significant", "active_first_day", "core_sincerity"} \
+        <= set(summary)
+    assert np.all((summary["p_value"] > 0) & (summary["p_value"] <= 1))
+    assert {"region_count", "region_expected", "cluster_llr", "basin_significant"} <= set(bins)
+    assert (out / "forecast.parquet").exists() and np.isfinite(m["forecast_loglik"])
+    report = (out / "report.html").read_text()
+    assert f"{m['n_significant_basins']} significant of" in report
 
 
 def test_planted_basins_found_with_their_lifetimes(planted):
