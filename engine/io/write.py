@@ -152,3 +152,23 @@ class ParquetStreamWriter:
                 # Leaving the atomic context with an exception removes the temporary file.
                 with contextlib.suppress(BaseException):
                     self._ctx.__exit__(exc_type, exc, tb)
+
+
+def write_stream(path: str | os.PathLike, tables) -> int:
+    """Write an iterable of tables as the row groups of one Parquet file (the first table's
+    schema), atomically: an exception discards the partial file. Returns the rows written
+    (0 and no file when there is no table)."""
+    writer = None
+    try:
+        for table in tables:
+            if writer is None:
+                writer = ParquetStreamWriter(path, table.schema)
+            writer.write(table)
+    except BaseException as exc:
+        if writer is not None:
+            writer.__exit__(type(exc), exc, None)
+        raise
+    if writer is None:
+        return 0
+    writer.close()
+    return writer.rows

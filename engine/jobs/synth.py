@@ -16,7 +16,7 @@ from engine.config import DataConfig
 from engine.data import open_embeddings
 from engine.errors import UserError
 from engine.io.embeddings import embedding_array
-from engine.io.write import ParquetStreamWriter, write_npz
+from engine.io.write import ParquetStreamWriter, write_npz, write_stream
 from engine.run import RunContext
 from engine.synthetic import tweets
 
@@ -75,18 +75,8 @@ def _run_planted(params: Params, data: DataConfig, ctx: RunContext) -> float:
     truth = planted_truth(data, ctx.seed)
     n_chunks = -(-truth.n_rows // params.row_group_rows)
     with ctx.stage("write tweets"):
-        writer = None
-        try:
-            for table in ctx.progress(planted.iter_chunks(truth, ctx.seed, params.row_group_rows),
-                                      n_chunks, "synth"):
-                if writer is None:
-                    writer = ParquetStreamWriter(ctx.path("tweets.parquet"), table.schema)
-                writer.write(table)
-        except BaseException as exc:
-            if writer is not None:
-                writer.__exit__(type(exc), exc, None)
-            raise
-        writer.close()
+        write_stream(ctx.path("tweets.parquet"), ctx.progress(
+            planted.iter_chunks(truth, ctx.seed, params.row_group_rows), n_chunks, "synth"))
         write_npz(ctx.path("truth.npz"), centres=truth.centres, spreads=truth.spreads,
                   windows=truth.windows, intensities=truth.intensities, counts=truth.counts,
                   blob_centres=truth.blob_centres, blob_spreads=truth.blob_spreads)

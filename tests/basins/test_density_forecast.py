@@ -8,7 +8,7 @@ from engine.basins import density_forecast as F
 
 def test_kde_matches_scipy():
     rng = np.random.default_rng(0)
-    ref = rng.normal(size=(1500, 3)) * [1.0, 2.0, 0.5]
+    ref = rng.normal(size=(F.MAX_REFERENCE - 100, 3)) * [1.0, 2.0, 0.5]
     x = rng.normal(size=(300, 3))
     got = F.kde_logpdf(ref, x, 0)
     want = np.maximum(gaussian_kde(ref.T).logpdf(x.T), F.FLOOR)

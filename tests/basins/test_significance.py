@@ -2,6 +2,7 @@
 null's tail, and calibration on exchangeable draws."""
 
 import numpy as np
+import pytest
 
 from engine.basins import significance as S
 
@@ -115,3 +116,15 @@ def test_detection_limit_falls_with_longer_basins_and_meets_the_threshold():
     L = 4
     assert S.poisson_llr(np.array([L * (20 + e)]), np.array([L * 20.0]))[0] > 10 - 1e-6
     assert S.strength_threshold(np.random.default_rng(0).exponential(1, 500), 10, 0.05) > 0
+
+
+@pytest.mark.gpu
+def test_region_counts_on_the_gpu_equal_the_cpu():
+    import cupy
+
+    rng = np.random.default_rng(6)
+    X = rng.uniform(size=(5000, 3))
+    row_bin = rng.integers(0, 9, 5000)
+    centres, radii = rng.uniform(size=(20, 3)), rng.uniform(0.05, 0.3, 20)
+    np.testing.assert_array_equal(S.region_counts(X, row_bin, 9, centres, radii, cupy),
+                                  S.region_counts(X, row_bin, 9, centres, radii))

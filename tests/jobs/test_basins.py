@@ -175,9 +175,12 @@ def test_tuning_is_resumable_and_capped(tmp_path):
     out, m = _run(tmp_path, *SMALL, *grid, "job.alpha_candidates=[1]")
     t = pq.read_table(out / "tuning_results.parquet")
     assert t.num_rows == 2 and m["n_combos_run"] == 2
-    assert {"continuation_auroc", "early_kappa_lift", "early_N", "size_mae"} <= set(t.column_names)
-    best = max(t.to_pylist(), key=lambda r: r["continuation_auroc"])
-    assert m["tuning_objective"] == best["continuation_auroc"] == m["objective"]
+    assert {"continuation_auroc", "early_kappa_lift", "early_N", "size_mae",
+            "forecast_loglik"} <= set(t.column_names)
+    # The default objective: the train forecast's log-likelihood per tweet.
+    best = max(t.to_pylist(), key=lambda r: r["forecast_loglik"])
+    assert m["tuning_objective"] == best["forecast_loglik"]
+    assert m["objective"] == m["train_forecast_loglik"]
     # Rerun in the same directory with two more combos, capped at three: only one is new.
     out, m = _run(tmp_path, *SMALL, *grid, "job.alpha_candidates=[1,2]", "job.max_combos=3")
     assert m["n_combos"] == 3 and m["n_combos_run"] == 1
@@ -233,8 +236,8 @@ def test_significance_and_forecast_settings_out_of_range(tmp_path, override, mat
 def test_too_few_null_draws_for_alpha_is_refused():
     from engine.jobs.basins import Params, settings_of
 
-    with pytest.raises(UserError, match="at least 19 null draws"):
-        settings_of(Params(null_draws=5))
+    with pytest.raises(UserError, match="at least 3 null draws"):
+        settings_of(Params(null_draws=2))
     settings_of(Params(null_draws=3, basin_alpha=0.25))
 
 
