@@ -38,7 +38,8 @@ def main() -> None:
     run(2000, False)  # warm: Numba compilation and imports outside the timings
     base_s, base = run(args.rows, args.tune, "job.null_model=false")
     full_s, full = run(args.rows, args.tune)
-    lines = [*header(sys.argv[1:]), f"rows {args.rows}, tune={args.tune}", "",
+    lines = [*header(sys.argv[1:], "basins: the cost of significance and the forecast",
+                     "bench/basins_cost.py"), f"rows {args.rows}, tune={args.tune}", "",
              "| stage | without null draws (s) | with (s) |", "|---|---|---|"]
     for stage in dict.fromkeys([*base["seconds"], *full["seconds"]]):
         lines.append(f"| {stage} | {base['seconds'].get(stage, 0):.1f} | "

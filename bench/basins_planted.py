@@ -101,7 +101,8 @@ def _num(x) -> float:
     return float(x) if x is not None else float("nan")
 
 
-def header(argv: list[str]) -> list[str]:
+def header(argv: list[str], title: str = "basins on planted basins in noise",
+           script: str = "bench/basins_planted.py") -> list[str]:
     import engine
 
     try:
@@ -117,8 +118,8 @@ def header(argv: list[str]) -> list[str]:
                 break
     except OSError:
         pass
-    return ["# basins on planted basins in noise", "",
-            f"- command: `PYTHONPATH=. python bench/basins_planted.py {' '.join(argv)}`",
+    return [f"# {title}", "",
+            f"- command: `PYTHONPATH=. python {script} {' '.join(argv)}`",
             f"- commit {commit}, engine {getattr(engine, '__version__', '?')}, Python "
             f"{sys.version.split()[0]}, numpy {np.__version__}",
             f"- CPU: {cpu}, {os.cpu_count()} cores, load average at start "
