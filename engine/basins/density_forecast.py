@@ -177,13 +177,18 @@ class Targets:
 
 
 def targets(coords: np.ndarray, days: np.ndarray, bin_ends: np.ndarray, members, stop: float,
-            horizon: float, seed: int, part: int) -> Targets:
+            horizon: float, seed: int, part: int, max_arrivals: int | None = None) -> Targets:
+    """`max_arrivals`: score at most that many arriving rows per bin (a seeded subsample;
+    tuning ranks 100+ combos by this mean, which a sample of 1000 fixes to ~0.01 nats)."""
     arriving, glob, pers = [], [], []
     order = np.argsort(days, kind="stable")
     sorted_days = days[order]
     for t, end in enumerate(bin_ends):
         lo, hi = np.searchsorted(sorted_days, [end, end + horizon], side="left")
         idx = order[lo:hi] if end + horizon <= stop + 1e-9 else np.zeros(0, np.int64)
+        if max_arrivals is not None and len(idx) > max_arrivals:
+            idx = np.sort(np.random.default_rng([seed, 25, part, t]).choice(
+                idx, max_arrivals, replace=False))
         past = order[:lo]
         g = kde_logpdf(coords[past], coords[idx], [seed, 21, part, t]) if len(idx) else None
         p = kde_logpdf(coords[members[t]], coords[idx], [seed, 22, part, t]) if len(idx) else None

@@ -25,6 +25,7 @@ from engine.basins.pipeline import BinTask, PartResult, analyse_part, bin_consen
 from engine.basins.settings import Rows, Settings, min_cluster_size
 
 TUNED = ("bin_size_days", "min_cluster_frac", "lambda_factor", "alpha")
+TUNING_ARRIVALS = 1000  # arriving rows per bin scored when the grid ranks by the forecast
 
 
 def make_grid(bin_sizes, fracs, lambda_factors, alphas, max_combos: int | None = None,
@@ -68,7 +69,8 @@ def train_forecast(rows: Rows, pd: PartData, result: PartResult, horizon: float 
     if h not in pd.forecast_targets:
         stop = float(pd.bins.ends[-1]) if pd.bins.n_bins else 0.0
         pd.forecast_targets[h] = density_forecast.targets(
-            rows.coords, rows.days, pd.bins.ends, pd.members, stop, h, seed, pd.part)
+            rows.coords, rows.days, pd.bins.ends, pd.members, stop, h, seed, pd.part,
+            max_arrivals=TUNING_ARRIVALS)
     fc = density_forecast.forecast_part(rows.coords, result, pd.forecast_targets[h], h, [],
                                         seed)
     m = fc.metrics()

@@ -72,3 +72,18 @@ def test_stacked_loglik_equals_the_steps_own():
     for rho in [(0.5, 0.5, 0.5), (2.0, 0.0, 2.0), (0.0, 0.0, 0.0)]:
         np.testing.assert_allclose(F._stacked_loglik(log_f, bg, s, rho),
                                    np.concatenate([h.loglik(rho) for h in steps]))
+
+
+def test_targets_are_the_arrivals_within_the_horizon_and_subsample_on_request():
+    rng = np.random.default_rng(5)
+    days = rng.uniform(0, 70, 4000)
+    coords = rng.normal(size=(4000, 2))
+    ends = np.array([7.0, 14.0, 63.0, 70.0])
+    members = [np.flatnonzero((days >= e - 7) & (days < e)) for e in ends]
+    full = F.targets(coords, days, ends, members, 70.0, 7.0, 0, 0)
+    for t, e in enumerate(ends[:3]):
+        want = np.flatnonzero((days >= e) & (days < e + 7))
+        np.testing.assert_array_equal(np.sort(full.arriving[t]), want)
+    assert full.arriving[3] is None  # the window runs past the part's end
+    few = F.targets(coords, days, ends, members, 70.0, 7.0, 0, 0, max_arrivals=100)
+    assert len(few.arriving[0]) == 100 and set(few.arriving[0]) <= set(full.arriving[0])
