@@ -80,18 +80,6 @@ def _host(v) -> np.ndarray:
     return v.get() if hasattr(v, "get") else np.asarray(v)
 
 
-def scan_llr(c, mu, N, xp=np):
-    """Kulldorff's log-likelihood ratio of c observed against mu expected out of N (0 where
-    c <= mu: only excesses count)."""
-    c, mu = xp.asarray(c, xp.float64), xp.asarray(mu, xp.float64)
-    hi = c > mu
-    cs, ms = xp.where(hi, c, 1.0), xp.where(hi, mu, 1.0)
-    rest_c, rest_m = xp.maximum(N - cs, 0.0), xp.maximum(N - ms, 1e-300)
-    inner = cs * xp.log(cs / ms) + xp.where(rest_c > 0, rest_c * xp.log(
-        xp.maximum(rest_c, 1e-300) / rest_m), 0.0)
-    return xp.where(hi, inner, 0.0)
-
-
 def bin_volumes(X, row_bin, n_bins: int, seed, xp=np) -> np.ndarray:
     """(n_bins,) robust volume of each bin: the median over reference balls of count / mean
     count. Centres are drawn uniformly over the rows' box (so dense basins, small in area,
@@ -126,7 +114,7 @@ def cluster_scan(X, row_bin, n_bins: int, table: dict[str, np.ndarray], xp=np, s
     if len(t) == 0:
         z = np.zeros(0)
         return {"region_count": z, "region_expected": z, "cluster_llr": z,
-                "density_ratio": z, "N": float(inside.sum())}
+                "density_ratio": z}
     ball = region_counts(Xp, bp, n_bins, table["core_centre"], r, xp)
     v = bin_volumes(Xp, bp, n_bins, seed, xp)
     k = np.arange(len(t))
@@ -139,7 +127,7 @@ def cluster_scan(X, row_bin, n_bins: int, table: dict[str, np.ndarray], xp=np, s
     llr = poisson_llr(c, mu)
     ratio = np.divide(c, mu, out=np.zeros_like(c), where=mu > 0)
     return {"region_count": c, "region_expected": mu, "cluster_llr": llr,
-            "density_ratio": ratio, "N": float(inside.sum())}
+            "density_ratio": ratio}
 
 
 def poisson_llr(c, mu) -> np.ndarray:

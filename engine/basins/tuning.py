@@ -144,9 +144,7 @@ def bin_tasks(rows: Rows, pd: PartData, s: Settings, fracs: list[float], seed: i
 
 def run_part(rows: Rows, pd: PartData, s: Settings, seed: int, mapper: Callable,
              backend: str = "cpu", cache=None) -> PartResult:
-    res, sizes = consensus_by_frac(rows, pd, s, [s.min_cluster_frac], seed, mapper, backend,
-                                   _cache_dir(cache))[s.min_cluster_frac]
-    return analyse_part(rows, pd.bins, pd.members, res, sizes, s)
+    return run_parts([(rows, pd)], s, seed, mapper, backend, cache)[0]
 
 
 def run_parts(items: list[tuple[Rows, PartData]], s: Settings, seed: int, mapper: Callable,

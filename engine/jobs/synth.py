@@ -16,7 +16,7 @@ from engine.config import DataConfig
 from engine.data import open_embeddings
 from engine.errors import UserError
 from engine.io.embeddings import embedding_array
-from engine.io.write import ParquetStreamWriter, write_npz, write_stream
+from engine.io.write import write_npz, write_stream
 from engine.run import RunContext
 from engine.synthetic import tweets
 
@@ -39,25 +39,19 @@ def run(params: Params, data: DataConfig, ctx: RunContext) -> float:
     n_chunks = -(-source.n_rows // params.row_group_rows)
     rated = tweets.labelled_ids(source.n_rows, data.n_labelled, ctx.seed)
     ratings = []
-    writer = None
+
+    def tables():  # the tweets' row groups; the rated rows' ratings collected on the way
+        for batch in ctx.progress(source.batches(), n_chunks, "synth"):
+            emb = batch.embeddings.astype(dtype)
+            yield batch.table.append_column("embedding", embedding_array(emb))
+            lo = batch.table.column(0)[0].as_py()
+            sel = rated[(rated >= lo) & (rated < lo + len(batch))]
+            if len(sel):
+                ratings.append(tweets.rate(source.truth, sel, batch.embeddings[sel - lo],
+                                           ctx.seed))
+
     with ctx.stage("write tweets"):
-        try:
-            for batch in ctx.progress(source.batches(), n_chunks, "synth"):
-                emb = batch.embeddings.astype(dtype)
-                table = batch.table.append_column("embedding", embedding_array(emb))
-                if writer is None:
-                    writer = ParquetStreamWriter(ctx.path("tweets.parquet"), table.schema)
-                writer.write(table)
-                lo = batch.table.column(0)[0].as_py()
-                sel = rated[(rated >= lo) & (rated < lo + len(batch))]
-                if len(sel):
-                    ratings.append(tweets.rate(source.truth, sel, batch.embeddings[sel - lo],
-                                               ctx.seed))
-        except BaseException as exc:
-            if writer is not None:
-                writer.__exit__(type(exc), exc, None)
-            raise
-        writer.close()
+        write_stream(ctx.path("tweets.parquet"), tables())
         ctx.write_table("ratings.parquet", pa.concat_tables(ratings))
         t = source.truth
         write_npz(ctx.path("truth.npz"), centres=t.centres, axis_positions=t.axis_positions,
