@@ -28,8 +28,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from engine.backend import cpu_backend  # noqa: E402
-from engine.balance.matching import MatchOptions  # noqa: E402
-from engine.balance.table import score_pairs  # noqa: E402
+from engine._balance.matching import MatchOptions  # noqa: E402
+from engine._balance.table import score_pairs  # noqa: E402
 
 
 def make_clusters(n_clusters, min_users, max_users, min_msgs, max_msgs, dim, seed):
@@ -173,7 +173,7 @@ def main(argv=None):
                      f"{seed_cpu / cpu_seconds:,.0f} | {diff:.1e} | "
                      f"{float(matches.bound.max()):.1e} |")
         print(lines[-1])
-    lines += ["", "Ours (`engine.balance.table.score_pairs`, what the job runs) includes the "
+    lines += ["", "Ours (`engine._balance.table.score_pairs`, what the job runs) includes the "
               "embedding checks, grouping, the similarity blocks (float64), the matchings and the "
               "pairs table with its z-scores; the Numba solvers were compiled beforehand (cached "
               "on disk). CPU seconds count both cores (and any time OpenBLAS/Numba threads spin), "

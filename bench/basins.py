@@ -26,12 +26,12 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.basins import tuning
-from engine.basins.consensus import Consensus
-from engine.basins.pipeline import analyse_part
-from engine.basins.sampling import sample_weights
-from engine.basins.settings import Settings, min_cluster_size
-from engine.basins.workers import LocalPool, n_workers
+from engine._basins import tuning
+from engine._basins.consensus import Consensus
+from engine._basins.pipeline import analyse_part
+from engine._basins.sampling import sample_weights
+from engine._basins.settings import Settings, min_cluster_size
+from engine._basins.workers import LocalPool, n_workers
 from engine.config import DataConfig
 from engine.jobs.basins import Params, load_rows
 
@@ -91,7 +91,7 @@ def seed_combo(rows, pd, s: Settings, seed: int):
 
 def warm_up(_):
     """Load a worker's modules and Numba caches (what the job's first bin pays)."""
-    from engine.basins.hdbscan_ops import labels_cpu_samples
+    from engine._basins.hdbscan_ops import labels_cpu_samples
 
     X = np.random.default_rng(0).normal(size=(200, 3))
     labels_cpu_samples(X, np.arange(160)[None, :], 10, [10])
@@ -101,7 +101,7 @@ def hdbscan_run_timing(X, min_samples=10, mcs=20, reps=5):
     import fast_hdbscan
     import hdbscan
 
-    from engine.basins.hdbscan_ops import labels_cpu
+    from engine._basins.hdbscan_ops import labels_cpu
 
     labels_cpu(X, min_samples, [mcs])
     out = {}

@@ -6,7 +6,7 @@ deps):  python bench/communities.py [--sizes 200000 1000000]
 
 Data: unit vectors around 50 Gaussian blobs in 64 dimensions (k = 15), and synthetic activation
 maps (engine.synthetic.activations). Methods, timed per stage on the same rows:
-- ours: engine.communities at the job's defaults (L2 rows; kNN: IVF lists from FAISS k-means,
+- ours: engine._communities at the job's defaults (L2 rows; kNN: IVF lists from FAISS k-means,
   searched list by list with dense products, probe count calibrated on a sample to recall@k
   0.96; vectorised union graph, igraph Leiden); for activations, TF-IDF CountSketch first;
 - seed: the seed-002 notebook's approach re-implemented: FAISS HNSW (M=32, efConstruction=200,
@@ -33,9 +33,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from engine.backend import cpu_backend  # noqa: E402
-from engine.communities.detect import detect  # noqa: E402
-from engine.communities.features import l2_normalize, tfidf_sketch  # noqa: E402
-from engine.communities.knn_plan import plan_knn  # noqa: E402
+from engine._communities.detect import detect  # noqa: E402
+from engine._communities.features import l2_normalize, tfidf_sketch  # noqa: E402
+from engine._communities.knn_plan import plan_knn  # noqa: E402
 from engine.jobs.communities import Params  # noqa: E402
 from engine.ops.knn import exact_knn_rows, recall_at_k  # noqa: E402
 from engine.ops.leiden import modularity  # noqa: E402

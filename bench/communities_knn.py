@@ -6,7 +6,7 @@ Run from the repository root:  python bench/communities_knn.py
 - blobs (bench/communities.py data, 64-d): one HNSW index (M=20, efConstruction=60) per size,
   then recall@15 of 2,000 sampled rows against exact search for efSearch 64..384, and the CPU
   seconds that searching all n rows at that efSearch would take (measured on the sample);
-  this fixes engine.communities.knn_plan.auto_ef_search.
+  this fixes engine._communities.knn_plan.auto_ef_search.
 - activations (50 groups, 7 layers x 4096 neurons, TF-IDF CountSketch 7 x 64 = 448 columns):
   HNSW on the full rows, HNSW on 64 PCA axes + exact re-ranking (job.knn_dim), CPU IVF-flat
   (job.knn=ivf) at several nprobe. CPU seconds are this process's, all threads (steadier than
@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from communities import blobs  # noqa: E402
 
 from engine.backend import cpu_backend  # noqa: E402
-from engine.communities.reduce import pca_rows, rerank  # noqa: E402
+from engine._communities.reduce import pca_rows, rerank  # noqa: E402
 from engine.ops.knn import drop_self, exact_knn_rows, recall_at_k  # noqa: E402
 
 K = 15
@@ -71,7 +71,7 @@ def ef_sweep(n, efs=(64, 96, 128, 192, 256, 384)):
 def activations_methods(P):
     import faiss
 
-    from engine.communities.features import tfidf_sketch
+    from engine._communities.features import tfidf_sketch
     from engine.synthetic.activations import make_activations
 
     syn = make_activations(P, 7, 4096, 50, seed=0)

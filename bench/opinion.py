@@ -89,8 +89,8 @@ def ari(ref: dict, ids, labels) -> tuple[float, int]:
 
 # -- workers (one per subprocess) ---------------------------------------------------------
 def run_ours(dataset: str, tmp: Path, replay: bool) -> dict:
-    from engine.opinion import model, repness
-    from engine.opinion.votes import from_columns
+    from engine._opinion import model, repness
+    from engine._opinion.votes import from_columns
 
     (voter, stmt, vote, tm), ref, moderated = load(dataset, tmp)
     loaded = rss_mb()

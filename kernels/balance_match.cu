@@ -8,7 +8,7 @@
 // Threads of a block stride over columns; reductions go through shared memory, so a block
 // of 32 threads (one warp) serves small pairs and 256 the largest.
 //
-// Kernels (same steps as engine/balance/solvers.py):
+// Kernels (same steps as engine/_balance/solvers.py):
 //   balance_exact   shortest augmenting paths with potentials (scipy's algorithm): optimum.
 //   balance_auction forward auction, Gauss-Seidel bids, eps-CS: total >= optimum - nr*eps;
 //                   status 1 when the bid cap is hit (the host re-solves those exactly).

@@ -53,8 +53,8 @@ class Params:
 
 
 def run(params: Params, data: DataConfig, ctx: RunContext) -> float:
-    from engine.balance.groups import build_groups, check_embeddings
-    from engine.balance.matching import METHODS, MatchOptions, match_pairs
+    from engine._balance.groups import build_groups, check_embeddings
+    from engine._balance.matching import METHODS, MatchOptions, match_pairs
 
     if params.method not in METHODS:
         raise UserError(f"job.method={params.method!r}: expected one of {', '.join(METHODS)}")
@@ -87,8 +87,8 @@ def run(params: Params, data: DataConfig, ctx: RunContext) -> float:
         matches = match_pairs(groups, ctx.backend, options, ctx.progress)
 
     with ctx.stage("score"):
-        from engine.balance.scores import category_stats, top_pairs
-        from engine.balance.table import pairs_table
+        from engine._balance.scores import category_stats, top_pairs
+        from engine._balance.table import pairs_table
 
         pairs = pairs_table(groups, matches)
 
@@ -105,7 +105,7 @@ def run(params: Params, data: DataConfig, ctx: RunContext) -> float:
     if params.method == "auction":
         metrics["eps"] = params.eps
     if params.method != "exact":
-        from engine.balance.check import sample_errors
+        from engine._balance.check import sample_errors
 
         with ctx.stage("error sample"):
             metrics.update(sample_errors(groups, matches, params.error_sample, ctx.seed))

@@ -22,7 +22,7 @@ does not. `basin_size_range_max` (emergence and fading, which the shuffle destro
 them in both settings. A part without deaths has a NaN AUROC.
 
 Early detection on test uses the train part's labelled fledglings as history for the rolling
-logistic regression (see `engine.basins.early`).
+logistic regression (see `engine._basins.early`).
 
 The grid runs in-process with `job.tune=true` (work shared between combos, resumable in the
 same output directory). The same search as a Hydra multirun, one run per combo:
@@ -49,8 +49,8 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from engine.basins import density_forecast, pipeline, significance
-from engine.basins.settings import Settings, min_cluster_size
+from engine._basins import density_forecast, pipeline, significance
+from engine._basins.settings import Settings, min_cluster_size
 from engine.config import DataConfig
 from engine.errors import UserError
 from engine.run import RunContext
@@ -69,7 +69,7 @@ class _Name:
 
 @dataclass
 class Params(Settings, _Name):
-    """`name` first, then the pipeline's parameters (`engine.basins.settings.Settings`: bin
+    """`name` first, then the pipeline's parameters (`engine._basins.settings.Settings`: bin
     size, min_cluster_frac, recency_lambda, alpha, n_bootstrap, sample_frac, min_samples,
     min_cluster_size_global, knn_k, consensus_*, min_cosampled, low_cosample, track_gate,
     softmatch_*), then the job's own options below."""
@@ -156,8 +156,8 @@ def _counts(table: pa.Table, name: str, where: str, warnings: list[str]) -> np.n
 
 def load_rows(p: Params, data: DataConfig, seed: int):
     """(Rows, warnings, planted topics or None) from data=synthetic or a data=files table."""
-    from engine.basins.bins import to_days
-    from engine.basins.settings import Rows
+    from engine._basins.bins import to_days
+    from engine._basins.settings import Rows
     from engine.io.times import to_datetime64
 
     warnings: list[str] = []
@@ -299,7 +299,7 @@ def assignments_table(part: str, rows, result) -> pa.Table:
 
 # -- run --------------------------------------------------------------------------------------
 def run(params: Params, data: DataConfig, ctx: RunContext) -> float:
-    from engine.basins.workers import LocalPool
+    from engine._basins.workers import LocalPool
 
     with LocalPool(1) as pool:
         return _run(params, data, ctx, pool)
@@ -308,8 +308,8 @@ def run(params: Params, data: DataConfig, ctx: RunContext) -> float:
 def _run(params: Params, data: DataConfig, ctx: RunContext, pool) -> float:
     import pyarrow.parquet as pq
 
-    from engine.basins import early, lifecycle, summary, tuning
-    from engine.basins.bins import split_point
+    from engine._basins import early, lifecycle, summary, tuning
+    from engine._basins.bins import split_point
 
     s = settings_of(params)
     with ctx.stage("load"):
@@ -329,7 +329,7 @@ def _run(params: Params, data: DataConfig, ctx: RunContext, pool) -> float:
     backend = ctx.backend.name
     mapper = ctx.map  # Dask, or in-process on GPU
     if ctx.cluster is None and not ctx.backend.gpu:
-        from engine.basins.workers import n_workers
+        from engine._basins.workers import n_workers
 
         pool.n = n_workers(params.workers, len(rows.ids))
         mapper = pool.map
@@ -538,7 +538,7 @@ SIGNIFICANCE_COLUMNS = ("strength", "p_value", "significant", "density_ratio", "
 
 def basin_significance(rows, result, xp=np, seed: int = 0) -> dict[str, np.ndarray]:
     """The cluster-level scan statistics of a part (added to its table) and its basins'
-    strengths (engine.basins.significance)."""
+    strengths (engine._basins.significance)."""
     scan = significance.cluster_scan(rows.coords, result.bins.row_bin, result.bins.n_bins,
                                      result.table, xp, seed)
     for k in ("region_count", "region_expected", "cluster_llr", "density_ratio"):

@@ -3,7 +3,7 @@
 Inputs (`job.input`):
 - `embeddings`: the rows of `data` (data=synthetic tweets, or data=files embedding tables);
 - `activations`: one file per layer (torch `{prompt_id: {"post": tensor}}` or sparse long
-  Parquet, see `engine.communities.layers`) from `job.layers_path` (default `data.path`), or
+  Parquet, see `engine._communities.layers`) from `job.layers_path` (default `data.path`), or
   synthetic activation maps with data=synthetic. Layers are aligned to the prompts present in
   every layer; the others are dropped and counted per layer in metrics.json.
 
@@ -44,7 +44,7 @@ class Params:
     k: int = 15
     hnsw_m: int = 20  # HNSW defaults: recall@15 ~0.96 on 200k x 64 blobs (bench/results)
     ef_construction: int = 60
-    ef_search: int = 0  # 0: grows with n (engine.communities.knn_plan); else fixed
+    ef_search: int = 0  # 0: grows with n (engine._communities.knn_plan); else fixed
     knn_dim: int = 0  # HNSW search width: 0 full rows, N: N PCA axes + exact re-rank, -1: 64 axes
     # for rows > 128 wide on the CPU. Off by default: on the activations sketch 64 axes keep
     # recall@15 at 0.21 (within-group order lives in the discarded axes; bench/results)
@@ -94,7 +94,7 @@ def _load_embeddings(data: DataConfig, ctx: RunContext):
 
 
 def _load_activations(params: Params, data: DataConfig, ctx: RunContext):
-    from engine.communities import layers as L
+    from engine._communities import layers as L
 
     path = params.layers_path or (data.path if data.name == "files" else None)
     if path is None and data.name == "synthetic":
@@ -112,9 +112,9 @@ def _load_activations(params: Params, data: DataConfig, ctx: RunContext):
 
 
 def run(params: Params, data: DataConfig, ctx: RunContext) -> float:
-    from engine.communities.detect import detect
-    from engine.communities.features import make_features
-    from engine.communities.knn_plan import plan_knn
+    from engine._communities.detect import detect
+    from engine._communities.features import make_features
+    from engine._communities.knn_plan import plan_knn
 
     if params.input not in INPUTS:
         raise UserError(f"job.input={params.input!r}: expected one of {', '.join(INPUTS)}")
@@ -183,8 +183,8 @@ def run(params: Params, data: DataConfig, ctx: RunContext) -> float:
 
 
 def _write_outputs(ctx: RunContext, params: Params, ids, result, layer_names, layer_mats):
-    from engine.communities.diagnostics import community_table, graph_summary
-    from engine.communities.prototypes import layer_prototypes, top_neurons
+    from engine._communities.diagnostics import community_table, graph_summary
+    from engine._communities.prototypes import layer_prototypes, top_neurons
 
     n = len(ids)
     labels = result.labels

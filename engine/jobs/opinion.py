@@ -54,7 +54,7 @@ class Params:
 def load_votes(data: DataConfig, params: Params, seed: int, warnings: list[str] | None = None):
     """(VoteMatrix, reference groups per voter or None, name of the reference); what the job
     can go on without is appended to `warnings`."""
-    from engine.opinion import readers, votes
+    from engine._opinion import readers, votes
 
     if data.name == "polis_export":
         if not data.path:
@@ -89,7 +89,7 @@ def load_votes(data: DataConfig, params: Params, seed: int, warnings: list[str] 
 
 
 def run(params: Params, data: DataConfig, ctx: RunContext) -> float:
-    from engine.opinion import model, repness, votes
+    from engine._opinion import model, repness, votes
 
     _check_params(params)
     created = datetime.now(UTC)
@@ -215,7 +215,7 @@ def _voters_table(m, fit, group, subgroup, bridge) -> pa.Table:
 def _clusters_table(fit, group, subgroup, base_counts) -> pa.Table:
     """One row per base cluster, group and subgroup: size, centre, within-cluster consensus
     (share of its members' votes that equal the cluster's majority, pooled over statements)."""
-    from engine.opinion import repness
+    from engine._opinion import repness
 
     proj = fit.pca.projection
     n_base = len(fit.base.centres)
@@ -250,7 +250,7 @@ def _clusters_table(fit, group, subgroup, base_counts) -> pa.Table:
 
 
 def _repness_table(m, st, eligible, params) -> pa.Table:
-    from engine.opinion import repness
+    from engine._opinion import repness
 
     n_groups, n_stmt = st["na"].shape
     rank = np.zeros((n_groups, n_stmt), np.int32)
@@ -278,7 +278,7 @@ def _repness_table(m, st, eligible, params) -> pa.Table:
 
 
 def _consensus_table(m, counts, everyone, eligible, params) -> pa.Table:
-    from engine.opinion import repness
+    from engine._opinion import repness
 
     cons = repness.consensus(everyone, eligible, params.pick_max, params.z)
     gac_agree, gac_disagree = repness.group_aware_consensus(counts)
@@ -294,7 +294,7 @@ def _consensus_table(m, counts, everyone, eligible, params) -> pa.Table:
 
 
 def _patterns_table(m, counts) -> pa.Table:
-    from engine.opinion import repness
+    from engine._opinion import repness
 
     pat = repness.patterns(counts)
     n_groups, n_stmt = counts.agree.shape
@@ -311,7 +311,7 @@ def _patterns_table(m, counts) -> pa.Table:
 
 
 def _agreement_table(counts) -> pa.Table:
-    from engine.opinion import repness
+    from engine._opinion import repness
 
     co, share = repness.group_agreement(counts)
     g = np.arange(len(co), dtype=np.int32)
@@ -323,7 +323,7 @@ def _agreement_table(counts) -> pa.Table:
 def _bridges_table(m, fit, bridge, counts, n_bridges) -> pa.Table:
     """The in-conversation voters closest to being equidistant from two group centres, with
     their agreement with each group."""
-    from engine.opinion import repness
+    from engine._opinion import repness
 
     cand = np.flatnonzero(fit.in_conv)
     top = cand[np.argsort(-bridge[cand], kind="stable")[:n_bridges]]
@@ -336,7 +336,7 @@ def _bridges_table(m, fit, bridge, counts, n_bridges) -> pa.Table:
 
 
 def _pairs_table(m, rows) -> pa.Table:
-    from engine.opinion import repness
+    from engine._opinion import repness
 
     co, share = repness.pairwise_agreement(m.values, rows)
     i, j = np.triu_indices(len(rows), k=1)

@@ -108,8 +108,8 @@ def write_heldout_predictions(p: project.Params, data: DataConfig, ctx: RunConte
     Skipped when the map was refit on all rated rows (nothing is held out then)."""
     from engine.data import open_embeddings
     from engine.io.write import write_parquet
-    from engine.project import fit, ratings
-    from engine.project.linear_map import LinearMap
+    from engine._project import fit, ratings
+    from engine._project.linear_map import LinearMap
 
     if p.refit_all or p.projection_file:
         return

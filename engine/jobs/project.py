@@ -45,7 +45,7 @@ class Params:
 
 def run(params: Params, data: DataConfig, ctx: RunContext) -> float:
     from engine.data import open_embeddings
-    from engine.project.linear_map import LinearMap
+    from engine._project.linear_map import LinearMap
 
     source = open_embeddings(data, ctx.seed, dtype=None)  # float16 stays float16
     ctx.record(dim=source.dim)
@@ -69,7 +69,7 @@ def run(params: Params, data: DataConfig, ctx: RunContext) -> float:
 
 def _load_ratings(params: Params, data: DataConfig, source):
     """(ratings table: id + one float64 column per axis, where it came from)."""
-    from engine.project import ratings
+    from engine._project import ratings
 
     if params.ratings_path:
         where = params.ratings_path
@@ -90,7 +90,7 @@ def _fit(params: Params, data: DataConfig, source, ctx: RunContext):
     import pyarrow as pa
     from threadpoolctl import threadpool_limits
 
-    from engine.project import fit, ratings
+    from engine._project import fit, ratings
 
     _check_params(params)
     with ctx.stage("load ratings"):
@@ -142,7 +142,7 @@ def _fit(params: Params, data: DataConfig, source, ctx: RunContext):
 
 
 def _check_params(params: Params) -> None:
-    from engine.project.fit import METHODS
+    from engine._project.fit import METHODS
 
     if params.method not in (*METHODS, "compare"):
         raise UserError(f"job.method={params.method!r}: expected one of "
@@ -168,7 +168,7 @@ def _check_params(params: Params) -> None:
 def _apply(params: Params, source, lmap, ctx: RunContext) -> None:
     import time
 
-    from engine.project.stream import write_projected
+    from engine._project.stream import write_projected
 
     available = source.metadata_columns()
     id_column = available[0]
@@ -180,9 +180,9 @@ def _apply(params: Params, source, lmap, ctx: RunContext) -> None:
             raise UserError(f"job.passthrough: column {clash[0]!r} has the name of an axis")
         columns = [id_column, *[c for c in params.passthrough if c != id_column]]
     if ctx.backend.gpu:
-        from engine.project.apply_gpu import gpu_projections as projections
+        from engine._project.apply_gpu import gpu_projections as projections
     else:
-        from engine.project.apply import cpu_projections as projections
+        from engine._project.apply import cpu_projections as projections
     n_batches = -(-source.n_rows // max(1, getattr(source, "batch_rows", 1)))
     with ctx.stage("apply"):
         t0 = time.perf_counter()

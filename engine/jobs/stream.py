@@ -1,7 +1,7 @@
 """`job=stream`: online centroid clustering of a message stream (SPEC `stream`, seed 004).
 
 Messages (id, user, time, embedding) are clustered in time order with exactly the result of
-message-by-message processing (`engine.stream.online`); participation per (user, cluster) and
+message-by-message processing (`engine._stream.online`); participation per (user, cluster) and
 connections follow. Outputs: `assignments.parquet` (id, cluster_id, confidence, new_cluster),
 `clusters.parquet`, `user_clusters.parquet`, `connections.parquet` and `state/` (or
 `job.state_dir`): a run whose state directory already holds a state continues from it, so a
@@ -37,7 +37,7 @@ from engine.config import DataConfig
 from engine.errors import UserError
 from engine.io.write import ParquetStreamWriter, remove_orphans
 from engine.run import RunContext
-from engine.stream.screen import KINDS
+from engine._stream.screen import KINDS
 
 
 @dataclass
@@ -61,9 +61,9 @@ ASSIGNMENT_COLUMNS = ("cluster_id", "confidence", "new_cluster")
 
 
 def run(params: Params, data: DataConfig, ctx: RunContext) -> float:
-    from engine.stream import source
-    from engine.stream import state as state_io
-    from engine.stream.online import OnlineClustering
+    from engine._stream import source
+    from engine._stream import state as state_io
+    from engine._stream.online import OnlineClustering
 
     _check(params)
     state_dir = Path(params.state_dir) if params.state_dir else ctx.path("state")
@@ -150,9 +150,9 @@ def _check(params: Params) -> None:
 
 
 def _fresh_state(params: Params, dim: int):
-    from engine.stream.online import Centroids
-    from engine.stream.participation import Participation
-    from engine.stream.state import StreamState
+    from engine._stream.online import Centroids
+    from engine._stream.participation import Participation
+    from engine._stream.state import StreamState
 
     return StreamState(params.threshold, params.cap, params.window_days, Centroids(dim),
                        Participation(dim))
@@ -194,7 +194,7 @@ def _drop_or_check(msgs, data: DataConfig, where: str):
 
 
 def _unit(emb: np.ndarray) -> np.ndarray:
-    from engine.stream.exact import normalise_rows
+    from engine._stream.exact import normalise_rows
 
     out = np.empty(emb.shape)
     normalise_rows(emb, out)
@@ -202,7 +202,7 @@ def _unit(emb: np.ndarray) -> np.ndarray:
 
 
 def _sorted(parts):
-    from engine.stream import source
+    from engine._stream import source
 
     msgs = source.concat(parts)
     return msgs.take(np.argsort(msgs.times, kind="stable"))
@@ -211,7 +211,7 @@ def _sorted(parts):
 # -- outputs --------------------------------------------------------------------------------
 def _write_outputs(params: Params, state, ctx: RunContext) -> None:
     from engine.io.embeddings import embedding_array
-    from engine.stream.connections import rank_connections
+    from engine._stream.connections import rank_connections
 
     c = state.centroids.live()
     active = np.ones(c.size, bool)

@@ -12,9 +12,9 @@ import pytest
 from scipy.optimize import linear_sum_assignment
 
 import kernels
-from engine.balance.kernel_batches import solve_batched
-from engine.balance.solvers import auction_max
-from engine.balance.tiles import normalise, tile_pairs
+from engine._balance.kernel_batches import solve_batched
+from engine._balance.solvers import auction_max
+from engine._balance.tiles import normalise, tile_pairs
 
 
 @pytest.mark.parametrize("path", kernels.sources(), ids=lambda p: p.name)
@@ -152,8 +152,8 @@ def test_auction_at_bid_cap_falls_back_to_exact(host_lib):
 @pytest.mark.gpu
 @pytest.mark.parametrize("method", ["exact", "auction", "greedy"])
 def test_gpu_kernels_equal_cpu_solvers(gpu, cpu, method):
-    from engine.balance.groups import build_groups
-    from engine.balance.matching import MatchOptions, match_pairs
+    from engine._balance.groups import build_groups
+    from engine._balance.matching import MatchOptions, match_pairs
 
     rng = np.random.default_rng(8)
     n = 4000

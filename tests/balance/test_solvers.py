@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy.optimize import linear_sum_assignment
 
-from engine.balance.solvers import auction_max, greedy_max, lsap_max
+from engine._balance.solvers import auction_max, greedy_max, lsap_max
 
 
 def scipy_total(S: np.ndarray) -> float:

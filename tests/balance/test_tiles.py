@@ -7,10 +7,10 @@ import pytest
 from sklearn.preprocessing import StandardScaler
 
 from engine.backend import cpu_backend
-from engine.balance.groups import build_groups
-from engine.balance.matching import MatchOptions, match_pairs
-from engine.balance.scores import zscore
-from engine.balance.tiles import normalise, plan_tiles, similarity_block, tile_pairs
+from engine._balance.groups import build_groups
+from engine._balance.matching import MatchOptions, match_pairs
+from engine._balance.scores import zscore
+from engine._balance.tiles import normalise, plan_tiles, similarity_block, tile_pairs
 
 
 @pytest.mark.parametrize("max_elements,max_rows", [(10**9, None), (300, None), (1, None),
@@ -71,7 +71,7 @@ def test_zscore_matches_standard_scaler_and_zero_variance_gives_zero():
 
 
 def test_score_pairs_with_only_single_user_clusters_gives_an_empty_table():
-    from engine.balance.table import score_pairs
+    from engine._balance.table import score_pairs
 
     emb = np.random.default_rng(3).standard_normal((4, 3)).astype(np.float32)
     table, groups, matches = score_pairs(np.array([0, 0, 1, 2]), np.array([5, 5, 6, 7]), emb,

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy.sparse.csgraph import connected_components
 
-from engine.basins.consensus import (
+from engine._basins.consensus import (
     coassignment,
     consensus,
     count_coassignment,

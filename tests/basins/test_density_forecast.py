@@ -3,7 +3,7 @@
 import numpy as np
 from scipy.stats import gaussian_kde, multivariate_normal
 
-from engine.basins import density_forecast as F
+from engine._basins import density_forecast as F
 
 
 def test_kde_matches_scipy():

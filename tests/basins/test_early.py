@@ -3,7 +3,7 @@
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 
-from engine.basins import early
+from engine._basins import early
 
 
 def test_logistic_fit_equals_scikit_learn():

@@ -3,7 +3,7 @@
 import numpy as np
 from sklearn.metrics import brier_score_loss, log_loss, roc_auc_score
 
-from engine.basins import evaluate
+from engine._basins import evaluate
 
 
 def test_scores_equal_scikit_learn():

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from engine.basins import forecast
+from engine._basins import forecast
 
 
 def test_probabilities_sum_to_one_and_match_formula():

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
-from engine.basins.hdbscan_ops import hdbscan_labels
+from engine._basins.hdbscan_ops import hdbscan_labels
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +39,7 @@ def test_several_sizes_equal_separate_runs(cpu, blobs):
 def test_shared_hierarchy_equals_the_library_per_size():
     from fast_hdbscan.hdbscan import clusters_from_spanning_tree, compute_minimum_spanning_tree
 
-    from engine.basins.hdbscan_ops import labels_from_spanning_tree
+    from engine._basins.hdbscan_ops import labels_from_spanning_tree
 
     rng = np.random.default_rng(3)
     X = np.concatenate([rng.normal(size=(1500, 3)), 0.3 * rng.normal(size=(300, 3)) + 2])

@@ -2,8 +2,8 @@
 
 import numpy as np
 
-from engine.basins.lifecycle import part_events
-from engine.basins.pipeline import cluster_stats
+from engine._basins.lifecycle import part_events
+from engine._basins.pipeline import cluster_stats
 
 
 def _blob(rng, centre, n, sd=0.3):

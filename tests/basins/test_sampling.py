@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from engine.basins import sampling
+from engine._basins import sampling
 
 
 def test_weights_formula():

@@ -4,7 +4,7 @@ null's tail, and calibration on exchangeable draws."""
 import numpy as np
 import pytest
 
-from engine.basins import significance as S
+from engine._basins import significance as S
 
 
 def test_region_counts_match_brute_force():

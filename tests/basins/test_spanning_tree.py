@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from engine.basins import sampling
-from engine.basins.spanning_tree import bin_neighbours, sample_neighbours, sample_spanning_tree
+from engine._basins import sampling
+from engine._basins.spanning_tree import bin_neighbours, sample_neighbours, sample_spanning_tree
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +43,7 @@ def test_spanning_tree_equals_fast_hdbscan(bin_points, min_samples):
     # picked in another order, which changes the tree but not its weights or the clusters.
     from fast_hdbscan.hdbscan import compute_minimum_spanning_tree
 
-    from engine.basins.hdbscan_ops import _numba_threads
+    from engine._basins.hdbscan_ops import _numba_threads
 
     rd, nb = bin_neighbours(bin_points, 24)
     with _numba_threads(1):
@@ -54,7 +54,7 @@ def test_spanning_tree_equals_fast_hdbscan(bin_points, min_samples):
 
 
 def test_bin_labels_equal_per_sample_labels(cpu, bin_points):
-    from engine.basins.hdbscan_ops import labels_cpu, labels_cpu_samples
+    from engine._basins.hdbscan_ops import labels_cpu, labels_cpu_samples
 
     samples = _samples(len(bin_points), 0.8, 3)
     sizes = [10, 40]

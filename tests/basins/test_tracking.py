@@ -5,7 +5,7 @@ import itertools
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from engine.basins import tracking
+from engine._basins import tracking
 
 
 def test_ungated_matching_equals_scipy_on_scaled_costs():

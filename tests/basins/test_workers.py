@@ -8,7 +8,7 @@ import os
 
 from joblib import Parallel, delayed
 
-from engine.basins.workers import LocalPool, n_workers, nested
+from engine._basins.workers import LocalPool, n_workers, nested
 from tests.test_sweeps import BASINS, metrics_by_run, multirun, needs_joblib, needs_submitit
 
 # job.workers=2 forces the pool whatever the machine; the two runs differ in their bin size.

@@ -7,7 +7,7 @@ import pytest
 import scipy.sparse as sp
 import torch
 
-from engine.communities.layers import align, read_layers, write_parquet_layer
+from engine._communities.layers import align, read_layers, write_parquet_layer
 from engine.errors import UserError
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import igraph
 import numpy as np
 
-from engine.communities.diagnostics import community_table, graph_summary
+from engine._communities.diagnostics import community_table, graph_summary
 
 
 def _graph(n=50, m=120, seed=0):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from engine.communities.prototypes import layer_prototypes, top_neurons
+from engine._communities.prototypes import layer_prototypes, top_neurons
 from engine.errors import UserError
 
 

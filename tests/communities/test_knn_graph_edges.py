@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine.communities.graph import knn_edges
+from engine._communities.graph import knn_edges
 from engine.errors import UserError
 
 

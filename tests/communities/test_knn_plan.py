@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.communities.knn_plan import (
+from engine._communities.knn_plan import (
     EF_AT_1M,
     EF_BASE,
     EF_BASE_ROWS,

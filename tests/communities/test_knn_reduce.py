@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 from sklearn.decomposition import PCA
 
-from engine.communities.detect import detect
-from engine.communities.reduce import pca_rows, rerank
+from engine._communities.detect import detect
+from engine._communities.reduce import pca_rows, rerank
 from engine.ops.knn import drop_self, recall_at_k, sample_recall
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from engine.communities.features import l2_normalize, make_features, sketch_hashes, tfidf_sketch
+from engine._communities.features import l2_normalize, make_features, sketch_hashes, tfidf_sketch
 from engine.errors import UserError
 
 

@@ -165,7 +165,7 @@ def test_cap_keeps_most_active_users(run_job, tmp_path, caplog):
 
 
 def test_nan_and_zero_embeddings_are_user_errors(run_job, tmp_path):
-    from engine.balance.groups import check_embeddings
+    from engine._balance.groups import check_embeddings
 
     table, emb = make_rows(seed=4)
     bad = emb.copy()

@@ -225,7 +225,7 @@ def _killed_before_metrics(out, *overrides):
 def test_run_killed_after_saving_its_state_can_be_rerun(run_job, tmp_path):
     # Before: the state already held the killed run's messages, and the rerun stopped with
     # "message id ... is earlier than the previous run's last message".
-    from engine.stream import state as state_io
+    from engine._stream import state as state_io
 
     table, _, _ = message_table(n=1600, seed=7)
     first = write(table.slice(0, 900), tmp_path / "a.parquet")

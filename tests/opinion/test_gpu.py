@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine.opinion import model, repness
-from engine.opinion.votes import build_matrix
+from engine._opinion import model, repness
+from engine._opinion.votes import build_matrix
 from engine.synthetic.votes import make_votes
 
 

@@ -6,7 +6,7 @@ import numpy as np
 from sklearn.cluster import KMeans
 from sklearn.metrics import silhouette_score
 
-from engine.opinion import kmeans
+from engine._opinion import kmeans
 
 
 def blobs(n=3000, seed=0):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 from sklearn.metrics import adjusted_rand_score
 
-from engine.opinion import model
-from engine.opinion.votes import build_matrix
+from engine._opinion import model
+from engine._opinion.votes import build_matrix
 from engine.synthetic.votes import make_votes
 
 

@@ -6,9 +6,9 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.decomposition import PCA
 
-from engine.opinion.model import scale_votes
-from engine.opinion.pca import sparsity_aware_pca
-from engine.opinion.votes import build_matrix
+from engine._opinion.model import scale_votes
+from engine._opinion.pca import sparsity_aware_pca
+from engine._opinion.votes import build_matrix
 
 
 def random_votes(n=300, m=40, density=0.3, seed=0):

@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from engine.opinion import repness
-from engine.opinion.votes import build_matrix
+from engine._opinion import repness
+from engine._opinion.votes import build_matrix
 
 NAN = np.nan
 # 8 voters x 5 statements; NaN = not voted. Voters 0-3 are group 0, 4-7 group 1.

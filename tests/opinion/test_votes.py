@@ -10,8 +10,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from engine.errors import UserError
-from engine.opinion import readers
-from engine.opinion.votes import check_size, from_columns, latest_votes
+from engine._opinion import readers
+from engine._opinion.votes import check_size, from_columns, latest_votes
 
 POLIS = Path(__file__).resolve().parents[1] / "data" / "polis"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine.communities.knn_plan import auto_ef_search
+from engine._communities.knn_plan import auto_ef_search
 from engine.errors import UserError
 from engine.jobs.communities import Params
 from engine.ops.knn import drop_self, recall_at_k, sample_recall, self_knn

@@ -44,4 +44,4 @@ def test_knn_gpu_imports_without_gpu_libraries():
             "print(sorted({'cuvs', 'cupy', 'faiss'} & set(sys.modules)))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, cwd=Path(engine.__file__).parents[1])
-    assert out.stdout.strip() == "[]"  # engine.communities.knn_plan reads knn_gpu's defaults
+    assert out.stdout.strip() == "[]"  # engine._communities.knn_plan reads knn_gpu's defaults

@@ -7,9 +7,9 @@ import pytest
 
 from engine.errors import UserError
 from engine.io.embeddings import Batch
-from engine.project.apply import Float32Map, cpu_projections, project_rows
-from engine.project.linear_map import LinearMap
-from engine.project.stream import read_ahead, write_projected
+from engine._project.apply import Float32Map, cpu_projections, project_rows
+from engine._project.linear_map import LinearMap
+from engine._project.stream import read_ahead, write_projected
 
 
 def _map(d=37, k=3, seed=0):
@@ -83,7 +83,7 @@ def test_read_ahead_keeps_order_and_stops_early():
 
 @pytest.mark.gpu
 def test_gpu_stream_matches_cpu(gpu):
-    from engine.project.apply_gpu import gpu_projections
+    from engine._project.apply_gpu import gpu_projections
 
     lmap = _map(d=768)
     x = np.random.default_rng(5).standard_normal((5000, 768)).astype(np.float16)

@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 from sklearn.cross_decomposition import CCA
 
-from engine.project import split
-from engine.project.cca import fit_cca
-from engine.project.linear import fit_ols
-from engine.project.metrics import pearson_r
+from engine._project import split
+from engine._project.cca import fit_cca
+from engine._project.linear import fit_ols
+from engine._project.metrics import pearson_r
 from tests.project.vader import vader, well_conditioned
 
 

@@ -5,8 +5,8 @@ import pytest
 from sklearn.linear_model import LinearRegression, Ridge, RidgeCV
 from sklearn.model_selection import GridSearchCV
 
-from engine.project import linear, split
-from engine.project.metrics import pearson_r, r2
+from engine._project import linear, split
+from engine._project.metrics import pearson_r, r2
 from tests.project.vader import ALPHAS, vader, well_conditioned
 
 
@@ -96,7 +96,7 @@ def test_kfold_partitions_rows():
 @pytest.mark.gpu
 @pytest.mark.parametrize("method", ["ols", "ridge", "cca"])
 def test_gpu_fit_equals_cpu_fit(gpu, method):
-    from engine.project import fit
+    from engine._project import fit
 
     x, y = well_conditioned(500, 12, 3, seed=7)
     rows = np.arange(400)
@@ -108,7 +108,7 @@ def test_gpu_fit_equals_cpu_fit(gpu, method):
 
 
 def test_constant_dimension_moves_into_the_intercept():
-    from engine.project import fit
+    from engine._project import fit
 
     x, y = well_conditioned(300, 6, 1, seed=8)
     x = np.column_stack([x, np.full(300, 0.25)])  # a constant embedding dimension

@@ -8,7 +8,7 @@ import pytest
 
 from engine.errors import UserError
 from engine.io.embeddings import Batch
-from engine.project import fit, ratings
+from engine._project import fit, ratings
 
 
 def _batches(ids, d=4, size=3):

@@ -2,7 +2,7 @@
 
 It follows SPEC's `stream` definition literally, with NumPy: every similarity is an
 elementwise product summed in eight lanes (`np.cumsum` down each) and a fixed tree, which is
-the reference arithmetic documented in `engine.stream.exact`.
+the reference arithmetic documented in `engine._stream.exact`.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import numpy as np
 
 
 def ref_sum(a: np.ndarray) -> np.ndarray:
-    """The sum over the last axis in `engine.stream.exact`'s order: eight lanes (k mod 8),
+    """The sum over the last axis in `engine._stream.exact`'s order: eight lanes (k mod 8),
     each summed left to right, the d mod 8 trailing terms added to lane 0 last, then
     ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))."""
     a = np.asarray(a, dtype=np.float64)

@@ -1,11 +1,11 @@
-"""The reference arithmetic (engine.stream.exact) against its NumPy statement."""
+"""The reference arithmetic (engine._stream.exact) against its NumPy statement."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from engine.stream.exact import dot, normalise_rows, update_centroid
+from engine._stream.exact import dot, normalise_rows, update_centroid
 from tests.stream.reference import ref_sum, unit
 
 

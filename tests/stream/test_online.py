@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine.stream.online import Centroids, OnlineClustering, ZeroVectorError
+from engine._stream.online import Centroids, OnlineClustering, ZeroVectorError
 from tests.stream.reference import Reference, ref_sum, unit
 
 DAY = 86_400 * 10**9
@@ -203,8 +203,8 @@ def test_window_retires_silent_clusters(cpu):
 
 
 def test_continuing_from_saved_centroids_equals_one_pass(cpu, tmp_path):
-    from engine.stream import state as state_io
-    from engine.stream.participation import Participation
+    from engine._stream import state as state_io
+    from engine._stream.participation import Participation
 
     rng = np.random.default_rng(11)
     emb, times, _ = topic_stream(rng, 900, 16, 20, 0.1)

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine.stream.exact import normalise_rows
-from engine.stream.pivot_search import PCA_MIN_ROWS, PivotSearch, _cut_for_top
+from engine._stream.exact import normalise_rows
+from engine._stream.pivot_search import PCA_MIN_ROWS, PivotSearch, _cut_for_top
 
 RHO_MAX = 0.68  # the online default: s_th 0.78 - min_reach 0.1 (- err_h)
 

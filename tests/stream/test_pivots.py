@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 
 from engine.backend import cpu_backend
-from engine.stream.exact import normalise_rows
-from engine.stream.online import OnlineClustering
-from engine.stream.pivot_pass import QSCALE, distances_to_rows, quantise_up
-from engine.stream.pivots import PivotIndex, gram_error
+from engine._stream.exact import normalise_rows
+from engine._stream.online import OnlineClustering
+from engine._stream.pivot_pass import QSCALE, distances_to_rows, quantise_up
+from engine._stream.pivots import PivotIndex, gram_error
 from tests.stream.reference import ref_sum
 from tests.stream.test_online import run_both, topic_stream
 
@@ -111,7 +111,7 @@ def test_copies_of_a_shifted_stream_crowding_one_list_trigger_a_rebuild():
     """New copies orthogonal to the principal axes the lists were built on all project near
     the origin, so they would all join one list (slow to search, and wide storage for every
     list); the index rebuilds its lists instead, and still finds them."""
-    from engine.stream.pivot_search import CROWDED_FILL, PCA_MIN_ROWS
+    from engine._stream.pivot_search import CROWDED_FILL, PCA_MIN_ROWS
 
     rng = np.random.default_rng(9)
     d, K0, new = 96, PCA_MIN_ROWS + 100, 700  # K0 + new < 2 K0: no rebuild for doubling
@@ -167,7 +167,7 @@ def test_falls_back_to_dense_screening_past_the_cluster_limit(cpu):
 def test_pivots_found_through_the_pca_projection_keep_the_result():
     """Past PCA_MIN_ROWS copies the pivot search runs on a PCA projection; any pivot is
     valid, so the assignments stay those of the dense screen."""
-    from engine.stream.pivot_search import PCA_MIN_ROWS
+    from engine._stream.pivot_search import PCA_MIN_ROWS
 
     rng = np.random.default_rng(4)
     emb, times, _ = topic_stream(rng, 5000, 128, PCA_MIN_ROWS + 300, 0.03)
@@ -185,7 +185,7 @@ def test_pivots_found_through_the_pca_projection_keep_the_result():
 def test_zero_vector_in_a_batch_prepared_ahead_names_its_row():
     """Batches after the first are prepared on the worker thread: the error still names the
     first bad row of the stream."""
-    from engine.stream.online import ZeroVectorError
+    from engine._stream.online import ZeroVectorError
 
     rng = np.random.default_rng(5)
     emb, times, _ = topic_stream(rng, 3000, 32, 200, 0.05)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine.stream.exact import normalise_rows
-from engine.stream.screen import TF32_U, Screen, screening_error
+from engine._stream.exact import normalise_rows
+from engine._stream.screen import TF32_U, Screen, screening_error
 from tests.stream.reference import ref_sum
 
 
@@ -55,7 +55,7 @@ def test_tf32_bound_covers_truncated_inputs():
 
 
 def test_bfloat16_bits_order_like_values():
-    from engine.stream.batch_pass import BF16_VALUES, screen_key
+    from engine._stream.batch_pass import BF16_VALUES, screen_key
 
     bits = np.arange(-32768, 32768).astype(np.int16)
     values = BF16_VALUES[bits.astype(np.int64) & 0xFFFF]
@@ -71,7 +71,7 @@ def test_bfloat16_bits_order_like_values():
 
 def test_bfloat16_rounding_matches_torch():
     torch = pytest.importorskip("torch")
-    from engine.stream.screen import bfloat16_bits
+    from engine._stream.screen import bfloat16_bits
 
     a = np.random.default_rng(0).standard_normal(100_000).astype(np.float32)
     a[:3] = [0.0, -0.0, 1.0 + 2.0**-8]  # a tie, rounded to even

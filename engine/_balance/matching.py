@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine.balance.groups import Groups
-from engine.balance.tiles import normalise, plan_tiles, similarity_block, tile_pairs
+from engine._balance.groups import Groups
+from engine._balance.tiles import normalise, plan_tiles, similarity_block, tile_pairs
 
 METHODS = ("exact", "auction", "greedy")
 
@@ -94,9 +94,9 @@ def _tile_jobs(groups: Groups, max_elements: int, max_rows: int):
 def _run_tile(job, groups: Groups, backend, options: MatchOptions, parallel: bool):
     c, lo, hi, u0, u1 = job
     if backend.gpu:
-        from engine.balance.batch_gpu import solve_tile_gpu as solve
+        from engine._balance.batch_gpu import solve_tile_gpu as solve
     else:
-        from engine.balance.batch_cpu import solve_tile
+        from engine._balance.batch_cpu import solve_tile
 
         solve = functools.partial(solve_tile, parallel=parallel)
     row_start = groups.user_start[lo:hi + 1] - groups.user_start[lo]

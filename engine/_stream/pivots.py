@@ -11,7 +11,7 @@ so a centroid whose bound is below the threshold cannot take the message, whatev
 similarity. With a pivot near x (rho ~ 0.3 for a message that joins a cluster) and centroids
 spread out (H[a, j] small), a scan of one row of H leaves one or two candidates out of
 thousands; the plain loop reads all K centroids per message. The pivot is only a heuristic
-(`engine.stream.pivot_search`: the nearest copy in a nearby list): a poor one loosens
+(`engine._stream.pivot_search`: the nearest copy in a nearby list): a poor one loosens
 the bound, never breaks it.
 
 Each scan adds delta[j] to H[a, j] (vectorised), so a centroid's copy never has to follow it for
@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.stream.screen import F32_U
+from engine._stream.screen import F32_U
 
 
 def gram_error(dim: int) -> float:
@@ -43,7 +43,7 @@ class PivotIndex:
 
     def __init__(self, dim: int, max_drift: float = 0.25, list_size: int = 24, rescue: int = 12,
                  pca_dim: int = 64):
-        from engine.stream.pivot_search import PivotSearch
+        from engine._stream.pivot_search import PivotSearch
 
         self.dim = dim
         self.max_drift = float(max_drift)
@@ -86,7 +86,7 @@ class PivotIndex:
         in it, and their products with the copies are returned. `known` = (some of the new
         rows, their new copies' float32 products with copies 0..old size-1 as they were
         before this refresh): those rows are only multiplied with the copies taken now."""
-        from engine.stream.pivot_pass import record_drifts, store_gram_columns, store_gram_rows
+        from engine._stream.pivot_pass import record_drifts, store_gram_columns, store_gram_rows
 
         rows = np.asarray(rows, np.int64)
         old = self.size
@@ -130,7 +130,7 @@ class PivotIndex:
     def search(self, X: np.ndarray, X32: np.ndarray, min_reach: float, s_th: float
                ) -> tuple[np.ndarray, np.ndarray]:
         """(pivot ids, rho) for unit rows X (X32 their float32 copy): near pivots, so that
-        the bound reaches `min_reach` below s_th (`engine.stream.pivot_search`). Safe to run
+        the bound reaches `min_reach` below s_th (`engine._stream.pivot_search`). Safe to run
         while a sequential pass runs: it only reads the lists and the copies."""
         return self.finder.search(X, X32, self.E, s_th - self.err_h - min_reach)
 
@@ -140,7 +140,7 @@ class PivotIndex:
 
     def rho(self, X: np.ndarray, ids: np.ndarray) -> np.ndarray:
         """rho >= |x - e_id| for the current copies (float64, padded for its rounding)."""
-        from engine.stream.pivot_pass import distances_to_rows
+        from engine._stream.pivot_pass import distances_to_rows
 
         return distances_to_rows(X, self.E, ids)
 

@@ -38,7 +38,7 @@ def assign(x, centres, xp=np):
 
 
 def _steps():
-    from engine.opinion import kmeans_numba
+    from engine._opinion import kmeans_numba
 
     return kmeans_numba
 

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from engine.backend import Backend
-from engine.communities.graph import knn_edges
-from engine.communities.reduce import pca_rows, rerank
+from engine._communities.graph import knn_edges
+from engine._communities.reduce import pca_rows, rerank
 from engine.ops.knn import sample_recall, self_knn
 from engine.ops.leiden import leiden, modularity
 
@@ -44,7 +44,7 @@ def detect(backend: Backend, F, k: int = 15, knn: str = "hnsw", graph: str = "mu
            reduce_dim: int = 0, candidates: int = 2,
            stage: Callable[[str], contextlib.AbstractContextManager] = _no_stage) -> Detection:
     """`reduce_dim` > 0: search on that many principal axes for `candidates` x k neighbours,
-    then keep the k best by exact inner product on the full rows (engine.communities.reduce)."""
+    then keep the k best by exact inner product on the full rows (engine._communities.reduce)."""
     n = F.shape[0]
     with stage("knn"):
         if reduce_dim and reduce_dim < F.shape[1]:

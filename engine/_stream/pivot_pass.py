@@ -1,4 +1,4 @@
-"""The sequential pass over one micro-batch with pivot bounds (`engine.stream.pivots`), Numba.
+"""The sequential pass over one micro-batch with pivot bounds (`engine._stream.pivots`), Numba.
 
 The decisions are those of `batch_pass.assign_batch` (the exact maximum among the centroids
 that cannot be ruled out, ties to the lowest id); only the way centroids are ruled out differs.
@@ -10,7 +10,7 @@ eps + delta[j] of x . c_j); or it has a dense row of float32 products with every
 little. Centroids created inside the batch are screened by a float32 dot with the message
 that created them, plus how far they moved since. A centroid that moves gets its delta
 re-measured at once, so the bounds hold for every message after it. The survivors' exact
-similarities and updates are `engine.stream.exact`'s (via `batch_pass`), bit for bit.
+similarities and updates are `engine._stream.exact`'s (via `batch_pass`), bit for bit.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ import math
 import numpy as np
 from numba import njit
 
-from engine.stream.batch_pass import _consider, exact_winner, join, pass_buffers, start_cluster
-from engine.stream.exact import distance
+from engine._stream.batch_pass import _consider, exact_winner, join, pass_buffers, start_cluster
+from engine._stream.exact import distance
 
 
 @njit(cache=True, fastmath=True)

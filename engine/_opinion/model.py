@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.sparse as sp
 
-from engine.opinion import kmeans
-from engine.opinion.pca import PcaResult, sparsity_aware_pca
-from engine.opinion.votes import VoteMatrix
+from engine._opinion import kmeans
+from engine._opinion.pca import PcaResult, sparsity_aware_pca
+from engine._opinion.votes import VoteMatrix
 
 K_SMOOTHING = 4  # Polis keeps a new k only after it wins this many recomputations in a row
 

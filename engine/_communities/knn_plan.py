@@ -15,7 +15,7 @@
 - `job.knn_dim=-1` (HNSW on the CPU): rows wider than `REDUCE_ABOVE` columns (the activations'
   concatenated sketch, layers x rp_dim) are searched on their `REDUCED_DIM` leading principal
   axes, `job.knn_candidates` x k candidates each, then re-ranked exactly in full width
-  (engine.communities.reduce): each HNSW distance gets d / REDUCED_DIM times cheaper. The
+  (engine._communities.reduce): each HNSW distance gets d / REDUCED_DIM times cheaper. The
   job asks for it only on request (its default is 0, full rows): on the 50k-prompt
   activations sketch 64 axes kept recall@15 at 0.21, because the order of neighbours inside
   a prompt group lives in the axes it drops.

@@ -43,8 +43,8 @@ def labels_cpu_samples(X: np.ndarray, samples: np.ndarray, min_samples: int,
                        sizes: list[int]) -> list[list[np.ndarray]]:
     """`labels_cpu(X[idx], min_samples, sizes)` for each row idx of `samples` (sorted row
     indices of X), with one kNN query of X shared by all the samples' spanning trees
-    (engine.basins.spanning_tree; the same trees as fast_hdbscan builds per sample)."""
-    from engine.basins.spanning_tree import BIN_K, bin_neighbours, sample_spanning_tree
+    (engine._basins.spanning_tree; the same trees as fast_hdbscan builds per sample)."""
+    from engine._basins.spanning_tree import BIN_K, bin_neighbours, sample_spanning_tree
 
     X = np.ascontiguousarray(X, dtype=np.float64)
     ms = int(min_samples)

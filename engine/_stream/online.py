@@ -6,7 +6,7 @@ the nearest one by cosine similarity wins, ties to the lowest cluster id; if its
 below 1 - threshold (or there is none) the message starts a new cluster at x_hat with
 confidence 1; otherwise its confidence is the similarity and the centroid moves to
 normalise((n_eff c + x_hat) / (n_eff + 1)), n_eff = min(n, cap). The arithmetic is
-`engine.stream.exact`'s (float64, fixed order), so the result is defined to the bit.
+`engine._stream.exact`'s (float64, fixed order), so the result is defined to the bit.
 
 Batched computation: each micro-batch is screened, then the sequential pass walks its messages
 in order, re-computing exactly only the centroids the screening cannot rule out and
@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from engine.backend import Backend
-from engine.stream import screen
+from engine._stream import screen
 
 NS_PER_DAY = 86_400 * 10**9
 SHAPE_STEP = 512
@@ -117,7 +117,7 @@ class OnlineClustering:
         self.pivot_max_clusters = int(pivot_max_clusters)
         self.pivot_max_drift = float(pivot_max_drift)
         self.pivot_min_reach = float(pivot_min_reach)
-        self.pivots = None  # engine.stream.pivots.PivotIndex while the pivot screen runs
+        self.pivots = None  # engine._stream.pivots.PivotIndex while the pivot screen runs
 
     # -- the low-precision copy of the centroids used by the screening product -------------
     def _refresh_mirror(self, rows: np.ndarray | None) -> None:
@@ -209,14 +209,14 @@ class OnlineClustering:
             self.screen.kind = "float32"
             return False
         if self.pivots is None and K0 >= self.pivot_min_clusters:
-            from engine.stream.pivots import PivotIndex
+            from engine._stream.pivots import PivotIndex
 
             self.pivots = PivotIndex(self.dim, self.pivot_max_drift)
             self.pivots.refresh(self.centroids.vectors, np.arange(K0), K0)
         return self.pivots is not None
 
     def _dense_batch(self, X, times, cluster, confidence, new_cluster):
-        from engine.stream.batch_pass import BF16_VALUES, assign_batch, screen_key
+        from engine._stream.batch_pass import BF16_VALUES, assign_batch, screen_key
 
         c, w = self.centroids, self._scratch
         w.fit(c.vectors.shape[0])
@@ -246,8 +246,8 @@ class OnlineClustering:
         the copies `refreshed` were retaken; `far_rows`: its far rows and their products
         with the current copies, or None); returns (K, touched, n_exact). `ahead`, the
         next batch's preparation, runs on `pool` during the pass and is collected here."""
-        from engine.stream.pivot_pass import assign_batch_pivot
-        from engine.stream.pivots import products
+        from engine._stream.pivot_pass import assign_batch_pivot
+        from engine._stream.pivots import products
 
         c, w, p = self.centroids, self._scratch, self.pivots
         w.fit(c.vectors.shape[0])
@@ -320,7 +320,7 @@ class _Ahead:
 
     def _chunk(self, lo: int, hi: int) -> int:
         """Prepares rows lo..hi; returns the first row with no direction, or -1."""
-        from engine.stream.exact import normalise_rows
+        from engine._stream.exact import normalise_rows
 
         X = self.X[lo:hi]
         bad = normalise_rows(self.rows[lo:hi], X)
@@ -370,7 +370,7 @@ def _one_blas_thread(pivot: bool):
 
 def unit_rows(embeddings: np.ndarray, lo: int, hi: int) -> np.ndarray:
     """Rows lo..hi as unit float64 rows."""
-    from engine.stream.exact import normalise_rows
+    from engine._stream.exact import normalise_rows
 
     X = np.empty((hi - lo, embeddings.shape[1]))
     bad = normalise_rows(embeddings[lo:hi], X)

@@ -1,4 +1,4 @@
-"""Pivots for the stream's bounds (`engine.stream.pivots`): for each message, a centroid copy
+"""Pivots for the stream's bounds (`engine._stream.pivots`): for each message, a centroid copy
 near it.
 
 The copies are partitioned into lists of ~`list_size` by k-means (FAISS) on their leading
@@ -23,7 +23,7 @@ import os
 import numpy as np
 from numba import njit
 
-from engine.stream.pivot_pass import distance_bound, dot32
+from engine._stream.pivot_pass import distance_bound, dot32
 
 PCA_MIN_ROWS = 1024  # fewer copies search the full dimension (the axes need the points)
 CROWDED_FILL = 8  # a list longer than this x list_size: rebuild, not widen (see `place`)

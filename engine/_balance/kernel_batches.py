@@ -1,7 +1,7 @@
 """Launch plan for `kernels/balance_match.cu`: pairs bucketed by size, one block per pair.
 
 Written over an array namespace `xp` and a `launch(kernel, block, grid, args)` callable, so
-the same orchestration drives the real kernels through CuPy (engine/balance/batch_gpu.py)
+the same orchestration drives the real kernels through CuPy (engine/_balance/batch_gpu.py)
 and their host build in the tests (kernels/host_emulation.h through ctypes).
 """
 
@@ -52,7 +52,7 @@ def plan_launch(a_n: np.ndarray, b_n: np.ndarray) -> LaunchPlan:
 
 def solve_batched(xp, launch: Launch, G, a_off, a_n, b_off, b_n, method: str, eps: float,
                   bids_per_row: int, scale: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(total, bound, status) per pair, as `engine.balance.batch_cpu.solve_tile` returns them."""
+    """(total, bound, status) per pair, as `engine._balance.batch_cpu.solve_tile` returns them."""
     n = len(a_n)
     total = np.empty(n)
     bound = np.empty(n)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from engine.balance.groups import Groups, build_groups, check_embeddings
-from engine.balance.matching import MatchOptions, PairMatches, match_pairs
-from engine.balance.scores import components
+from engine._balance.groups import Groups, build_groups, check_embeddings
+from engine._balance.matching import MatchOptions, PairMatches, match_pairs
+from engine._balance.scores import components
 
 
 def score_pairs(cluster: np.ndarray, user: np.ndarray, embeddings: np.ndarray, backend,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.balance.groups import Groups
-from engine.balance.matching import PairMatches
+from engine._balance.groups import Groups
+from engine._balance.matching import PairMatches
 
 
 def exact_mean_similarity(A: np.ndarray, B: np.ndarray) -> float:

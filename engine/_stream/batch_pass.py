@@ -19,7 +19,7 @@ import numpy as np
 from numba import njit, types
 from numba.extending import overload
 
-from engine.stream.exact import distance, dot, update_centroid
+from engine._stream.exact import distance, dot, update_centroid
 
 DRIFT_SLACK = 1e-9  # relative padding on |c_now - c_then| for its own rounding
 
@@ -102,7 +102,7 @@ def _consider(j, v, err, s_th, cand, cand_est, cand_err, nc) -> int:
 def exact_winner(x, C, s_th, cand, cand_est, cand_err, nc):
     """The exact maximum over the candidates (screened est within err of x . C[j]) that can
     still be the best, ties to the lowest id: (best id or -1, its similarity, exact dots).
-    Exact means `engine.stream.exact.dot`, in its fixed lane order: the bits every screen
+    Exact means `engine._stream.exact.dot`, in its fixed lane order: the bits every screen
     and the plain reference agree on."""
     # The best exact similarity is at least the largest est - err among the candidates.
     bar = s_th

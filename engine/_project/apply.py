@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from engine.io.embeddings import Batch
-from engine.project.linear_map import LinearMap
-from engine.project.stream import read_ahead
+from engine._project.linear_map import LinearMap
+from engine._project.stream import read_ahead
 
 
 @dataclass
@@ -26,7 +26,7 @@ class Float32Map:
 
     @classmethod
     def of(cls, lmap: LinearMap) -> Float32Map:
-        from engine.project.kernel_cpu import LANES
+        from engine._project.kernel_cpu import LANES
 
         d, k = lmap.weights.shape
         padded = -(-d // LANES) * LANES
@@ -37,7 +37,7 @@ class Float32Map:
 
 def project_rows(x: np.ndarray, fmap: Float32Map, out: np.ndarray | None = None) -> np.ndarray:
     """(n, d) rows -> (n, k) float32 projections, the same arithmetic for every row."""
-    from engine.project import kernel_cpu
+    from engine._project import kernel_cpu
 
     if x.ndim != 2 or x.shape[1] != fmap.dim:
         raise ValueError(f"expected rows of dimension {fmap.dim}, got shape {x.shape}")

@@ -7,7 +7,7 @@ by natural sort of the names, so `layer_9` comes before `layer_17`):
 - Parquet (`.parquet`), sparse long layout: columns `prompt_id`, `neuron` (int, 0-based),
   `value` (float), one row per non-zero activation; a prompt whose activations are all zero
   is listed once with `neuron` null. The layer width is the schema metadata `n_neurons` when
-  present, else 1 + the largest neuron index. `engine.communities.layers.write_parquet_layer`
+  present, else 1 + the largest neuron index. `engine._communities.layers.write_parquet_layer`
   writes this form.
 Rows are held as CSR matrices (float32); dense vectors are only stacked in row chunks.
 """

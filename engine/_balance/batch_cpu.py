@@ -7,7 +7,7 @@ import numba
 import numpy as np
 from numba import njit, prange
 
-from engine.balance.solvers import auction_max, greedy_max, lsap_max
+from engine._balance.solvers import auction_max, greedy_max, lsap_max
 
 METHOD_CODES = {"exact": 0, "auction": 1, "greedy": 2}
 

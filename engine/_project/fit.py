@@ -14,10 +14,10 @@ from types import ModuleType
 import numpy as np
 
 from engine.errors import UserError
-from engine.project import cca, linear, split
-from engine.project.linear import to_host
-from engine.project.linear_map import LinearMap
-from engine.project.metrics import pearson_r, r2
+from engine._project import cca, linear, split
+from engine._project.linear import to_host
+from engine._project.linear_map import LinearMap
+from engine._project.metrics import pearson_r, r2
 
 METHODS = ("ols", "ridge", "cca")
 

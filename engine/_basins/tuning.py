@@ -18,11 +18,11 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from engine.basins import early
-from engine.basins.bins import Bins, make_bins
-from engine.basins.consensus import Consensus, knn_edges
-from engine.basins.pipeline import BinTask, PartResult, analyse_part, bin_consensus
-from engine.basins.settings import Rows, Settings, min_cluster_size
+from engine._basins import early
+from engine._basins.bins import Bins, make_bins
+from engine._basins.consensus import Consensus, knn_edges
+from engine._basins.pipeline import BinTask, PartResult, analyse_part, bin_consensus
+from engine._basins.settings import Rows, Settings, min_cluster_size
 
 TUNED = ("bin_size_days", "min_cluster_frac", "lambda_factor", "alpha")
 TUNING_ARRIVALS = 1000  # arriving rows per bin scored when the grid ranks by the forecast
@@ -63,7 +63,7 @@ def train_forecast(rows: Rows, pd: PartData, result: PartResult, horizon: float 
                    seed: int) -> dict[str, float]:
     """The forecast scores of a combo on its part (targets shared by every combo of a bin
     size, kept on the PartData)."""
-    from engine.basins import density_forecast
+    from engine._basins import density_forecast
 
     h = float(horizon or pd.bins.size_days)
     if h not in pd.forecast_targets:

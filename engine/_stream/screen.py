@@ -15,7 +15,7 @@ padded by 1%.
 
 Kinds:
 - "pivot" (CPU, the default there): float32 products only for messages far from every
-  centroid; every other message is screened through pivot bounds (`engine.stream.pivots`)
+  centroid; every other message is screened through pivot bounds (`engine._stream.pivots`)
   instead of a product with all centroids;
 - "float32": BLAS sgemm on CPU, cuBLAS through CuPy on GPU (the GPU bound allows TF32
   tensor-core inputs whatever CuPy's math mode: 10 fraction bits, and since the conversion

@@ -16,8 +16,8 @@ import numpy as np
 
 from engine.errors import UserError
 from engine.io.write import write_npz
-from engine.stream.online import Centroids
-from engine.stream.participation import Participation
+from engine._stream.online import Centroids
+from engine._stream.participation import Participation
 
 FILE = "state.npz"
 PENDING = ".pending-state.npz"  # a run's new state until the run commits (see `commit`)

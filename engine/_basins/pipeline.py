@@ -11,12 +11,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine.basins import forecast, sampling, tracking
-from engine.basins.bins import Bins
-from engine.basins.consensus import Consensus, consensus, count_coassignment
-from engine.basins.evaluate import continuation_metrics
-from engine.basins.hdbscan_ops import hdbscan_labels, labels_cpu_samples
-from engine.basins.settings import Rows, Settings
+from engine._basins import forecast, sampling, tracking
+from engine._basins.bins import Bins
+from engine._basins.consensus import Consensus, consensus, count_coassignment
+from engine._basins.evaluate import continuation_metrics
+from engine._basins.hdbscan_ops import hdbscan_labels, labels_cpu_samples
+from engine._basins.settings import Rows, Settings
 
 
 @dataclass
