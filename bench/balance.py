@@ -27,9 +27,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from engine.backend import cpu_backend  # noqa: E402
 from engine._balance.matching import MatchOptions  # noqa: E402
 from engine._balance.table import score_pairs  # noqa: E402
+from engine.backend import cpu_backend  # noqa: E402
 
 
 def make_clusters(n_clusters, min_users, max_users, min_msgs, max_msgs, dim, seed):

@@ -32,10 +32,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from engine.backend import cpu_backend  # noqa: E402
 from engine._communities.detect import detect  # noqa: E402
 from engine._communities.features import l2_normalize, tfidf_sketch  # noqa: E402
 from engine._communities.knn_plan import plan_knn  # noqa: E402
+from engine.backend import cpu_backend  # noqa: E402
 from engine.jobs.communities import Params  # noqa: E402
 from engine.ops.knn import exact_knn_rows, recall_at_k  # noqa: E402
 from engine.ops.leiden import modularity  # noqa: E402

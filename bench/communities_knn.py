@@ -31,8 +31,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from communities import blobs  # noqa: E402
 
-from engine.backend import cpu_backend  # noqa: E402
 from engine._communities.reduce import pca_rows, rerank  # noqa: E402
+from engine.backend import cpu_backend  # noqa: E402
 from engine.ops.knn import drop_self, exact_knn_rows, recall_at_k  # noqa: E402
 
 K = 15

@@ -84,9 +84,9 @@ def worker_engine(path: str, batch_rows: int, workdir: str) -> dict:
     from hydra import compose, initialize_config_dir
 
     from engine import config
+    from engine._project.linear_map import LinearMap
     from engine.app import run_config
     from engine.io.embeddings import EmbeddingFiles
-    from engine._project.linear_map import LinearMap
 
     dim = EmbeddingFiles(path, dtype=None).dim
     rng = np.random.default_rng(0)

@@ -30,8 +30,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from engine.backend import cpu_backend  # noqa: E402
 from engine._stream.online import Centroids, OnlineClustering  # noqa: E402
+from engine.backend import cpu_backend  # noqa: E402
 from engine.synthetic import messages  # noqa: E402
 
 

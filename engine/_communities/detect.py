@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from engine.backend import Backend
 from engine._communities.graph import knn_edges
 from engine._communities.reduce import pca_rows, rerank
+from engine.backend import Backend
 from engine.ops.knn import sample_recall, self_knn
 from engine.ops.leiden import leiden, modularity
 

@@ -15,10 +15,10 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from engine._opinion.votes import VoteMatrix, from_columns
 from engine.errors import UserError
 from engine.io.embeddings import check_csv_text
 from engine.io.times import to_datetime64
-from engine._opinion.votes import VoteMatrix, from_columns
 
 POLIS_VOTE_COLUMNS = ("timestamp", "comment-id", "voter-id", "vote")
 

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine.io.embeddings import Batch
 from engine._project.linear_map import LinearMap
 from engine._project.stream import read_ahead
+from engine.io.embeddings import Batch
 
 
 @dataclass

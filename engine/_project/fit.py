@@ -13,11 +13,11 @@ from types import ModuleType
 
 import numpy as np
 
-from engine.errors import UserError
 from engine._project import cca, linear, split
 from engine._project.linear import to_host
 from engine._project.linear_map import LinearMap
 from engine._project.metrics import pearson_r, r2
+from engine.errors import UserError
 
 METHODS = ("ols", "ridge", "cca")
 

@@ -28,8 +28,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from engine.backend import Backend
 from engine._stream import screen
+from engine.backend import Backend
 
 NS_PER_DAY = 86_400 * 10**9
 SHAPE_STEP = 512

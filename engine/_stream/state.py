@@ -14,10 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.errors import UserError
-from engine.io.write import write_npz
 from engine._stream.online import Centroids
 from engine._stream.participation import Participation
+from engine.errors import UserError
+from engine.io.write import write_npz
 
 FILE = "state.npz"
 PENDING = ".pending-state.npz"  # a run's new state until the run commits (see `commit`)

@@ -106,10 +106,10 @@ def write_heldout_predictions(p: project.Params, data: DataConfig, ctx: RunConte
     """`project/predictions.parquet`: id, <axis>_true, <axis>_pred on the project stage's own
     held-out rows (same ratings, same seeded split), for the report's predicted-vs-actual plot.
     Skipped when the map was refit on all rated rows (nothing is held out then)."""
-    from engine.data import open_embeddings
-    from engine.io.write import write_parquet
     from engine._project import fit, ratings
     from engine._project.linear_map import LinearMap
+    from engine.data import open_embeddings
+    from engine.io.write import write_parquet
 
     if p.refit_all or p.projection_file:
         return

@@ -44,8 +44,8 @@ class Params:
 
 
 def run(params: Params, data: DataConfig, ctx: RunContext) -> float:
-    from engine.data import open_embeddings
     from engine._project.linear_map import LinearMap
+    from engine.data import open_embeddings
 
     source = open_embeddings(data, ctx.seed, dtype=None)  # float16 stays float16
     ctx.record(dim=source.dim)

@@ -33,11 +33,11 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
+from engine._stream.screen import KINDS
 from engine.config import DataConfig
 from engine.errors import UserError
 from engine.io.write import ParquetStreamWriter, remove_orphans
 from engine.run import RunContext
-from engine._stream.screen import KINDS
 
 
 @dataclass
@@ -210,8 +210,8 @@ def _sorted(parts):
 
 # -- outputs --------------------------------------------------------------------------------
 def _write_outputs(params: Params, state, ctx: RunContext) -> None:
-    from engine.io.embeddings import embedding_array
     from engine._stream.connections import rank_connections
+    from engine.io.embeddings import embedding_array
 
     c = state.centroids.live()
     active = np.ones(c.size, bool)

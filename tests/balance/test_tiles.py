@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 from sklearn.preprocessing import StandardScaler
 
-from engine.backend import cpu_backend
 from engine._balance.groups import build_groups
 from engine._balance.matching import MatchOptions, match_pairs
 from engine._balance.scores import zscore
 from engine._balance.tiles import normalise, plan_tiles, similarity_block, tile_pairs
+from engine.backend import cpu_backend
 
 
 @pytest.mark.parametrize("max_elements,max_rows", [(10**9, None), (300, None), (1, None),

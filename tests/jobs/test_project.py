@@ -10,12 +10,12 @@ import pyarrow.parquet as pq
 import pytest
 from sklearn.linear_model import RidgeCV
 
-from engine.errors import UserError
 from engine._project import split
 from engine._project.apply import Float32Map, project_rows
 from engine._project.fit import split_rated
 from engine._project.linear_map import LinearMap
 from engine._project.metrics import pearson_r
+from engine.errors import UserError
 from tests.conftest import DATA, compose
 
 

@@ -9,9 +9,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from engine.errors import UserError
 from engine._opinion import readers
 from engine._opinion.votes import check_size, from_columns, latest_votes
+from engine.errors import UserError
 
 POLIS = Path(__file__).resolve().parents[1] / "data" / "polis"
 

@@ -6,9 +6,9 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 
+from engine._project import fit, ratings
 from engine.errors import UserError
 from engine.io.embeddings import Batch
-from engine._project import fit, ratings
 
 
 def _batches(ids, d=4, size=3):

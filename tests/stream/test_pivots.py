@@ -6,11 +6,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine.backend import cpu_backend
 from engine._stream.exact import normalise_rows
 from engine._stream.online import OnlineClustering
 from engine._stream.pivot_pass import QSCALE, distances_to_rows, quantise_up
 from engine._stream.pivots import PivotIndex, gram_error
+from engine.backend import cpu_backend
 from tests.stream.reference import ref_sum
 from tests.stream.test_online import run_both, topic_stream
 
