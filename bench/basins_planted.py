@@ -12,7 +12,8 @@ uniform background over a year, each bin size of --bin) for several seeds:
 - false: significant basins matching no planted basin alive in the part, or a second
   fragment of one (both parts, per run); noise: significant basins on the shuffled twin;
 - strength: median strength of the matched basins; limit: the job's own
-  `detection_limit_intensity` estimate;
+  `detection_limit_intensity`, measured by planting a ladder of basins alive
+  `job.detect_bins` bins into a shuffled draw of the test part (`engine/_basins/injection.py`);
 - which objective tells real data from the time-shuffled null: the forecast's skill against
   the null (`forecast_skill_vs_null`, train and test: > 0 is real) and continuation AUROC's
   margin (`continuation_auroc - null_continuation_auroc`), as shares of parts where real wins.
@@ -135,6 +136,9 @@ def main() -> None:
     ap.add_argument("--bin", type=float, nargs="+", default=[7.0, 14.0])
     ap.add_argument("--boot", type=int, default=10)
     ap.add_argument("--no-noise", action="store_true")
+    ap.add_argument("--noise-intensity", type=float, nargs="*", default=None,
+                    help="run the shuffled twin only at these intensities (its layout is the "
+                         "same at every intensity but the basins' row counts)")
     ap.add_argument("--out", type=Path, default=OUT)
     args = ap.parse_args()
     extra = [f"job.n_bootstrap={args.boot}"]
@@ -155,7 +159,8 @@ def main() -> None:
                 fc_wins.append(_num(m.get(f"{pre}forecast_skill_vs_null")) > 0)
                 auc_wins.append(_num(m.get(f"{pre}continuation_auroc")) >
                                 _num(m.get(f"null_{pre}continuation_auroc")))
-            if not args.no_noise:
+            if not args.no_noise and (args.noise_intensity is None
+                                      or intensity in args.noise_intensity):
                 mn, _ = run(rows, intensity, seed, bin_days, extra, shuffle=True)
                 noise.append(mn["n_significant_basins"] + mn["train_n_significant_basins"])
             print(rows, intensity, seed, cells[-1], noise[-1:] , flush=True)

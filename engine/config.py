@@ -52,6 +52,7 @@ class DataConfig:
     planted_window_days: list[float] = field(default_factory=lambda: [90.0, 200.0])
     planted_background: str = "uniform"  # uniform | clustered (static blobs, not basins)
     planted_volume_amplitude: float = 0.0  # smooth seasonal variation of the background volume
+    planted_profile: str = "flat"  # flat | trapezoid: a basin's rate inside its window
     planted_shuffle: bool = False  # the matching noise: every row's time drawn from all rows'
     # Activation maps (communities on activations):
     n_prompts: int = 3000

@@ -236,8 +236,12 @@ def analyse_part(rows: Rows, bins: Bins, members: list[np.ndarray], results: lis
         spread.append(sp)
         pop.append(po)
         cores.append(cluster_cores(X, c.labels, c.n_clusters))
-    gate = s.track_gate * tracking.median_pairwise(centres)
-    tracks = tracking.track(centres, conf, gate, s.max_gap, spread, s.track_spread_gate)
+    # Tracked by their cores: a noise cluster's mean and RMS radius are wide, and a gate on
+    # them lets a track jump from a basin that faded to a blob several basin radii away.
+    core_centres, core_radii = [c for c, _ in cores], [r for _, r in cores]
+    gate = s.track_gate * tracking.median_pairwise(core_centres)
+    tracks = tracking.track(core_centres, conf, gate, s.max_gap, core_radii,
+                            s.track_spread_gate)
     cols: dict[str, list] = {k: [] for k in (
         "bin", "cluster", "size", "n_points", "min_size", "confidence", "spread", "popularity",
         "basin_id", "reappeared", "age", "prev_size", "has_next", "p_cont",

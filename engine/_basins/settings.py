@@ -29,7 +29,8 @@ class Settings:
     prior_strength: float = 2.0
     track_gate: float = 1.0  # x median pairwise centre distance
     max_gap: int = 1
-    track_spread_gate: float = 2.0  # never match centres farther than this x (r_a + r_b); 0: off
+    track_spread_gate: float = 1.0  # never match cores farther apart than this x the sum of
+    # their core radii (0: off); at 2.0 tracks jumped from a faded basin to noise beside it
     merge_overlap: float = 1.0  # merge a bin's clusters whose cores are closer than this x
     # the sum of their core radii (0: off)
     softmatch_gamma: float = 1.0

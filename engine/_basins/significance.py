@@ -9,11 +9,14 @@ Statistic (a prospective scan log-likelihood ratio with a robust volume per bin)
   coordinate-wise median, with their median distance to it as radius: robust to the
   background a cluster swallows); it is scored on the NEXT bin: c_k counts bin t+1's rows
   in R_k;
-- the volume of bin b, v_b, is the median over reference balls (centres uniform over the
-  rows' box, each holding ~PER_BIN rows per bin) of each ball's count in b over its mean
-  count: a median, so neither basins (a minority of the balls) nor their volume move it;
-- under the time shuffle R_k holds rows in proportion to the volume: mu_k = v_{t+1}
-  N(R_k) / sum_b v_b, both sums over the part's bins but t;
+- the share of bin b, w_b, is the median over reference balls (centres uniform over the
+  rows' box, each holding ~PER_BIN rows per bin) of each ball's count in b over its count in
+  all the data: a median, so neither basins (a minority of the balls) nor their volume move
+  it;
+- under the time shuffle (every row's time drawn from all the data's times) R_k holds rows
+  in proportion to the share: mu_k = w_{t+1} (N(R_k) - N_t(R_k)) / (1 - w_t), N over all the
+  data (both parts), bin t's own rows left out. Over all the data, not the part: against the
+  part alone a basin alive for most of the part is its own reference and looks static;
 - a basin is the tube of its clusters, c = sum c_k, mu = sum mu_k, and its strength is the
   Poisson log-likelihood ratio c ln(c/mu) - (c - mu) (0 when c <= mu); `density_ratio` c/mu
   and `excess` c - mu are its effect sizes.
@@ -80,50 +83,53 @@ def _host(v) -> np.ndarray:
     return v.get() if hasattr(v, "get") else np.asarray(v)
 
 
-def bin_volumes(X, row_bin, n_bins: int, seed, xp=np) -> np.ndarray:
-    """(n_bins,) robust volume of each bin: the median over reference balls of count / mean
-    count. Centres are drawn uniformly over the rows' box (so dense basins, small in area,
-    are a small minority of them); each radius reaches ~PER_BIN x n_bins rows, so a ball
-    holds ~PER_BIN rows per bin and its ratio is not Poisson noise."""
+def bin_shares(X, row_bin, n_bins: int, seed, xp=np) -> np.ndarray:
+    """(n_bins,) robust share of the data's rows that each bin of the part holds: the median
+    over reference balls of (the ball's rows in the bin) / (its rows in all the data).
+    Centres are drawn uniformly over the rows' box (so dense basins, small in area, are a
+    small minority of them); each radius reaches ~PER_BIN rows per bin of the part, so a
+    ball's share is not Poisson noise."""
     from scipy.spatial import cKDTree
 
-    n = len(X)
-    if n == 0 or n_bins == 0:
-        return np.ones(n_bins)
+    inside = row_bin >= 0
+    n, n_part = len(X), int(inside.sum())
+    if n_part == 0 or n_bins == 0:
+        return np.zeros(n_bins)
     Xh = np.asarray(X, float)
     lo, hi = np.quantile(Xh, 0.01, axis=0), np.quantile(Xh, 0.99, axis=0)
     centres = np.random.default_rng(seed).uniform(lo, hi, (REFERENCES, Xh.shape[1]))
-    k = int(min(PER_BIN * n_bins, max(n // 4, 1)))
+    k = int(min(PER_BIN * n_bins * n / n_part, max(n // 4, 1)))
     radius = cKDTree(Xh).query(centres, k=[k])[0][:, 0]
-    counts = region_counts(Xh, row_bin, n_bins, centres, radius, xp)
-    mean = counts.mean(1)
-    ok = mean > 0
+    counts = region_counts(Xh[inside], row_bin[inside], n_bins, centres, radius, xp)
+    total = region_counts(Xh, np.zeros(n, np.int64), 1, centres, radius, xp)[:, 0]
+    ok = total > 0
     if not ok.any():
-        return np.ones(n_bins)
-    return np.median(counts[ok] / mean[ok, None], axis=0)
+        return np.full(n_bins, n_part / n / n_bins)
+    return np.median(counts[ok] / total[ok, None], axis=0)
 
 
 def cluster_scan(X, row_bin, n_bins: int, table: dict[str, np.ndarray], xp=np, seed=0
                  ) -> dict[str, np.ndarray]:
     """Per cluster of a part's table, on the next bin: region_count c, region_expected mu,
-    cluster_llr, density_ratio (zeros for the part's last bin)."""
+    cluster_llr, density_ratio (zeros for the part's last bin). X holds all the data's
+    rows, row_bin their bin in the part (-1 outside it)."""
     inside = row_bin >= 0
-    Xp, bp = X[inside], row_bin[inside]
     r = np.maximum(table["core_radius"].astype(float), 1e-12)
     t = table["bin"].astype(np.int64)
     if len(t) == 0:
         z = np.zeros(0)
         return {"region_count": z, "region_expected": z, "cluster_llr": z,
                 "density_ratio": z}
-    ball = region_counts(Xp, bp, n_bins, table["core_centre"], r, xp)
-    v = bin_volumes(Xp, bp, n_bins, seed, xp)
+    ball = region_counts(X[inside], row_bin[inside], n_bins, table["core_centre"], r, xp)
+    total = region_counts(X, np.zeros(len(X), np.int64), 1, table["core_centre"], r, xp)[:, 0]
+    w = bin_shares(X, row_bin, n_bins, seed, xp)
     k = np.arange(len(t))
     has_next = t + 1 < n_bins
     nxt = np.minimum(t + 1, n_bins - 1)
     c = np.where(has_next, ball[k, nxt], 0.0)
-    own = ball.sum(1) - ball[k, t]  # bin t chose the region: left out
-    rate = np.divide(own, v.sum() - v[t], out=np.zeros(len(t)), where=v.sum() - v[t] > 0)
-    mu = np.where(has_next, v[nxt] * rate, 0.0)
+    # Bin t chose the region: its rows are left out, of the count and of the shares.
+    rest = total - ball[k, t]
+    mu = np.where(has_next, rest * w[nxt] / np.maximum(1.0 - w[t], 1e-12), 0.0)
     llr = poisson_llr(c, mu)
     ratio = np.divide(c, mu, out=np.zeros_like(c), where=mu > 0)
     return {"region_count": c, "region_expected": mu, "cluster_llr": llr,
@@ -266,20 +272,26 @@ def strength_threshold(null: np.ndarray, n_tests: int, alpha: float) -> float:
     return hi
 
 
-def detection_limit(threshold: float, background: float, n_bins_alive: int) -> float:
-    """Smallest excess e (rows per bin) for which a basin seen in `n_bins_alive` bins (so
-    scored on n_bins_alive - 1 next bins), over a region expecting `background` rows per
-    bin, has strength > threshold (bisection; inf past 100x background)."""
-    L = max(int(n_bins_alive) - 1, 1)
-
-    def strength(e: float) -> float:
-        return float(poisson_llr(L * (background + e), L * background))
-
-    hi = 100.0 * max(background, 1.0)
-    if not np.isfinite(threshold) or strength(hi) <= threshold:
-        return float("inf")
-    lo = 0.0
-    for _ in range(60):
-        mid = 0.5 * (lo + hi)
-        lo, hi = (lo, mid) if strength(mid) > threshold else (mid, hi)
-    return hi
+def duplicates(significant: np.ndarray, strength: np.ndarray, cores: np.ndarray,
+               radii: np.ndarray, first_day: np.ndarray, last_day: np.ndarray) -> np.ndarray:
+    """Per basin: the stronger significant basin it duplicates, or -1. Two significant basins
+    whose cores lie inside each other's core balls while their active windows overlap are one
+    place at one time: one basin, tracked twice (Hungarian tracking can swap identities when a
+    bin's cluster swallows two basins, leaving two tracks that each hold part of one). Inside
+    the smaller ball, not the sum: a cluster that swallowed two basins has a wide core, and
+    the basin beside it is not its duplicate.
+    Visited strongest first, so each duplicate points at a basin that is kept."""
+    out = np.full(len(strength), -1, np.int64)
+    kept: list[int] = []
+    for b in np.argsort(-np.asarray(strength, float), kind="stable"):
+        if not significant[b]:
+            continue
+        for a in kept:
+            near = np.linalg.norm(cores[a] - cores[b]) <= min(radii[a], radii[b])
+            overlap = min(last_day[a], last_day[b]) > max(first_day[a], first_day[b])
+            if near and overlap:
+                out[b] = a
+                break
+        else:
+            kept.append(int(b))
+    return out

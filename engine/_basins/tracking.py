@@ -58,8 +58,9 @@ def spread_gated(cost: np.ndarray, centres_a, spreads_a, centres_b, spreads_b,
 def track(centres: list[np.ndarray], conf: list[np.ndarray], gate: float,
           max_gap: int = 1, spreads: list[np.ndarray] | None = None,
           spread_gate: float = 0.0) -> Tracks:
-    """Basins from clusters; with `spreads` and spread_gate > 0 pairs farther apart than
-    spread_gate x the sum of their RMS radii are never matched."""
+    """Basins from clusters; with `spreads` (radii: the pipeline passes its clusters' core
+    radii) and spread_gate > 0, pairs farther apart than spread_gate x the sum of their radii
+    are never matched."""
     n_bins = len(centres)
 
     def cost(a: int, b: int, ia=slice(None), ib=slice(None)) -> np.ndarray:

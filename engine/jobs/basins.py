@@ -50,7 +50,7 @@ import numpy as np
 import pyarrow as pa
 
 from engine._basins import density_forecast, pipeline, significance
-from engine._basins.settings import Settings, min_cluster_size
+from engine._basins.settings import Settings
 from engine.config import DataConfig
 from engine.errors import UserError
 from engine.run import RunContext
@@ -401,14 +401,22 @@ def _run(params: Params, data: DataConfig, ctx: RunContext, pool) -> float:
         for part in spans:
             pooled = np.concatenate(draws[part])
             p_value = significance.sidak_pvalues(sig[part]["strength"], pooled)
-            sig[part].update(p_value=p_value, significant=p_value <= params.basin_alpha,
-                             null_strengths=pooled)
+            sig[part].update(p_value=p_value, null_strengths=pooled,
+                             **one_per_place(sig[part], p_value <= params.basin_alpha))
     else:
         for part in spans:
             n = len(sig[part]["strength"])
-            sig[part].update(p_value=np.full(n, np.nan), significant=np.zeros(n, bool))
+            sig[part].update(p_value=np.full(n, np.nan), significant=np.zeros(n, bool),
+                             duplicate_of=np.full(n, -1, np.int64))
     for part, r in results.items():
         mark_significant(r.table, sig[part])
+    detection = {}
+    if params.null_model:
+        with ctx.stage("detection limit"):
+            detection, injected = measure_detection(
+                rows, spans["test"][:2], sig["test"]["null_strengths"], final, params,
+                ctx.seed, mapper, backend, xp, cache)
+        ctx.write_table("detection.parquet", injected)
 
     # 12. Forecast of where the next horizon's tweets land, against its baselines.
     horizon = params.horizon_days or final.bin_size_days
@@ -466,7 +474,8 @@ def _run(params: Params, data: DataConfig, ctx: RunContext, pool) -> float:
         sums = {part: {**summary.basin_summary(r.table, final.bin_size_days),
                        **summary.basin_places(r.table, r.bins, rows.coord_names),
                        **{k: sig[part][k] for k in SIGNIFICANCE_COLUMNS},
-                       **{f"core_{c}": sig[part][f"core_{c}"] for c in rows.coord_names}}
+                       **{f"core_{c}": sig[part]["core"][:, j]
+                          for j, c in enumerate(rows.coord_names)}}
                 for part, r in results.items()}
         for part in results:
             ctx.write_table(f"{part}_basins_summary.parquet", _table(sums[part]))
@@ -522,8 +531,7 @@ def _run(params: Params, data: DataConfig, ctx: RunContext, pool) -> float:
         significant_early_precision_at_k=test_early_sig.get("precision_at_k", float("nan")),
         significant_early_kappa_lift=test_early_sig.get("kappa_lift", float("nan")),
         basin_alpha=params.basin_alpha, null_draws=params.null_draws if params.null_model else 0,
-        horizon_days=horizon,
-        **detection_limits(results, sig, final, params))
+        horizon_days=horizon, **detection)
     key = f"train_{params.objective}"
     objective = ctx.metrics.get(key, float("nan"))
     return float(objective) if np.isfinite(objective) else 0.0
@@ -531,8 +539,8 @@ def _run(params: Params, data: DataConfig, ctx: RunContext, pool) -> float:
 
 SCAN_COLUMNS = ("region_count", "region_expected", "cluster_llr", "density_ratio",
                 "basin_strength", "basin_p_value", "basin_significant")
-SIGNIFICANCE_COLUMNS = ("strength", "p_value", "significant", "density_ratio", "excess",
-                        "region_count", "region_expected", "active_first_day",
+SIGNIFICANCE_COLUMNS = ("strength", "p_value", "significant", "duplicate_of", "density_ratio",
+                        "excess", "region_count", "region_expected", "active_first_day",
                         "active_last_day")
 
 
@@ -562,12 +570,22 @@ def basin_significance(rows, result, xp=np, seed: int = 0) -> dict[str, np.ndarr
     at = np.searchsorted(out["basin_id"], t["basin_id"])
     inside = (t["bin"] >= out["window_first_bin"][at]) & (t["bin"] <= out["window_last_bin"][at])
     core = np.zeros((len(out["basin_id"]), len(rows.coord_names)))
+    out["core_radius"] = np.zeros(len(core))
     for b in range(len(core)):
         rows_b = np.flatnonzero(inside & (at == b))
-        core[b] = t["core_centre"][rows_b[np.argmax(t["cluster_llr"][rows_b])]]
-    for j, name in enumerate(rows.coord_names):
-        out[f"core_{name}"] = core[:, j]
+        evident = rows_b[np.argmax(t["cluster_llr"][rows_b])]
+        core[b], out["core_radius"][b] = t["core_centre"][evident], t["core_radius"][evident]
+    out["core"] = core
     return out
+
+
+def one_per_place(sig: dict[str, np.ndarray], passed: np.ndarray) -> dict[str, np.ndarray]:
+    """`significant`: passed the null, and not a duplicate of a stronger significant basin
+    at the same place and time; `duplicate_of`: that basin's id, or -1."""
+    dup = significance.duplicates(passed, sig["strength"], sig["core"], sig["core_radius"],
+                                  sig["active_first_day"], sig["active_last_day"])
+    return {"significant": passed & (dup < 0),
+            "duplicate_of": np.where(dup >= 0, sig["basin_id"][np.maximum(dup, 0)], -1)}
 
 
 def mark_significant(table: dict[str, np.ndarray], sig: dict[str, np.ndarray]) -> None:
@@ -590,23 +608,30 @@ def check_rows_per_bin(results: dict, s: Settings) -> None:
             f"(2 x max(job.min_cluster_size_global, job.min_samples + 1)): use longer bins")
 
 
-def detection_limits(results: dict, sig: dict, s: Settings, p: Params) -> dict[str, float]:
-    """The weakest basin this data could show as significant (test part): the excess rows per
-    bin that a basin alive `job.detect_bins` bins needs to pass the null draws' threshold,
-    in a region expecting the median cluster region's rows, and at least the minimum cluster
-    size. As intensity: that excess over the median rows per bin
-    (the planted generator's intensity when the background fills the bins)."""
-    r, sg = results["test"], sig["test"]
-    t = r.table
-    if "null_strengths" not in sg or not len(t["size"]):
-        return {}
-    n_bin = float(np.median([len(m) for m in r.members]))
-    scored = t["region_expected"] > 0
-    background = float(np.median(t["region_expected"][scored])) if scored.any() else 0.0
-    threshold = significance.strength_threshold(sg["null_strengths"], len(sg["strength"]),
+def measure_detection(rows, part: tuple[float, float], null_strengths: np.ndarray, s: Settings,
+                      p: Params, seed: int, mapper, backend: str, xp, cache
+                      ) -> tuple[dict[str, float], pa.Table]:
+    """The weakest basin this data could show as significant, measured on the test part by
+    injection (engine._basins.injection): metrics and the per-basin table."""
+    from engine._basins import injection, tuning
+
+    inj = injection.inject(rows, *part, p.detect_bins * s.bin_size_days, seed)
+    pd = tuning.prepare_part(inj.rows, *part, s.bin_size_days, s.knn_k, 1, cache)
+    r = tuning.run_part(inj.rows, pd, s, seed, mapper, backend, cache)
+    sg = basin_significance(inj.rows, r, xp, seed)
+    p_value = significance.sidak_pvalues(sg["strength"], null_strengths)
+    sg.update(p_value=p_value, **one_per_place(sg, p_value <= p.basin_alpha))
+    found = injection.recovered(inj, sg["core"], sg["active_first_day"], sg["active_last_day"],
+                                sg["significant"])
+    ladder = np.asarray(injection.LADDER)
+    limit = injection.limit(ladder, found)
+    per_bin = inj.rows_per_day * s.bin_size_days
+    table = pa.table({"intensity": ladder, "rows_per_bin": ladder * per_bin,
+                      "days_alive": inj.truth.windows[:, 1] - inj.truth.windows[:, 0],
+                      "recovered": found})
+    threshold = significance.strength_threshold(null_strengths, len(sg["strength"]),
                                                 p.basin_alpha)
-    excess = significance.detection_limit(threshold, background, p.detect_bins)
-    excess = max(excess, float(min_cluster_size(int(n_bin), s)))
     return {"detection_threshold_strength": threshold,
-            "detection_limit_rows_per_bin": excess,
-            "detection_limit_intensity": excess / max(n_bin, 1.0)}
+            "detection_limit_intensity": limit,
+            "detection_limit_rows_per_bin": limit * per_bin,
+            "detection_recovered": int(found.sum())}, table

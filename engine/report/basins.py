@@ -53,6 +53,10 @@ def significance_section(run_dir: Path, metrics: dict) -> Section:
     rows = [(k, float(v)) for k, v in rows if v is not None]
     if rows:
         s.table(pl.DataFrame(rows, schema=["figure", "value"], orient="row", strict=False))
+    injected = read(run_dir, "detection.parquet")
+    if injected is not None:
+        s.heading("Detection limit: basins planted into a shuffled draw of the test part")
+        s.table(injected)
     for split in ("train", "test"):
         df = read(run_dir, f"{split}_basins_summary.parquet")
         if df is None or "significant" not in df.columns:

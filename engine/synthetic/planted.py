@@ -8,8 +8,10 @@ inside its own time window, with known centres, spreads, windows and intensities
   basin finder must not mistake for basins;
 - intensity of a basin: its rows per day while alive over the background's mean rows per day,
   so a basin of intensity 0.25 adds a quarter of the background's volume, packed into a blob;
-- within its window a basin rises, plateaus and fades (the trapezoid of
-  `engine.synthetic.tweets`);
+- within its window a basin's rate is flat (`profile="flat"`, the default: the window is
+  exactly when it is alive, so a found window can be judged against it), or rises, plateaus
+  and fades (`profile="trapezoid"`, the shape of `engine.synthetic.tweets`; its ramps hold
+  too few rows to be seen at low intensity, so a finder sees a shorter window);
 - `shuffle=True` gives the matching pure-noise data: the same layout with every row's time
   drawn from the whole corpus's times, so each basin's rows are spread over the year (no
   temporal structure left).
@@ -28,6 +30,7 @@ import pyarrow as pa
 
 from engine.synthetic.tweets import _days_in_window
 
+PROFILES = ("flat", "trapezoid")
 BLOB_COUNT = 4  # static blobs of a clustered background
 BLOB_SHARE = 0.4  # share of the background rows in those blobs
 
@@ -49,6 +52,7 @@ class PlantedTruth:
     n_days: int
     start: np.datetime64
     shuffle: bool
+    profile: str = "flat"  # flat | trapezoid: the rate inside a basin's window
 
     @property
     def dim(self) -> int:
@@ -72,12 +76,14 @@ def make_truth(n_rows: int = 40000, n_basins: int = 5, dim: int = 2, n_days: int
                intensity=0.25, spread: tuple[float, float] = (0.03, 0.05),
                window_days: tuple[float, float] = (90.0, 200.0), background: str = "uniform",
                volume_amplitude: float = 0.0, start_date: str = "2024-01-01", seed: int = 0,
-               shuffle: bool = False) -> PlantedTruth:
+               shuffle: bool = False, profile: str = "flat") -> PlantedTruth:
     """Centres at least 5 spreads apart (and 3 from the box's edge), windows inside the range."""
     if dim < 1:
         raise ValueError(f"dim={dim}: must be at least 1")
     if background not in ("uniform", "clustered"):
         raise ValueError(f"background={background!r}: expected uniform or clustered")
+    if profile not in PROFILES:
+        raise ValueError(f"profile={profile!r}: expected one of {', '.join(PROFILES)}")
     if not 0 <= volume_amplitude < 1:
         raise ValueError(f"volume_amplitude={volume_amplitude}: expected [0, 1)")
     lo_w, hi_w = float(window_days[0]), float(window_days[1])
@@ -110,7 +116,7 @@ def make_truth(n_rows: int = 40000, n_basins: int = 5, dim: int = 2, n_days: int
     blob_centres = rng.uniform(0.15, 0.85, (n_blobs, dim))
     return PlantedTruth(centres, spreads, windows, intensities, counts, blob_centres,
                         blob_spreads, float(volume_amplitude), int(n_days),
-                        np.datetime64(start_date, "ns"), bool(shuffle))
+                        np.datetime64(start_date, "ns"), bool(shuffle), profile)
 
 
 def _background_days(rng: np.random.Generator, n: int, n_days: int, amplitude: float
@@ -154,8 +160,9 @@ def generate_chunk(truth: PlantedTruth, start_row: int, n: int, seed: int) -> pa
     when = rng.choice(K + 1, n, p=truth.counts / truth.n_rows) if truth.shuffle else comp
     days = np.empty(n)
     alive = when < K
-    days[alive] = _days_in_window(rng, truth.windows[when[alive], 0],
-                                  truth.windows[when[alive], 1])
+    lo, hi = truth.windows[when[alive], 0], truth.windows[when[alive], 1]
+    days[alive] = rng.uniform(lo, hi) if truth.profile == "flat" else \
+        _days_in_window(rng, lo, hi)
     days[~alive] = _background_days(rng, int((~alive).sum()), truth.n_days,
                                     truth.volume_amplitude)
     fav = np.floor(rng.lognormal(1.0, 1.5, n)).astype(np.int64)
@@ -187,7 +194,7 @@ def from_config(data, seed: int) -> PlantedTruth:
                       list(data.planted_intensity), tuple(data.planted_spread),
                       tuple(data.planted_window_days), data.planted_background,
                       data.planted_volume_amplitude, data.start_date, seed,
-                      data.planted_shuffle)
+                      data.planted_shuffle, data.planted_profile)
 
 
 def match_basins(truth: PlantedTruth, centres: np.ndarray, first_day: np.ndarray,

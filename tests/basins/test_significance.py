@@ -75,19 +75,19 @@ def test_leave_one_out_counts_flag_a_planted_outlier_only():
     assert counts[4] == 1 and sum(counts) - 1 <= 1
 
 
-def test_volumes_ignore_a_basin_that_adds_rows_in_some_bins():
+def test_shares_ignore_a_basin_that_adds_rows_in_some_bins():
     rng = np.random.default_rng(4)
     n_bins = 10
-    bg = rng.uniform(size=(20000, 2))
-    bg_bin = rng.integers(0, n_bins, len(bg))
+    bg = rng.uniform(size=(40000, 2))
+    bg_bin = rng.integers(0, 2 * n_bins, len(bg)) - n_bins  # half the rows outside the part
     blob = 0.5 + 0.02 * rng.standard_normal((6000, 2))
     blob_bin = rng.integers(0, 3, len(blob))  # a basin in the first three bins
     X = np.concatenate([bg, blob])
-    row_bin = np.concatenate([bg_bin, blob_bin])
-    v = S.bin_volumes(X, row_bin, n_bins, 0)
-    np.testing.assert_allclose(v, 1.0, atol=0.12)
-    raw = np.bincount(row_bin) / (len(X) / n_bins)
-    assert raw[:3].min() > 1.5  # what the bin totals alone would say
+    row_bin = np.concatenate([np.where(bg_bin >= 0, bg_bin, -1), blob_bin])
+    w = S.bin_shares(X, row_bin, n_bins, 0)
+    np.testing.assert_allclose(w, 1 / (2 * n_bins), rtol=0.12)
+    raw = np.bincount(row_bin[row_bin >= 0]) / len(X)
+    assert raw[:3].min() > 1.5 * raw[3:].max()  # what the bin totals alone would say
 
 
 def test_cluster_scan_finds_recurring_regions_not_fluctuations():
@@ -106,15 +106,27 @@ def test_cluster_scan_finds_recurring_regions_not_fluctuations():
     # The time average includes the basin's other bins (alive half the time): about 2x.
     assert np.all(scan["density_ratio"][:3] > 1.8)
     assert scan["density_ratio"][3] < 1.5
+    # Brute force of the expectation: the ball's rows outside bin t, times the share of the
+    # next bin over the share left without bin t (shares of the uniform background: 1/8).
+    inside = np.linalg.norm(X - [0.3, 0.3], axis=1) <= 0.03
+    for i, t in enumerate((2, 3, 4)):
+        rest = inside.sum() - (inside & (row_bin == t)).sum()
+        np.testing.assert_allclose(scan["region_expected"][i], rest * (1 / 8) / (7 / 8),
+                                   rtol=0.15)
+        assert scan["region_count"][i] == (inside & (row_bin == t + 1)).sum()
 
 
-def test_detection_limit_falls_with_longer_basins_and_meets_the_threshold():
-    one = S.detection_limit(10.0, 20.0, 2)
-    four = S.detection_limit(10.0, 20.0, 5)
-    assert four < one
-    e = four
-    L = 4
-    assert S.poisson_llr(np.array([L * (20 + e)]), np.array([L * 20.0]))[0] > 10 - 1e-6
+def test_duplicates_keep_the_strongest_of_one_place_and_time():
+    # 0 and 2: one place (each core inside the other's ball), overlapping windows; 1: beside
+    # them, outside the smaller ball; 3: the same place, later; 4: not significant.
+    significant = np.array([True, True, True, True, False])
+    strength = np.array([10.0, 20.0, 30.0, 5.0, 40.0])
+    cores = np.array([[0.30, 0.30], [0.40, 0.30], [0.31, 0.30], [0.30, 0.30], [0.30, 0.30]])
+    radii = np.array([0.05, 0.05, 0.15, 0.05, 0.05])
+    first = np.array([10.0, 10.0, 20.0, 60.0, 10.0])
+    last = np.array([40.0, 40.0, 50.0, 80.0, 40.0])
+    dup = S.duplicates(significant, strength, cores, radii, first, last)
+    np.testing.assert_array_equal(dup, [2, -1, -1, -1, -1])
     assert S.strength_threshold(np.random.default_rng(0).exponential(1, 500), 10, 0.05) > 0
 
 

@@ -29,6 +29,24 @@ def test_rows_follow_the_truth():
     np.testing.assert_allclose(per_day / bg_per_day, truth.intensities, rtol=0.02)
 
 
+def test_flat_profile_is_uniform_in_the_window_and_trapezoid_ramps():
+    from scipy.stats import kstest
+
+    for profile in P.PROFILES:
+        truth = P.make_truth(40000, n_basins=2, intensity=1.0, seed=5, profile=profile)
+        table = P.generate(truth, 5)
+        basin = table.column("planted_basin").to_numpy()
+        lo, hi = truth.windows[0]
+        u = (_days(table)[basin == 0] - lo) / (hi - lo)
+        uniform = kstest(u, "uniform").pvalue
+        # Flat: uniform over the window. Trapezoid: few rows in the first tenth (the ramp
+        # up holds a quarter of the window but only ~1/16 of the mass at its start).
+        if profile == "flat":
+            assert uniform > 0.001
+        else:
+            assert uniform < 1e-6 and (u < 0.1).mean() < 0.05
+
+
 def test_chunks_agree_and_shuffle_removes_the_windows():
     truth = P.make_truth(5000, seed=1)
     whole = P.generate(truth, 1)
