@@ -134,6 +134,8 @@ def main() -> None:
     ap.add_argument("--intensity", type=float, nargs="+", default=[0.5, 0.25, 0.125, 0.0625])
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--bin", type=float, nargs="+", default=[7.0, 14.0])
+    ap.add_argument("--cells", nargs="*", default=None, metavar="BIN:ROWS",
+                    help="(bin days, rows) pairs instead of every --bin x --rows pair")
     ap.add_argument("--boot", type=int, default=10)
     ap.add_argument("--no-noise", action="store_true")
     ap.add_argument("--noise-intensity", type=float, nargs="*", default=None,
@@ -147,7 +149,9 @@ def main() -> None:
               "false per run | noise per run | median strength | job's limit (intensity) | "
               "forecast beats null | AUROC beats null | s per run |",
               "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
-    for bin_days, rows, intensity in itertools.product(args.bin, args.rows, args.intensity):
+    cells = [(float(c.split(":")[0]), int(c.split(":")[1])) for c in args.cells] if args.cells \
+        else list(itertools.product(args.bin, args.rows))
+    for (bin_days, rows), intensity in itertools.product(cells, args.intensity):
         cells, noise, limits, secs, fc_wins, auc_wins = [], [], [], [], [], []
         for seed in args.seeds:
             t0 = time.perf_counter()
