@@ -24,9 +24,10 @@ def community_sizes(tables: Mapping[str, pa.Table], metrics: Mapping[str, Any]) 
     shown = sizes.head(MAX_BARS)
     more = f", the {MAX_BARS} largest shown" if len(sizes) > MAX_BARS else ""
     fig, (ax,) = panels(caption=f"{len(sizes)} communities over {len(labels):,} vertices{more}")
-    ax.bar([str(c) for c in shown["community"].to_list()], shown["count"].to_numpy(),
-           color="C0")
-    ax.tick_params(axis="x", labelrotation=90, labelsize="x-small")
+    # Positions with labels, not string categories (ids like "3" would read as numbers).
+    ax.bar(np.arange(len(shown)), shown["count"].to_numpy(), color="C0")
+    ax.set_xticks(np.arange(len(shown)), [str(c) for c in shown["community"].to_list()],
+                  rotation=90, fontsize="x-small")
     ax.set(title="Community sizes", xlabel="community", ylabel="vertices")
     return fig
 

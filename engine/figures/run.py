@@ -20,7 +20,8 @@ def seconds(tables: Mapping[str, pa.Table], metrics: Mapping[str, Any]) -> Figur
         raise FigureUnavailable("no per-stage seconds in the metrics")
     fig, (ax,) = panels(caption=f"total {sum(secs.values()):.1f} s",
                         height=1.0 + 0.25 * len(secs))
-    ax.barh(list(secs), list(secs.values()), color="C0")
+    ax.barh(range(len(secs)), list(secs.values()), color="C0")
+    ax.set_yticks(range(len(secs)), list(secs))
     ax.invert_yaxis()  # stages top to bottom in the order they ran
     ax.set_xlabel("seconds")
     ax.set_title("Seconds per stage")
