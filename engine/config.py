@@ -22,10 +22,11 @@ from engine.jobs import JOBS
 class DataConfig:
     """Where the rows come from, and what their columns are called."""
 
-    name: str = "synthetic"  # synthetic | files | polis_export
-    path: str | None = None  # file, directory or glob (files, polis_export)
+    name: str = "synthetic"  # synthetic | files | polis_export | anndata
+    path: str | None = None  # file, directory or glob (files, polis_export); .h5ad (anndata)
     id_column: str = "id"
     embedding_column: str = "embedding"
+    embedding_key: str = "X_pca"  # data=anndata: the obsm key of the embeddings, or X
     time_column: str = "datetime"
     user_column: str = "user_id"
     cluster_column: str = "cluster_id"

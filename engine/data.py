@@ -1,4 +1,5 @@
-"""Embedding sources from the `data` config: files on disk or the synthetic corpus.
+"""Embedding sources from the `data` config: files on disk, an AnnData .h5ad file or the
+synthetic corpus.
 
 Both offer the same interface (`dim`, `n_rows`, `metadata_columns()`, `batches(columns)`,
 `read(columns)`), so jobs stream rows the same way whatever the source.
@@ -109,7 +110,7 @@ def planted_truth(data: DataConfig, seed: int):
 
 def open_embeddings(data: DataConfig, seed: int, dtype=np.float32
                     ) -> EmbeddingFiles | SyntheticTweets:
-    """The embedding rows named by `data` (data=files or data=synthetic)."""
+    """The embedding rows named by `data` (data=files, data=anndata or data=synthetic)."""
     if data.name == "synthetic":
         check_synthetic_sizes(data)
         truth = tweets.make_truth(data.n_topics, data.n_basins, data.dim, data.n_users,
@@ -120,4 +121,12 @@ def open_embeddings(data: DataConfig, seed: int, dtype=np.float32
             raise UserError("data=files needs data.path=FILE|DIR|GLOB")
         return EmbeddingFiles(data.path, data.id_column, data.embedding_column, data.batch_rows,
                               data.drop_invalid, dtype)
-    raise UserError(f"data={data.name!r} has no embeddings (expected synthetic or files)")
+    if data.name == "anndata":
+        if not data.path:
+            raise UserError("data=anndata needs data.path=FILE.h5ad")
+        from engine.io.h5ad import AnnDataEmbeddings
+
+        return AnnDataEmbeddings(data.path, data.id_column, data.embedding_key, data.batch_rows,
+                                 data.drop_invalid, dtype)
+    raise UserError(f"data={data.name!r} has no embeddings (expected synthetic, files or "
+                    "anndata)")

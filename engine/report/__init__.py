@@ -2,7 +2,9 @@
 
 Each job has a module `engine.report.<job>` with `sections(run_dir) -> list[Section]`; it reads
 the Parquet files and metrics the job wrote, never the job's code, so a report can be rebuilt
-from any finished run: `python -m engine.report RUN_DIR JOB`.
+from any finished run: `python -m engine.report RUN_DIR JOB`. Its figures are the functions of
+`engine.figures`, inlined as SVG. The page opens with the run's summary, then the job's
+results, then the timings.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.io.write import write_text
-from engine.report.common import read_metrics, run_section
+from engine.report.common import read_metrics, run_section, timings_section
 from engine.report.html import Section, page
 
 log = logging.getLogger("engine")
@@ -35,7 +37,8 @@ def job_sections(run_dir: Path, job: str) -> list[Section]:
 def build_report(run_dir: str | Path, job: str, metrics: dict[str, Any] | None = None) -> str:
     run_dir = Path(run_dir)
     metrics = read_metrics(run_dir) if metrics is None else metrics
-    sections = [run_section(metrics), *job_sections(run_dir, job)]
+    timings = timings_section(metrics)
+    sections = [run_section(metrics), *job_sections(run_dir, job), *([timings] if timings else [])]
     subtitle = f"{run_dir.resolve()} · backend {metrics.get('backend', '?')}"
     return page(f"{job} report", subtitle, sections)
 

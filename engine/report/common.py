@@ -1,19 +1,19 @@
-"""Shared pieces of the job reports: reading a run's artifacts, the run summary section."""
+"""Shared pieces of the job reports: reading a run's artifacts, the run summary and timings."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from html import escape
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import polars as pl
 
-from engine.report import svg
-from engine.report.html import Section
+from engine.figures.run import seconds
+from engine.report.html import Section, fmt
 
-MAX_POINTS = 3000  # points per scatter: keeps a report small and fast to render
+HEADLINE = ("objective", "n_rows", "backend", "device", "seed")  # first in the summary
 
 
 def read(run_dir: Path, name: str) -> pl.DataFrame | None:
@@ -27,16 +27,7 @@ def read_metrics(run_dir: Path) -> dict[str, Any]:
     return json.loads(path.read_text()) if path.exists() else {}
 
 
-def pick(df: pl.DataFrame, *candidates: str) -> str | None:
-    """The first of `candidates` that is a column of `df`."""
-    return next((c for c in candidates if c in df.columns), None)
-
-
-def sample(df: pl.DataFrame, n: int = MAX_POINTS, seed: int = 0) -> pl.DataFrame:
-    return df if len(df) <= n else df.sample(n, seed=seed)
-
-
-def scalars(metrics: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+def scalars(metrics: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     """Flatten nested metrics to dotted names, keeping numbers, strings and booleans."""
     out: dict[str, Any] = {}
     for k, v in metrics.items():
@@ -49,41 +40,34 @@ def scalars(metrics: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def run_section(metrics: dict[str, Any], title: str = "Run") -> Section:
-    """Scalar metrics as a table and per-stage seconds as bars."""
+def run_section(metrics: Mapping[str, Any], title: str = "Run") -> Section:
+    """The run's scalar metrics, the headline ones (objective, rows, backend) first."""
     s = Section(title)
     flat = scalars(metrics)
-    if flat:
-        s.add(key_values(flat))
-    seconds = {k: float(v) for k, v in metrics.get("seconds", {}).items()
-               if isinstance(v, (int, float))}
-    if seconds:
-        s.figures((svg.bars(list(seconds), list(seconds.values()), title="Seconds per stage",
-                            ylabel="s"), f"total {sum(seconds.values()):.1f} s"))
-    if not flat and not seconds:
-        s.note("No metrics recorded.")
-    return s
+    total = sum(float(v) for v in (metrics.get("seconds") or {}).values()
+                if isinstance(v, (int, float)))
+    head = {k: flat.pop(k) for k in HEADLINE if k in flat}
+    if total:
+        head["seconds (total)"] = total
+    if not head and not flat:
+        return s.note("No metrics recorded.")
+    return s.add(key_values(head, "summary")).add(key_values(flat))
 
 
-def key_values(values: dict[str, Any]) -> str:
+def timings_section(metrics: Mapping[str, Any], title: str = "Timings") -> Section | None:
+    """Seconds per stage, after the results: where the time went matters less than what came
+    out."""
+    if not metrics.get("seconds"):
+        return None
+    return Section(title).plots({}, metrics, seconds)
+
+
+def key_values(values: Mapping[str, Any], css: str = "") -> str:
     """Metrics as a compact grid of name: value cells."""
     cells = "".join(f"<div><span>{escape(k)}</span> {escape(_text(v))}</div>"
                     for k, v in values.items())
-    return f'<div class="kv">{cells}</div>'
+    return f'<div class="kv {css}">{cells}</div>'
 
 
 def _text(v: Any) -> str:
-    return svg.fmt(v) if isinstance(v, float) else str(v)
-
-
-def numeric(df: pl.DataFrame, col: str) -> np.ndarray:
-    return df[col].cast(pl.Float64, strict=False).to_numpy()
-
-
-def group_codes(values: pl.Series) -> tuple[np.ndarray, list[str]]:
-    """Integer codes (nulls -> -1) and names, largest group first."""
-    counts = values.drop_nulls().value_counts(sort=True)
-    names = [str(v) for v in counts[values.name].to_list()]
-    lookup = {v: i for i, v in enumerate(counts[values.name].to_list())}
-    codes = np.array([lookup.get(v, -1) if v is not None else -1 for v in values.to_list()])
-    return codes, names
+    return fmt(v) if isinstance(v, float) else str(v)

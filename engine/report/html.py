@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from html import escape
 from typing import Any
 
 import polars as pl
+from matplotlib.figure import Figure
 
-from engine.report.svg import fmt
+from engine.figures import FigureFunction, FigureUnavailable
+from engine.report.inline import svg_of
 
 STYLE = """
 body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;color:#222;
@@ -18,16 +20,18 @@ background:#fafafa}
 header{background:#243447;color:#fff;padding:14px 24px}header h1{margin:0;font-size:20px}
 header p{margin:4px 0 0;opacity:.8;font-size:12px}
 main{padding:8px 24px 40px;max-width:1400px}
-section{background:#fff;border:1px solid #e3e3e3;border-radius:6px;margin:16px 0;padding:8px 16px}
+section{background:#fff;border:1px solid #e3e3e3;border-radius:6px;margin:16px 0;padding:8px 16px;
+overflow-x:auto}
 h2{font-size:17px;margin:8px 0}h3{font-size:14px;margin:10px 0 4px}
 .figs{display:flex;flex-wrap:wrap;gap:12px}
 figure{margin:0}figcaption{font-size:12px;color:#555;max-width:460px}
-svg.plot{font-size:10px;background:#fff}svg.plot .title{font-size:12px;font-weight:600}
+svg.plot{max-width:100%;height:auto;background:#fff}
 table{border-collapse:collapse;font-size:12px;margin:6px 0}
 th,td{border-bottom:1px solid #eee;padding:3px 8px;text-align:right}
 th{background:#f3f3f3}td.text,th.text{text-align:left;max-width:480px}
 .kv{display:grid;grid-template-columns:repeat(auto-fill,minmax(260px,1fr));gap:2px 16px;
 font-size:12px;margin:6px 0}.kv span{color:#666}
+.kv.summary{font-size:14px;padding-bottom:6px;border-bottom:1px solid #eee}
 .note{color:#666;font-size:12px}.warn{color:#a33}
 """
 
@@ -47,20 +51,45 @@ class Section:
     def heading(self, text: str) -> Section:
         return self.add(f"<h3>{escape(text)}</h3>")
 
-    def figures(self, *figs: tuple[str, str] | str) -> Section:
-        """Figures side by side; each an SVG string or (svg, caption)."""
+    def figures(self, *figs: Figure) -> Section:
+        """Figures side by side, inlined as SVG, each captioned with its label."""
         items = []
-        for f in figs:
-            svg, caption = (f, "") if isinstance(f, str) else f
+        for fig in figs:
+            caption = fig.get_label()
             cap = f"<figcaption>{escape(caption)}</figcaption>" if caption else ""
-            items.append(f"<figure>{svg}{cap}</figure>")
-        return self.add(f'<div class="figs">{"".join(items)}</div>')
+            items.append(f'<figure data-name="{escape(fig.get_gid() or "")}">'
+                         f"{svg_of(fig)}{cap}</figure>")
+        return self.add(f'<div class="figs">{"".join(items)}</div>') if items else self
+
+    def plots(self, tables: Mapping[str, Any], metrics: Mapping[str, Any],
+              *functions: FigureFunction) -> Section:
+        """The figures that `functions` draw from this run; one whose inputs the run lacks is
+        left out."""
+        figs = []
+        for draw in functions:
+            try:
+                fig = draw(tables, metrics)
+            except FigureUnavailable:
+                continue
+            fig.set_gid(draw.__name__)
+            figs.append(fig)
+        return self.figures(*figs)
 
     def table(self, df: pl.DataFrame, max_rows: int = 30, caption: str = "") -> Section:
         return self.add(table_html(df, max_rows, caption))
 
     def html(self) -> str:
         return f"<section><h2>{escape(self.title)}</h2>{''.join(self.parts)}</section>"
+
+
+def fmt(v: float) -> str:
+    """A number in at most four significant digits, scientific when very large or small."""
+    if v == 0:
+        return "0"
+    a = abs(v)
+    if a >= 1e5 or a < 1e-3:
+        return f"{v:.2g}"
+    return f"{v:.4g}"
 
 
 def cell(v: Any) -> str:

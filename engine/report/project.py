@@ -5,73 +5,31 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import polars as pl
 import pyarrow.parquet as pq
 
-from engine.report import svg
-from engine.report.common import numeric, read, sample
+from engine.figures import project as figures
+from engine.report.common import read, read_metrics
 from engine.report.html import Section
-
-PREDICTION_FILES = ("predictions.parquet", "test_predictions.parquet")
+from engine.report.tables import RunTables
 
 
 def sections(run_dir: Path) -> list[Section]:
     s = Section("Projection")
+    tables = RunTables(run_dir)
+    metrics = read_metrics(run_dir)
+    if "projected" in tables:  # the axes as projection.npz names them
+        metrics["axes"] = axis_columns(Path(run_dir) / "projected.parquet")
     fit = read(run_dir, "fit.parquet")
     if fit is not None:
         s.heading("Held-out fit per method and axis").table(fit)
-    preds = next((p for p in (read(run_dir, f) for f in PREDICTION_FILES) if p is not None),
-                 None)
-    if preds is not None:
-        s.figures(*predicted_vs_actual(preds))
-    distribution = projected_axes(run_dir)
-    if distribution:
-        s.heading("Projected rows").figures(*distribution)
+    s.plots(tables, metrics, figures.predicted_vs_actual)
+    if "projected" in tables:
+        s.heading("Projected rows").plots(tables, metrics, figures.projected_axes,
+                                          figures.projected_scatter)
         s.note(f"Over time: python -m engine.explore {Path(run_dir).resolve()}")
     if len(s.parts) == 0:
         s.note("No projection artifacts found.")
     return [s]
-
-
-def predicted_vs_actual(preds: pl.DataFrame) -> list[tuple[str, str]]:
-    """One scatter per axis from a table with `<axis>_pred`/`<axis>_true` (or _actual) columns."""
-    figs = []
-    for col in preds.columns:
-        if not col.endswith(("_pred", "_predicted")):
-            continue
-        axis = col.rsplit("_", 1)[0]
-        actual = next((c for c in (f"{axis}_true", f"{axis}_actual", axis)
-                       if c in preds.columns), None)
-        if actual is None:
-            continue
-        part = sample(preds.select(col, actual).drop_nulls())
-        p, a = numeric(part, col), numeric(part, actual)
-        r = float(np.corrcoef(p, a)[0, 1]) if len(p) > 2 else float("nan")
-        figs.append((svg.scatter(a, p, title=f"{axis}: predicted vs actual", xlabel="actual",
-                                 ylabel="predicted", diagonal=True, radius=1.8),
-                     f"held-out rows, Pearson r = {r:.3f}"))
-    return figs
-
-
-def projected_axes(run_dir: Path) -> list[tuple[str, str]]:
-    """Histograms of each projected axis and a scatter of the first two (a row sample)."""
-    path = Path(run_dir) / "projected.parquet"
-    if not path.exists():
-        return []
-    axes = axis_columns(path)
-    if not axes:
-        return []
-    n = pq.ParquetFile(path).metadata.num_rows
-    lf = pl.scan_parquet(path).select(axes)
-    df = lf.collect() if n <= 200_000 else lf.gather_every(max(1, n // 200_000)).collect()
-    figs = [(svg.step_hist({a: numeric(df, a)}, bins=40, title=a, xlabel=a),
-             f"{len(df):,} of {n:,} rows") for a in axes]
-    if len(axes) >= 2:
-        pts = sample(df)
-        figs.append((svg.scatter(numeric(pts, axes[0]), numeric(pts, axes[1]), radius=1.5,
-                                 opacity=0.4, title=f"{axes[0]} vs {axes[1]}",
-                                 xlabel=axes[0], ylabel=axes[1]), f"sample of {len(pts):,} rows"))
-    return figs
 
 
 def axis_columns(path: Path) -> list[str]:

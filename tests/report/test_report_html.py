@@ -1,5 +1,6 @@
 """report.html from real runs (pipeline, opinion, stream on tiny synthetic data), checked in
-headless Chromium, plus the chart helpers and a report that survives a broken artifact."""
+headless Chromium: the figures of engine.figures inlined as SVG, the run summary before the
+timings, one offline file, and a report that survives a broken artifact."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from engine.report import build_report, svg, write_report
+from engine.report import build_report, write_report
 from tests.conftest import compose
 
 TINY_PIPELINE = ("job=pipeline", "data.n_rows=3000", "data.n_labelled=800",
@@ -30,9 +31,12 @@ def pipeline_run(tmp_path_factory):
     return run(tmp_path_factory, *TINY_PIPELINE)
 
 
-def marks(html: str) -> int:
-    return sum(int(n) for n in re.findall(r'<svg class="plot" data-kind="\w+" data-n="(\d+)"',
-                                          html))
+NAMESPACES = {"http://www.w3.org/2000/svg", "http://www.w3.org/1999/xlink"}
+
+
+def figure_names(html: str) -> list[str]:
+    """The figure functions drawn into the page, in page order."""
+    return re.findall(r'<figure data-name="(\w+)"><svg class="plot"', html)
 
 
 def test_pipeline_writes_each_stage_then_metrics_last(pipeline_run, capsys):
@@ -78,18 +82,31 @@ def test_pipeline_needs_tweet_embeddings(run_job):
 
 def test_pipeline_report_in_chromium(pipeline_run, page, tmp_path):
     html = (pipeline_run / "report.html").read_text()
-    offline = html.replace('xmlns="http://www.w3.org/2000/svg"', "")
-    assert "http://" not in offline and "https://" not in offline  # nothing fetched
+    assert set(re.findall(r"https?://[^\"\s]+", html)) <= NAMESPACES  # nothing fetched
+    assert "<script" not in html
     page.goto((pipeline_run / "report.html").as_uri())
     titles = page.locator("section h2").all_text_contents()
     for expected in ("project: Projection", "basins: Clusters per bin",
                      "communities: Communities", "balance: Balance"):
         assert expected in titles
-    n = page.locator("svg.plot .mark").count()
-    assert n == marks(html) and n > 1000  # the projected-axes scatter alone has ~3000 points
-    assert page.locator("svg.plot[data-kind=heatmap] .mark").count() == 16
-    assert page.locator("svg.plot[data-kind=network]").count() == 1
-    assert page.get_by_text("predicted vs actual").count() == 3
+    # The summary opens the page and each stage; the timings come after all results.
+    assert titles[0] == "Run" and titles[-1] == "Timings"
+    for stage in ("project", "basins", "communities", "balance"):
+        first = next(i for i, t in enumerate(titles) if t.startswith(f"{stage}: "))
+        assert titles[first] == f"{stage}: run"
+        assert titles.index(f"{stage}: timings") > titles.index("balance: Balance")
+    names = figure_names(html)
+    for name in ("predicted_vs_actual", "projected_axes", "projected_scatter", "basin_sizes",
+                 "calibration", "community_sizes", "community_map", "components_by_category",
+                 "correlations"):
+        assert names.count(name) == 1, name
+    assert names.count("seconds") == 5  # the pipeline's and each stage's
+    plots = page.locator("figure svg.plot")
+    assert plots.count() == len(names)
+    for box in (plots.nth(i).bounding_box() for i in range(plots.count())):
+        assert box["width"] > 100 and box["height"] > 80  # drawn, at a readable size
+    caption = page.locator("figure[data-name=predicted_vs_actual] figcaption").inner_text()
+    assert caption.startswith("160 held-out rows")
     assert page.locator(".warn").count() == 0
     page.screenshot(path=str(tmp_path / "pipeline_report.png"), full_page=True)
     assert page.errors == []
@@ -99,11 +116,13 @@ def test_opinion_map_in_chromium(tmp_path_factory, page, tmp_path):
     out = run(tmp_path_factory, "job=opinion", "data.n_voters=300", "data.n_statements=30")
     voters = pl.read_parquet(out / "voters.parquet")
     page.goto((out / "report.html").as_uri())
-    scatter = page.locator("svg.plot[data-kind=scatter]")
-    assert scatter.count() == 1
-    assert scatter.locator(".mark").count() == len(voters)
-    grey = scatter.locator(f'.mark[fill="{svg.GREY}"]').count()
-    assert grey == voters["group"].null_count()
+    figure = page.locator("figure[data-name=opinion_map]")
+    assert figure.count() == 1 and figure.locator("svg.plot").bounding_box()["width"] > 100
+    n_out = voters["group"].null_count()
+    assert figure.locator("figcaption").inner_text() == (
+        f"{len(voters):,} voters"
+        + (f" ({n_out} outside the in-conversation filter, grey)" if n_out else "")
+        + "; dot size ~ votes cast")
     assert "Representative statements per group" in page.content()
     page.screenshot(path=str(tmp_path / "opinion_report.png"), full_page=True)
     assert page.errors == []
@@ -113,8 +132,10 @@ def test_stream_growth_in_chromium(tmp_path_factory, page):
     out = run(tmp_path_factory, "job=stream", "data.n_messages=3000")
     clusters = pl.read_parquet(out / "assignments.parquet")["cluster_id"].n_unique()
     page.goto((out / "report.html").as_uri())
-    growth = page.locator("svg.plot[data-kind=lines]").first
-    assert growth.locator(".mark").count() == min(10, clusters)
+    assert figure_names(page.content()) == ["cluster_growth", "clusters_started", "confidence",
+                                            "seconds"]
+    caption = page.locator("figure[data-name=cluster_growth] figcaption").inner_text()
+    assert caption == f"the {min(10, clusters)} largest of {clusters} clusters"
     assert page.errors == []
 
 
@@ -127,22 +148,13 @@ def test_broken_artifact_gives_a_note_not_a_lost_report(pipeline_run, tmp_path):
     path = write_report(run_dir, "balance")
     html = path.read_text()
     assert "could not build this part of the report" in html
-    assert "Seconds per stage" in html  # the run section is still there
+    assert figure_names(html) == ["seconds"]  # the timings are still there
 
 
 def test_report_of_a_job_without_artifacts(tmp_path):
     html = build_report(tmp_path, "communities", {"objective": 1.0, "seconds": {"a": 1.0}})
-    assert "No labels.parquet" in html and marks(html) == 1
-
-
-def test_chart_helpers_count_their_marks():
-    x = np.arange(10.0)
-    s = svg.scatter(x, x ** 2, groups=np.r_[np.zeros(5, int), -np.ones(5, int)])
-    assert s.count('class="mark"') == 10 and s.count(svg.GREY) == 5
-    h = svg.heatmap(np.eye(3), ["a", "b", "c"])
-    assert h.count('class="mark"') == 9 and 'data-n="9"' in h
-    assert svg.nice_ticks(0, 1) == [0, 0.2, 0.4, 0.6, 0.8, 1.0]
-    assert svg.nice_ticks(-3.2, 7.9) == [-2, 0, 2, 4, 6]
+    assert "No labels.parquet" in html and figure_names(html) == ["seconds"]
+    assert html.index('class="kv summary"') < html.index('data-name="seconds"')
 
 
 def test_rebuild_a_report_from_the_command_line(tmp_path):
@@ -160,5 +172,4 @@ def test_rebuild_a_report_from_the_command_line(tmp_path):
                            capture_output=True, text=True)
     assert again.returncode == 0 and again.stdout.strip() == str(run_dir / "report.html")
     rebuilt = (run_dir / "report.html").read_text()
-    # metrics.json also holds the first report's own seconds: one more bar in the run section
-    assert marks(rebuilt) == marks(first) + 1 and "stream report" in rebuilt
+    assert figure_names(rebuilt) == figure_names(first) and "stream report" in rebuilt
