@@ -16,3 +16,17 @@ def test_one_svg_element_without_prologue_or_metadata():
     assert set(re.findall(r"https?://[^\"\s]+", svg)) <= {"http://www.w3.org/2000/svg",
                                                            "http://www.w3.org/1999/xlink"}
     assert "data:image/png;base64," in svg  # the rasterized points travel inside the file
+
+
+def test_the_same_figure_gives_the_same_svg():
+    from matplotlib.figure import Figure
+
+    def draw():
+        fig = Figure()
+        ax = fig.subplots()
+        ax.plot([0, 1, 2], [1, 0, 1])
+        ax.scatter(range(50), range(50), rasterized=True)
+        ax.set_title("same")
+        return svg_of(fig)
+
+    assert draw() == draw()
