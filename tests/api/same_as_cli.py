@@ -1,0 +1,34 @@
+"""The check that the API and the command line cannot drift apart: the same tables and the
+same metrics (apart from timings) from one input."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+# Metrics that measure the run rather than the data: wall-clock figures and where it ran.
+VOLATILE = {"seconds", "messages_per_second", "apply_rows_per_s", "run", "state_dir", "cache"}
+
+
+def assert_same_as_cli(result, out_dir: Path, cli_metrics: dict, ignore: set[str] = frozenset()):
+    written = {p.name.removesuffix(".parquet"): pq.read_table(p)
+               for p in out_dir.glob("*.parquet")}
+    assert set(result.tables) == set(written)
+    for name, table in written.items():
+        assert result.tables[name].equals(table), name
+    keys = set(cli_metrics) - VOLATILE - set(ignore)
+    assert keys <= set(result.metrics)
+    for key in keys:
+        assert _same(result.metrics[key], cli_metrics[key]), key
+
+
+def _same(a, b) -> bool:
+    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
+        return True
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    return a == b
