@@ -9,10 +9,11 @@ Errors name the public keywords, not the config keys (`n_neighbors`, not `job.k`
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import re
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -63,16 +64,23 @@ def run_job(job: str, core: Callable[[RunContext], float], *, backend: str = "au
     """Run `core(ctx)` on the chosen backend; its tables and metrics as a Result.
 
     `renames` maps config keys to the public keywords that set them, for error messages."""
-    try:
+    with public_errors(renames or {}):
         ctx_backend = resolve(backend)
         with tempfile.TemporaryDirectory(prefix=f"engine-{job}-") as tmp:
             ctx = MemoryContext(out_dir=Path(tmp), backend=ctx_backend,
                                 seed=int(random_state))
             ctx.complete(core(ctx))
             tables = ctx.tables()
+    return Result(job, tables, ctx.metrics)
+
+
+@contextlib.contextmanager
+def public_errors(renames: dict[str, str] | None = None) -> Iterator[None]:
+    """Re-raise the jobs' UserErrors with the API's keyword names (see `public_names`)."""
+    try:
+        yield
     except UserError as exc:
         raise UserError(public_names(str(exc), renames or {})) from None
-    return Result(job, tables, ctx.metrics)
 
 
 def public_names(message: str, renames: dict[str, str]) -> str:
