@@ -142,8 +142,8 @@ class Clusterer:
         from engine._stream.online import OnlineClustering
 
         if self.state is None:
+            _check_times(msgs, None, where)  # before the state exists: a refusal leaves none
             self.state = _fresh_state(self.params, msgs.embeddings.shape[1])
-            _check_times(msgs, None, where)
         else:
             _check_resume(self.state, self.params, msgs.embeddings.shape[1], self.state_dir)
             _check_times(msgs, self.state.last_time, where)

@@ -79,6 +79,7 @@ def test_errors_name_the_message():
     with pytest.raises(ValueError, match="message id 2: embedding has zero"):
         model.partial_fit(X, np.sort(times))
     assert model.n_messages_ == 0  # refused calls leave the state as it was
+    assert model.partial_fit(np.eye(3, 5), np.sort(times)[:3]).tolist() == [0, 1, 2]
     with pytest.raises(ValueError, match=r"^threshold=3.0: a cosine distance in \[0, 2\]"):
         engine.OnlineClustering(threshold=3.0)
     with pytest.raises(TypeError, match="unexpected keyword argument 'top_n'"):
