@@ -1,5 +1,5 @@
 """Running a job's core from the Python API: the same core the Hydra job runs, with the
-tables kept in memory instead of written to a run directory.
+tables returned in memory instead of left in a run directory.
 
 `job_params` builds the job's `Params` from the public keyword names (scikit-learn style:
 `n_neighbors`, `random_state`, ...) plus any other setting of the job by its config name;
@@ -27,23 +27,16 @@ from engine.run import RunContext
 
 
 class MemoryContext(RunContext):
-    """A RunContext whose tables stay in memory. What a core streams to files itself
-    (projected rows, the stream's assignments) goes to a temporary directory and is read
-    back by `tables()`."""
+    """A RunContext in a temporary directory whose tables are read back into memory: the
+    API's tables are the job's Parquet files, byte for byte the same types."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
         self.show_progress = False
-        self._tables: dict[str, pa.Table] = {}
-
-    def write_table(self, name: str, table: pa.Table) -> Path:
-        self._tables[name] = table
-        return self.path(name)
 
     def tables(self) -> dict[str, pa.Table]:
-        streamed = {p.name: pq.read_table(p) for p in sorted(self.out_dir.glob("*.parquet"))}
-        both = {**streamed, **self._tables}
-        return {name.removesuffix(".parquet"): both[name] for name in sorted(both)}
+        return {p.name.removesuffix(".parquet"): pq.read_table(p)
+                for p in sorted(self.out_dir.glob("*.parquet"))}
 
 
 def job_params(params_type: type, public: dict[str, Any], options: dict[str, Any],
@@ -56,7 +49,22 @@ def job_params(params_type: type, public: dict[str, Any], options: dict[str, Any
     clash = sorted(set(options) & set(public))
     if clash:
         raise TypeError(f"engine.{job}(): {clash[0]!r} is set twice")
-    return params_type(**{k: v for k, v in public.items() if v is not None}, **options)
+    given = {**{k: v for k, v in public.items() if v is not None}, **options}
+    types = {f.name: str(f.type) for f in dataclasses.fields(params_type)}
+    return params_type(**{k: _as_declared(v, types[k]) for k, v in given.items()})
+
+
+def _as_declared(value: Any, declared: str) -> Any:
+    """Integers given for float settings become floats, as Hydra's typed config makes them
+    (`bin_size_days=14` and `job.bin_size_days=14` must give the same tables)."""
+    def number(v: Any) -> Any:
+        return float(v) if isinstance(v, int) and not isinstance(v, bool) else v
+
+    if declared in ("float", "float | None"):
+        return number(value)
+    if declared == "list[float]" and isinstance(value, (list, tuple)):
+        return [number(v) for v in value]
+    return value
 
 
 def run_job(job: str, core: Callable[[RunContext], float], *, backend: str = "auto",

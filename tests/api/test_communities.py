@@ -63,7 +63,7 @@ def test_activation_layers_as_a_dict_of_sparse_matrices():
 
 def test_errors_name_the_public_keyword_or_the_column():
     X, _ = _blobs(200)
-    with pytest.raises(ValueError, match=r"^resolution=0: must be > 0"):
+    with pytest.raises(ValueError, match=r"^resolution=0.0: must be > 0"):
         engine.communities(X, resolution=0, backend="cpu")
     with pytest.raises(ValueError, match="no column 'vec'"):
         engine.communities(pl.DataFrame({"id": [1, 2]}), embedding_column="vec")
