@@ -17,7 +17,7 @@ import numpy as np
 import pyarrow as pa
 
 from engine.errors import UserError
-from engine.io.embeddings import WIDE, Batch, EmbeddingFiles, _list_to_numpy, validate_rows
+from engine.io.embeddings import WIDE, Batch, EmbeddingFiles, list_to_numpy, validate_rows
 
 BATCH_ROWS = 65536
 
@@ -84,7 +84,7 @@ def embedding_matrix(table: pa.Table, embedding_column: str, what: str) -> np.nd
         dim = col.type.list_size if pa.types.is_fixed_size_list(col.type) else int(
             col.combine_chunks().value_lengths()[0].as_py() or 0)
         ids = pa.array(np.arange(len(col)))  # row numbers name the bad rows
-        return _list_to_numpy(col, dim, f"{what}: column {embedding_column!r}", ids)
+        return list_to_numpy(col, dim, f"{what}: column {embedding_column!r}", ids)
     wide = sorted(int(m.group(1)) for n in table.column_names if (m := WIDE.match(n)))
     if wide and wide == list(range(len(wide))):
         return np.column_stack([table.column(f"e{i}").to_numpy(zero_copy_only=False)

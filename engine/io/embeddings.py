@@ -275,7 +275,7 @@ class EmbeddingFiles:
                 [ids] + [rb.column(c) for c in meta], names=[self.id_column, *meta]
             )
             if layout == "list":
-                emb = _list_to_numpy(rb.column(self.embedding_column), self.dim, f, ids)
+                emb = list_to_numpy(rb.column(self.embedding_column), self.dim, f, ids)
             else:
                 emb = np.column_stack(
                     [rb.column(c).to_numpy(zero_copy_only=False) for c in emb_cols]
@@ -362,7 +362,7 @@ def _rebatch(batches, size: int) -> Iterator[pa.Table]:
         yield pa.Table.from_batches(pending)
 
 
-def _list_to_numpy(col: pa.Array, dim: int, f: Path, ids) -> np.ndarray:
+def list_to_numpy(col: pa.Array, dim: int, f: Path | str, ids) -> np.ndarray:
     """(Fixed-size) list column -> (n, dim) array; zero-copy for null-free fixed-size lists.
 
     Missing vectors become NaN rows (rejected or dropped by validation); a vector of the wrong
