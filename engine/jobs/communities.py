@@ -168,12 +168,11 @@ def compute(params: Params, inputs: Inputs, ctx: RunContext) -> float:
         features = "none" if params.input == "embeddings" else "tfidf_sketch"
     ids, layer_names, layer_mats, truth = (inputs.ids, inputs.layer_names, inputs.layer_mats,
                                            inputs.truth)
-    X = layer_mats[0]
     n = len(ids)
     ctx.record(n_rows=n)
     with ctx.stage("features"):
         if params.input == "embeddings":
-            F = make_features(features, embeddings=xp.asarray(X), xp=xp)
+            F = make_features(features, embeddings=xp.asarray(layer_mats[0]), xp=xp)
         else:
             F = make_features(features, layers=layer_mats, rp_dim=params.rp_dim, seed=ctx.seed,
                               layer_weights=params.layer_weights or None,
