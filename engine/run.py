@@ -82,6 +82,12 @@ class RunContext:
 
     def finish(self, objective: float) -> float:
         """Write metrics.json last; returns the objective for Hydra sweepers."""
+        self.complete(objective)
+        write.write_json(self.metrics, self.path("metrics.json"))
+        return float(objective)
+
+    def complete(self, objective: float) -> None:
+        """The run's closing metrics (objective, backend, versions, ...) and its commits."""
         self.metrics["objective"] = float(objective)
         self.metrics["backend"] = self.backend.name
         self.metrics["device"] = self.backend.device
@@ -94,8 +100,6 @@ class RunContext:
             self.metrics["cluster"] = self.cluster.describe()
         for commit in self.commits:
             commit()
-        write.write_json(self.metrics, self.path("metrics.json"))
-        return float(objective)
 
 
 def progress(items: Iterable[T], total: int | None, desc: str, bar: bool) -> Iterator[T]:

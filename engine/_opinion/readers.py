@@ -127,8 +127,17 @@ def read_vote_files(path: str, voter_column: str, statement_column: str, vote_co
         table = pa.concat_tables(tables, promote_options="permissive")
     except pa.ArrowInvalid as exc:
         raise UserError(f"{where}: files disagree on column types ({exc})") from None
+    return votes_from_table(table, where, voter_column, statement_column, vote_column,
+                            time_column if has_time else None)
+
+
+def votes_from_table(table: pa.Table, where: str, voter_column: str, statement_column: str,
+                     vote_column: str, time_column: str | None) -> VoteMatrix:
+    """The vote matrix of a table of votes (one row per vote; the time column is used where
+    the table has it)."""
+    _require(table, [voter_column, statement_column, vote_column], where)
     times = None
-    if has_time:
+    if time_column and time_column in table.column_names:
         times = to_datetime64(table[time_column], f"{where}: column {time_column!r}")
         times = times.astype("int64")
     vote = table[vote_column].combine_chunks()

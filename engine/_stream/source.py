@@ -64,19 +64,24 @@ def read(data: DataConfig, seed: int) -> Iterator[Messages]:
         return
     from engine.data import open_embeddings
 
-    source = open_embeddings(data, seed)
+    yield from read_rows(open_embeddings(data, seed), str(data.path), data.id_column,
+                         data.time_column, data.user_column)
+
+
+def read_rows(source, where: str, id_column: str, time_column: str, user_column: str
+              ) -> Iterator[Messages]:
+    """The messages of a row source (`engine.data`: files, or rows held in memory)."""
     available = source.metadata_columns()
-    for col, key in ((data.time_column, "data.time_column"), (data.user_column,
-                                                              "data.user_column")):
+    for col, key in ((time_column, "data.time_column"), (user_column, "data.user_column")):
         if col not in available:
-            raise UserError(f"{data.path}: no column {col!r} (set {key})")
-    for batch in source.batches([data.time_column, data.user_column]):  # id comes first
-        ids = batch.table.column(data.id_column).combine_chunks()
-        where = f"{data.path}: column {data.time_column!r}"
-        times = to_datetime64(batch.table.column(data.time_column), where, ids.to_pylist())
-        users = batch.table.column(data.user_column)
+            raise UserError(f"{where}: no column {col!r} (set {key})")
+    for batch in source.batches([time_column, user_column]):  # id comes first
+        ids = batch.table.column(id_column).combine_chunks()
+        times = to_datetime64(batch.table.column(time_column), f"{where}: column "
+                              f"{time_column!r}", ids.to_pylist())
+        users = batch.table.column(user_column)
         if users.null_count:
             row = int(np.flatnonzero(users.is_null().to_numpy(zero_copy_only=False))[0])
-            raise UserError(f"{data.path}: column {data.user_column!r} is missing for id "
+            raise UserError(f"{where}: column {user_column!r} is missing for id "
                             f"{ids[row].as_py()!r}")
         yield Messages(ids, times.astype(np.int64), users.to_numpy(), batch.embeddings)

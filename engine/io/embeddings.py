@@ -275,7 +275,7 @@ class EmbeddingFiles:
                 [ids] + [rb.column(c) for c in meta], names=[self.id_column, *meta]
             )
             if layout == "list":
-                emb = _list_to_numpy(rb.column(self.embedding_column), self.dim, f, ids)
+                emb = list_to_numpy(rb.column(self.embedding_column), self.dim, f, ids)
             else:
                 emb = np.column_stack(
                     [rb.column(c).to_numpy(zero_copy_only=False) for c in emb_cols]
@@ -321,20 +321,28 @@ class EmbeddingFiles:
         return emb
 
     def _validate(self, f: Path, batch: Batch) -> Batch:
-        emb = batch.embeddings
-        bad = ~np.isfinite(emb).all(axis=1)
-        if not bad.any():
-            return batch
-        if not self.drop_invalid:
-            ids = batch.table.column(self.id_column).to_pylist()
-            first = [ids[i] for i in np.flatnonzero(bad)[:5]]
-            raise UserError(
-                f"{f}: {int(bad.sum())} rows with NaN/inf or missing embeddings in a batch, "
-                f"first ids {first} (set data.drop_invalid=true to drop them)"
-            )
-        self.dropped += int(bad.sum())
-        keep = np.flatnonzero(~bad)
-        return Batch(batch.table.take(pa.array(keep)), emb[keep])
+        batch, dropped = validate_rows(batch, f, self.id_column, self.drop_invalid)
+        self.dropped += dropped
+        return batch
+
+
+def validate_rows(batch: Batch, where: str | Path, id_column: str, drop_invalid: bool
+                  ) -> tuple[Batch, int]:
+    """(the batch without rows whose embedding has NaN/inf, how many were dropped); such rows
+    are an error naming the first ids unless `drop_invalid`."""
+    emb = batch.embeddings
+    bad = ~np.isfinite(emb).all(axis=1)
+    if not bad.any():
+        return batch, 0
+    if not drop_invalid:
+        ids = batch.table.column(id_column).to_pylist()
+        first = [ids[i] for i in np.flatnonzero(bad)[:5]]
+        raise UserError(
+            f"{where}: {int(bad.sum())} rows with NaN/inf or missing embeddings in a batch, "
+            f"first ids {first} (set data.drop_invalid=true to drop them)"
+        )
+    keep = np.flatnonzero(~bad)
+    return Batch(batch.table.take(pa.array(keep)), emb[keep]), int(bad.sum())
 
 
 def _rebatch(batches, size: int) -> Iterator[pa.Table]:
@@ -354,7 +362,7 @@ def _rebatch(batches, size: int) -> Iterator[pa.Table]:
         yield pa.Table.from_batches(pending)
 
 
-def _list_to_numpy(col: pa.Array, dim: int, f: Path, ids) -> np.ndarray:
+def list_to_numpy(col: pa.Array, dim: int, f: Path | str, ids) -> np.ndarray:
     """(Fixed-size) list column -> (n, dim) array; zero-copy for null-free fixed-size lists.
 
     Missing vectors become NaN rows (rejected or dropped by validation); a vector of the wrong

@@ -62,5 +62,10 @@ def to_datetime64(values: pa.Array | pa.ChunkedArray, where: str, ids=None) -> n
 
 def _bad(where: str, row: int, values, ids) -> None:
     what = f"value {values[int(row)]!r}" if values is not None else "a missing value"
-    at = f"id {ids[int(row)]!r}" if ids is not None else f"row {int(row)}"
+    at = f"id {_plain(ids[int(row)])!r}" if ids is not None else f"row {int(row)}"
     raise UserError(f"{where}: unparseable time: {what} at {at}")
+
+
+def _plain(value):
+    """A NumPy scalar as the Python value it holds (named as 5, not np.int64(5))."""
+    return value.item() if isinstance(value, np.generic) else value

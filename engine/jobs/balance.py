@@ -52,9 +52,32 @@ class Params:
     tile_mb: int = 256  # largest similarity block held at once (float64)
 
 
+@dataclass
+class Rows:
+    """The input rows, and the names that messages about them use."""
+
+    cluster: np.ndarray
+    user: np.ndarray
+    category: np.ndarray | None
+    embeddings: np.ndarray
+    ids: np.ndarray
+    where: str
+    n_dropped: int = 0  # invalid rows the reader dropped
+    id_column: str = "id"
+    cluster_column: str = "cluster_id"
+    user_column: str = "user_id"
+
+
 def run(params: Params, data: DataConfig, ctx: RunContext) -> float:
-    from engine._balance.groups import build_groups, check_embeddings
-    from engine._balance.matching import METHODS, MatchOptions, match_pairs
+    check(params)
+    with ctx.stage("load"):
+        rows = _read_rows(data, ctx.seed)
+    return compute(params, rows, ctx)
+
+
+def check(params: Params) -> None:
+    """Settings refused before any row is read."""
+    from engine._balance.matching import METHODS
 
     if params.method not in METHODS:
         raise UserError(f"job.method={params.method!r}: expected one of {', '.join(METHODS)}")
@@ -65,15 +88,24 @@ def run(params: Params, data: DataConfig, ctx: RunContext) -> float:
     if params.tile_mb < 1:
         raise UserError(f"job.tile_mb={params.tile_mb}: must be at least 1 (MiB per block)")
 
-    with ctx.stage("load"):
-        cluster, user, category, emb, ids, where, n_dropped = _read_rows(data, ctx.seed)
-        check_embeddings(emb, ids, where)
+
+def compute(params: Params, rows: Rows, ctx: RunContext) -> float:
+    """Pairs, matching, scores and tables of loaded rows: the job after `load`, shared by
+    `python -m engine job=balance` and `engine.balance`."""
+    from engine._balance.groups import build_groups, check_embeddings
+    from engine._balance.matching import MatchOptions, match_pairs
+
+    check(params)
+    cluster, user, category, emb, ids, where = (rows.cluster, rows.user, rows.category,
+                                                rows.embeddings, rows.ids, rows.where)
+    check_embeddings(emb, ids, where)
     ctx.record(n_rows=int(len(emb)), dim=int(emb.shape[1]) if emb.ndim == 2 else 0,
-               n_dropped_rows=n_dropped, n_duplicate_ids=_duplicates(ids, where, data.id_column))
+               n_dropped_rows=rows.n_dropped,
+               n_duplicate_ids=_duplicates(ids, where, rows.id_column))
 
     with ctx.stage("group"):
         groups = build_groups(cluster, user, emb, category, params.max_users_per_cluster,
-                              where, data.cluster_column, data.user_column)
+                              where, rows.cluster_column, rows.user_column)
     n_users = np.diff(groups.cluster_start)
     ctx.record(n_clusters=int(groups.n_clusters), n_cluster_users=int(n_users.sum()),
                max_users_in_cluster=int(n_users.max(initial=0)),
@@ -118,33 +150,40 @@ def run(params: Params, data: DataConfig, ctx: RunContext) -> float:
     return metrics.get("mean_dist", float("nan"))
 
 
-def _read_rows(data: DataConfig, seed: int):
-    """(cluster, user, category or None, embeddings, ids, source name, invalid rows dropped)
-    of every input row."""
+def _read_rows(data: DataConfig, seed: int) -> Rows:
+    """Every input row of `data` (data=synthetic: the planted topics are the clusters)."""
     from engine.data import open_embeddings
 
     source = open_embeddings(data, seed)
-    available = source.metadata_columns()
     if data.name == "synthetic":
         batch = source.read([data.user_column, data.category_column])
         topic = source.topics()
         keep = topic >= 0  # diffuse tweets belong to no planted topic
         table = batch.table.filter(pa.array(keep))
-        return (topic[keep], _column(table, data.user_column),
-                _column(table, data.category_column), batch.embeddings[keep],
-                _column(table, data.id_column), "synthetic tweets", 0)
-    for col in (data.cluster_column, data.user_column):
+        return Rows(topic[keep], _column(table, data.user_column),
+                    _column(table, data.category_column), batch.embeddings[keep],
+                    _column(table, data.id_column), "synthetic tweets", 0, data.id_column,
+                    data.cluster_column, data.user_column)
+    return read_rows(source, str(data.path), data.id_column, data.cluster_column,
+                     data.user_column, data.category_column)
+
+
+def read_rows(source, where: str, id_column: str, cluster_column: str, user_column: str,
+              category_column: str) -> Rows:
+    """The rows of a row source (`engine.data`), the category where it has that column."""
+    available = source.metadata_columns()
+    for col in (cluster_column, user_column):
         if col not in available:
-            raise UserError(f"{data.path}: missing column {col!r} (set data.cluster_column / "
+            raise UserError(f"{where}: missing column {col!r} (set data.cluster_column / "
                             "data.user_column)")
-    has_category = data.category_column in available
-    wanted = [data.cluster_column, data.user_column] + ([data.category_column]
-                                                        if has_category else [])
+    has_category = category_column in available
+    wanted = [cluster_column, user_column] + ([category_column] if has_category else [])
     batch = source.read(wanted)
     table = batch.table
-    category = _column(table, data.category_column) if has_category else None
-    return (_column(table, data.cluster_column), _column(table, data.user_column), category,
-            batch.embeddings, _column(table, data.id_column), str(data.path), source.dropped)
+    category = _column(table, category_column) if has_category else None
+    return Rows(_column(table, cluster_column), _column(table, user_column), category,
+                batch.embeddings, _column(table, id_column), where, source.dropped, id_column,
+                cluster_column, user_column)
 
 
 def _duplicates(ids: np.ndarray, where: str, column: str) -> int:

@@ -156,11 +156,6 @@ def _counts(table: pa.Table, name: str, where: str, warnings: list[str]) -> np.n
 
 def load_rows(p: Params, data: DataConfig, seed: int):
     """(Rows, warnings, planted topics or None) from data=synthetic or a data=files table."""
-    from engine._basins.bins import to_days
-    from engine._basins.settings import Rows
-    from engine.io.times import to_datetime64
-
-    warnings: list[str] = []
     topics = None
     if data.name == "synthetic" and data.planted:
         from engine.data import planted_truth
@@ -197,19 +192,37 @@ def load_rows(p: Params, data: DataConfig, seed: int):
     elif data.name == "files":
         if not data.path:
             raise UserError("data=files needs data.path=FILE|DIR|GLOB")
-        table, where = _read_tables(data.path)
-        names = list(p.coords) or [c for c in AXES if c in table.column_names]
-        if not names:
-            raise UserError(f"{where}: give the coordinate columns with job.coords=[x,y]")
-        time_col = data.time_column
-        for c in [data.id_column, time_col, *names]:
-            if c not in table.column_names:
-                raise UserError(f"{where}: no column {c!r}")
-        coords = np.stack([table.column(c).to_numpy(zero_copy_only=False).astype(np.float64)
-                           for c in names], 1)
+        table, where = read_tables(data.path)
+        rows, warnings = rows_of_table(p, table, where, data.id_column, data.time_column)
+        return rows, warnings, topics
     else:
         raise UserError(f"data={data.name!r}: job=basins reads data=synthetic or data=files")
-    ids = table.column(data.id_column).to_numpy(zero_copy_only=False)
+    rows, warnings = _rows(p, table, coords, names, where, data.id_column, time_col)
+    return rows, warnings, topics
+
+
+def rows_of_table(p: Params, table: pa.Table, where: str, id_column: str, time_column: str):
+    """(Rows, warnings) of a table with the `job.coords` columns (default: the good-faith axes
+    it has), a time column and the retweet / favourite counts."""
+    names = list(p.coords) or [c for c in AXES if c in table.column_names]
+    if not names:
+        raise UserError(f"{where}: give the coordinate columns with job.coords=[x,y]")
+    for c in [id_column, time_column, *names]:
+        if c not in table.column_names:
+            raise UserError(f"{where}: no column {c!r}")
+    coords = np.stack([table.column(c).to_numpy(zero_copy_only=False).astype(np.float64)
+                       for c in names], 1)
+    return _rows(p, table, coords, names, where, id_column, time_column)
+
+
+def _rows(p: Params, table: pa.Table, coords: np.ndarray, names: list[str], where: str,
+          id_column: str, time_col: str):
+    from engine._basins.bins import to_days
+    from engine._basins.settings import Rows
+    from engine.io.times import to_datetime64
+
+    warnings: list[str] = []
+    ids = table.column(id_column).to_numpy(zero_copy_only=False)
     times = to_datetime64(table.column(time_col), f"{where}: column {time_col!r}", ids)
     bad = ~np.isfinite(coords).all(1)
     if bad.any():
@@ -224,10 +237,10 @@ def load_rows(p: Params, data: DataConfig, seed: int):
                 times.min() if len(times) else None)
     for w in warnings:
         log.warning(w)
-    return rows, warnings, topics
+    return rows, warnings
 
 
-def _read_tables(path: str) -> tuple[pa.Table, str]:
+def read_tables(path: str) -> tuple[pa.Table, str]:
     import pyarrow.csv as pacsv
     import pyarrow.feather as feather
     import pyarrow.parquet as pq
@@ -299,21 +312,29 @@ def assignments_table(part: str, rows, result) -> pa.Table:
 
 # -- run --------------------------------------------------------------------------------------
 def run(params: Params, data: DataConfig, ctx: RunContext) -> float:
+    settings_of(params)  # refused before the rows are read
+    with ctx.stage("load"):
+        rows, warnings, _ = load_rows(params, data, ctx.seed)
+    return compute(params, rows, warnings, ctx)
+
+
+def compute(params: Params, rows, warnings: list[str], ctx: RunContext) -> float:
+    """Tuning, final pass, null draws, forecast, early detection and summaries of loaded rows
+    (`engine._basins.settings.Rows`): the job after `load`, shared by
+    `python -m engine job=basins` and `engine.basins`."""
     from engine._basins.workers import LocalPool
 
     with LocalPool(1) as pool:
-        return _run(params, data, ctx, pool)
+        return _run(params, rows, warnings, ctx, pool)
 
 
-def _run(params: Params, data: DataConfig, ctx: RunContext, pool) -> float:
+def _run(params: Params, rows, warnings: list[str], ctx: RunContext, pool) -> float:
     import pyarrow.parquet as pq
 
     from engine._basins import early, lifecycle, summary, tuning
     from engine._basins.bins import split_point
 
     s = settings_of(params)
-    with ctx.stage("load"):
-        rows, warnings, _ = load_rows(params, data, ctx.seed)
     ctx.record(n_rows=len(rows.ids), coords=rows.coord_names, input_warnings=warnings)
     if len(rows.ids) == 0:
         raise UserError("no rows to cluster")

@@ -66,13 +66,30 @@ class Params:
     top_neurons: int = 20
 
 
+@dataclass
+class Inputs:
+    """What the core clusters: row ids, the layers' matrices (one `embedding` layer for
+    embeddings) and the planted truth of synthetic data (or None)."""
+
+    ids: pa.Array | pa.ChunkedArray
+    layer_names: list[str]
+    layer_mats: list
+    truth: np.ndarray | None = None
+
+
 def _load_embeddings(data: DataConfig, ctx: RunContext):
+    """(ids, float32 rows, planted truth or None) of the rows named by `data`."""
+    from engine.data import open_embeddings
+
+    return read_embeddings(open_embeddings(data, ctx.seed), str(data.path or data.name),
+                           data.id_column, ctx)
+
+
+def read_embeddings(source, where: str, id_column: str, ctx: RunContext):
     """(ids, float32 rows, planted truth or None), the rows read batch by batch into one
     preallocated matrix: peak memory about the matrix plus one batch, not twice the matrix."""
-    from engine.data import open_embeddings
     from engine.io.embeddings import duplicate_ids
 
-    source = open_embeddings(data, ctx.seed)
     X = np.empty((source.n_rows, source.dim), np.float32)  # n_rows: before invalid rows drop
     ids, filled = [], 0
     for batch in source.batches([]):  # the id column only (always first)
@@ -80,14 +97,14 @@ def _load_embeddings(data: DataConfig, ctx: RunContext):
         filled += len(batch)
         ids.append(batch.table.column(0))
     if not filled:
-        raise UserError(f"{data.path}: no valid rows")
+        raise UserError(f"{where}: no valid rows")
     ids = pa.chunked_array([c for col in ids for c in col.chunks])
     # labels.parquet maps ids to vertices, and the pipeline joins it back by id: ids must be
     # unique (an error rather than a warning: no row can be chosen over another).
     dup = duplicate_ids(ids)
     if dup is not None:
-        raise UserError(f"{data.path or data.name}: id {dup[0]!r} appears in {dup[1]} rows "
-                        f"(column {data.id_column!r}; ids must be unique)")
+        raise UserError(f"{where}: id {dup[0]!r} appears in {dup[1]} rows "
+                        f"(column {id_column!r}; ids must be unique)")
     truth = source.topics() if hasattr(source, "topics") else None
     ctx.record(n_dropped_rows=getattr(source, "dropped", 0))
     return ids, X[:filled], truth
@@ -112,33 +129,50 @@ def _load_activations(params: Params, data: DataConfig, ctx: RunContext):
 
 
 def run(params: Params, data: DataConfig, ctx: RunContext) -> float:
-    from engine._communities.detect import detect
-    from engine._communities.features import make_features
-    from engine._communities.knn_plan import plan_knn
+    check(params)
+    with ctx.stage("load"):
+        if params.input == "embeddings":
+            ids, X, truth = _load_embeddings(data, ctx)
+            inputs = Inputs(ids, ["embedding"], [X], truth)
+        else:
+            aligned, truth = _load_activations(params, data, ctx)
+            inputs = activation_inputs(aligned, truth, ctx)
+    return compute(params, inputs, ctx)
 
+
+def check(params: Params) -> None:
+    """Settings refused before any row is read."""
     if params.input not in INPUTS:
         raise UserError(f"job.input={params.input!r}: expected one of {', '.join(INPUTS)}")
     if not params.resolution > 0:
         raise UserError(f"job.resolution={params.resolution}: must be > 0")
+
+
+def activation_inputs(aligned, truth, ctx: RunContext) -> Inputs:
+    ctx.record(layers=aligned.names, prompts_per_layer=aligned.n_all,
+               removed_per_layer=aligned.removed)
+    return Inputs(pa.array(aligned.ids.tolist()), aligned.names, aligned.matrices, truth)
+
+
+def compute(params: Params, inputs: Inputs, ctx: RunContext) -> float:
+    """Features, kNN graph, Leiden and diagnostics of loaded inputs: the job after `load`,
+    shared by `python -m engine job=communities` and `engine.communities`."""
+    from engine._communities.detect import detect
+    from engine._communities.features import make_features
+    from engine._communities.knn_plan import plan_knn
+
+    check(params)
     xp = ctx.backend.xp
     features = params.features
     if features == "auto":
         features = "none" if params.input == "embeddings" else "tfidf_sketch"
-    with ctx.stage("load"):
-        if params.input == "embeddings":
-            ids, X, truth = _load_embeddings(data, ctx)
-            layer_names, layer_mats = ["embedding"], [X]
-        else:
-            aligned, truth = _load_activations(params, data, ctx)
-            ids = pa.array(aligned.ids.tolist())
-            layer_names, layer_mats = aligned.names, aligned.matrices
-            ctx.record(layers=aligned.names, prompts_per_layer=aligned.n_all,
-                       removed_per_layer=aligned.removed)
+    ids, layer_names, layer_mats, truth = (inputs.ids, inputs.layer_names, inputs.layer_mats,
+                                           inputs.truth)
     n = len(ids)
     ctx.record(n_rows=n)
     with ctx.stage("features"):
         if params.input == "embeddings":
-            F = make_features(features, embeddings=xp.asarray(X), xp=xp)
+            F = make_features(features, embeddings=xp.asarray(layer_mats[0]), xp=xp)
         else:
             F = make_features(features, layers=layer_mats, rp_dim=params.rp_dim, seed=ctx.seed,
                               layer_weights=params.layer_weights or None,

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -88,23 +89,44 @@ def load_votes(data: DataConfig, params: Params, seed: int, warnings: list[str] 
     raise UserError(f"data={data.name}: job=opinion reads data=polis_export, files or synthetic")
 
 
-def run(params: Params, data: DataConfig, ctx: RunContext) -> float:
-    from engine._opinion import model, repness, votes
+@dataclass
+class Votes:
+    """Loaded votes, with what the job compares its groups to."""
 
-    _check_params(params)
-    created = datetime.now(UTC)
-    t0 = time.perf_counter()
+    matrix: Any  # engine._opinion.votes.VoteMatrix
+    where: str  # named in errors
+    reference: np.ndarray | None = None  # reference group per voter (-1: none)
+    reference_name: str | None = None  # "polis" or "planted"
+    warnings: list[str] = field(default_factory=list)  # what the reader went on without
+    polis_export: bool = False  # replay=auto replays Polis exports
+
+
+def run(params: Params, data: DataConfig, ctx: RunContext) -> float:
+    check(params)
     with ctx.stage("load"):
         warnings: list[str] = []
         m, reference, ref_name = load_votes(data, params, ctx.seed, warnings)
-        for w in warnings:
-            log.warning("%s", w)
-        ctx.record(input_warnings=warnings)
-        votes.check_size(m, params.min_voters, data.path or data.name)
+    return compute(params, Votes(m, str(data.path or data.name), reference, ref_name, warnings,
+                                 data.name == "polis_export"), ctx)
+
+
+def compute(params: Params, loaded: Votes, ctx: RunContext) -> float:
+    """Groups, statistics and tables of loaded votes: the job after `load`, shared by
+    `python -m engine job=opinion` and `engine.opinion`."""
+    from engine._opinion import model, repness, votes
+
+    check(params)
+    created = datetime.now(UTC)
+    t0 = time.perf_counter()
+    m, reference, ref_name = loaded.matrix, loaded.reference, loaded.reference_name
+    for w in loaded.warnings:
+        log.warning("%s", w)
+    ctx.record(input_warnings=loaded.warnings)
+    votes.check_size(m, params.min_voters, loaded.where)
     opts = model.Options(params.min_votes, params.min_in_conv, params.base_k,
                          params.max_groups, params.tol, params.max_iter,
                          params.base_k_per_voter)
-    do_replay = _replay_wanted(params, m, data.name)
+    do_replay = _replay_wanted(params, m, loaded.polis_export)
     with ctx.stage("cluster"):
         if do_replay:
             fit = model.replay(m, opts, params.replay_every, ctx.backend.xp, ctx.progress)
@@ -150,7 +172,7 @@ def run(params: Params, data: DataConfig, ctx: RunContext) -> float:
     return fit.silhouette
 
 
-def _check_params(params: Params) -> None:
+def check(params: Params) -> None:
     """Settings the clustering cannot run with, refused before the votes are read."""
     if params.base_k < 1:
         raise UserError(f"job.base_k={params.base_k}: must be at least 1 (base clusters)")
@@ -158,13 +180,13 @@ def _check_params(params: Params) -> None:
         raise UserError(f"job.max_groups={params.max_groups}: must be at least 2")
 
 
-def _replay_wanted(params: Params, m, source: str) -> bool:
+def _replay_wanted(params: Params, m, polis_export: bool) -> bool:
     mode = str(params.replay).lower()
     if mode not in ("true", "false", "auto"):
         raise UserError(f"job.replay={params.replay!r}: expected true, false or auto")
     if mode == "true" and params.replay_every < 1:
         raise UserError("job.replay_every: must be >= 1")
-    return mode == "true" or (mode == "auto" and source == "polis_export"
+    return mode == "true" or (mode == "auto" and polis_export
                               and len(m.vote) <= params.replay_max_votes)
 
 

@@ -14,6 +14,7 @@ Objective: the mean held-out Pearson r of the chosen method (higher is better; w
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -44,10 +45,18 @@ class Params:
 
 
 def run(params: Params, data: DataConfig, ctx: RunContext) -> float:
-    from engine._project.linear_map import LinearMap
     from engine.data import open_embeddings
 
     source = open_embeddings(data, ctx.seed, dtype=None)  # float16 stays float16
+    return compute(params, source, lambda: _load_ratings(params, data, source), ctx)
+
+
+def compute(params: Params, source, load_ratings: Callable[[], tuple], ctx: RunContext) -> float:
+    """Fit (or load) the map and project every row of `source` (a row source of
+    `engine.data`); `load_ratings()` gives (ratings table, where it came from). Shared by
+    `python -m engine job=project` and `engine.project`."""
+    from engine._project.linear_map import LinearMap
+
     ctx.record(dim=source.dim)
     if params.projection_file:
         lmap = LinearMap.load(params.projection_file)
@@ -58,7 +67,7 @@ def run(params: Params, data: DataConfig, ctx: RunContext) -> float:
             else float("nan")
         ctx.record(method=lmap.method, axes=lmap.axes)
     else:
-        lmap, objective = _fit(params, data, source, ctx)
+        lmap, objective = _fit(params, load_ratings, source, ctx)
     lmap.save(ctx.path("projection.npz"))
     if params.apply:
         _apply(params, source, lmap, ctx)
@@ -86,7 +95,7 @@ def _load_ratings(params: Params, data: DataConfig, source):
     return ratings.ratings_table(table, "id", params.axes, where), where
 
 
-def _fit(params: Params, data: DataConfig, source, ctx: RunContext):
+def _fit(params: Params, load_ratings: Callable[[], tuple], source, ctx: RunContext):
     import pyarrow as pa
     from threadpoolctl import threadpool_limits
 
@@ -94,7 +103,7 @@ def _fit(params: Params, data: DataConfig, source, ctx: RunContext):
 
     _check_params(params)
     with ctx.stage("load ratings"):
-        table, where = _load_ratings(params, data, source)
+        table, where = load_ratings()
     with ctx.stage("join"):
         rated = ratings.join(table, source.batches([]), params.axes, where)  # ids only
         ratings.check_axes(rated, where)

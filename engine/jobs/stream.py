@@ -27,6 +27,7 @@ clusters; compare runs at the same threshold, since a stricter threshold raises 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -62,48 +63,41 @@ ASSIGNMENT_COLUMNS = ("cluster_id", "confidence", "new_cluster")
 
 def run(params: Params, data: DataConfig, ctx: RunContext) -> float:
     from engine._stream import source
-    from engine._stream import state as state_io
-    from engine._stream.online import OnlineClustering
 
-    _check(params)
+    check(params)
+    return compute(params, source.read(data, ctx.seed), lambda: source.count(data, ctx.seed),
+                   source.describe(data), ctx, drop_invalid=data.drop_invalid,
+                   batch_rows=data.batch_rows)
+
+
+def compute(params: Params, batches: Iterable, count: Callable[[], int], where: str,
+            ctx: RunContext, drop_invalid: bool = False, batch_rows: int = 65536) -> float:
+    """Cluster `batches` of messages (`engine._stream.source.Messages`, `count()` of them in
+    all, rows before any is dropped) from the state in `job.state_dir` on, write the outputs
+    and the new state. Shared by `python -m engine job=stream` and `engine.stream`."""
+    from engine._stream import state as state_io
+
+    check(params)
     state_dir = Path(params.state_dir) if params.state_dir else ctx.path("state")
     remove_orphans(state_dir)  # a killed run's half-written state (the run dir's are gone)
     state_io.discard_pending(state_dir)  # a killed run's uncommitted state
-    state = state_io.load(state_dir)
-    batches = source.read(data, ctx.seed)
+    clusterer = Clusterer(params, ctx.backend, state_io.load(state_dir), str(state_dir))
     if params.sort:
         with ctx.stage("sort"):
             batches = iter([_sorted(list(batches))])
-    where = source.describe(data)
     writer = None
     stats = _Stats()
-    engine = None
     try:
         with ctx.stage("cluster"):
-            total = source.count(data, ctx.seed)
-            n_batches = max(1, -(-total // data.batch_rows))
+            total = count()
+            n_batches = max(1, -(-total // batch_rows))
             for msgs in ctx.progress(batches, n_batches, "stream"):
-                msgs = _drop_or_check(msgs, data, where)
+                msgs = drop_or_check(msgs, drop_invalid, where)
                 if not len(msgs):
                     continue
-                if state is None:
-                    state = _fresh_state(params, msgs.embeddings.shape[1])
-                    _check_times(msgs, None, where)
-                else:
-                    _check_resume(state, params, msgs.embeddings.shape[1], state_dir)
-                    _check_times(msgs, state.last_time, where)
-                if engine is None:
-                    engine = OnlineClustering(ctx.backend, state.dim, params.threshold,
-                                              params.cap, params.window_days,
-                                              params.batch_size, state.centroids,
-                                              params.screen)
                 t0 = time.perf_counter()
-                out = engine.assign(msgs.embeddings, msgs.times)
+                out = clusterer.add(msgs, where)
                 stats.seconds += time.perf_counter() - t0
-                state.participation.add(msgs.users, out.cluster, out.confidence,
-                                        _unit(msgs.embeddings))
-                state.last_time = int(msgs.times[-1])
-                state.n_messages += len(msgs)
                 stats.add(out, msgs.topics)
                 table = pa.table({"id": msgs.ids, "cluster_id": out.cluster,
                                   "confidence": out.confidence, "new_cluster": out.new_cluster})
@@ -114,7 +108,8 @@ def run(params: Params, data: DataConfig, ctx: RunContext) -> float:
         if writer is not None:
             writer.__exit__(type(exc), exc, None)
         raise
-    if state is None:
+    state, engine = clusterer.state, clusterer.engine
+    if state is None or engine is None:
         raise UserError(f"{where}: no messages")
     writer.close()
     with ctx.stage("outputs"):
@@ -133,8 +128,40 @@ def run(params: Params, data: DataConfig, ctx: RunContext) -> float:
     return stats.mean_confidence
 
 
+class Clusterer:
+    """The stream's state and the online clustering over it: batches of messages in time
+    order in, their assignments out, exactly as one message at a time. The job and
+    `engine.OnlineClustering` both feed it."""
+
+    def __init__(self, params: Params, backend, state=None, state_dir: str = "the state"):
+        self.params, self.backend, self.state = params, backend, state
+        self.state_dir = state_dir  # named in errors about the saved state
+        self.engine = None
+
+    def add(self, msgs, where: str):
+        from engine._stream.online import OnlineClustering
+
+        if self.state is None:
+            _check_times(msgs, None, where)  # before the state exists: a refusal leaves none
+            self.state = _fresh_state(self.params, msgs.embeddings.shape[1])
+        else:
+            _check_resume(self.state, self.params, msgs.embeddings.shape[1], self.state_dir)
+            _check_times(msgs, self.state.last_time, where)
+        state, p = self.state, self.params
+        if self.engine is None:
+            self.engine = OnlineClustering(self.backend, state.dim, p.threshold, p.cap,
+                                           p.window_days, p.batch_size, state.centroids,
+                                           p.screen)
+        out = self.engine.assign(msgs.embeddings, msgs.times)
+        state.participation.add(msgs.users, out.cluster, out.confidence,
+                                _unit(msgs.embeddings))
+        state.last_time = int(msgs.times[-1])
+        state.n_messages += len(msgs)
+        return out
+
+
 # -- checks ---------------------------------------------------------------------------------
-def _check(params: Params) -> None:
+def check(params: Params) -> None:
     if not 0.0 <= params.threshold <= 2.0:
         raise UserError(f"job.threshold={params.threshold}: a cosine distance in [0, 2]")
     if params.cap < 1:
@@ -158,7 +185,7 @@ def _fresh_state(params: Params, dim: int):
                        Participation(dim))
 
 
-def _check_resume(state, params: Params, dim: int, state_dir: Path) -> None:
+def _check_resume(state, params: Params, dim: int, state_dir: str) -> None:
     saved = {"threshold": state.threshold, "cap": state.cap, "window_days": state.window_days}
     for key, value in saved.items():
         if getattr(params, key) != value:
@@ -180,13 +207,13 @@ def _check_times(msgs, last: int | None, where: str) -> None:
                         f"times must not decrease (or set job.sort=true to sort them)")
 
 
-def _drop_or_check(msgs, data: DataConfig, where: str):
+def drop_or_check(msgs, drop_invalid: bool, where: str):
     """Messages whose embedding has no direction (zero, NaN or inf): an error, or dropped."""
     norms = np.einsum("ij,ij->i", msgs.embeddings, msgs.embeddings, dtype=np.float64)
     bad = ~((norms > 0) & np.isfinite(norms))
     if not bad.any():
         return msgs
-    if data.drop_invalid:
+    if drop_invalid:
         return msgs.take(np.flatnonzero(~bad))
     i = int(np.flatnonzero(bad)[0])
     raise UserError(f"{where}: message id {msgs.ids[i].as_py()!r}: embedding has zero or "

@@ -53,9 +53,9 @@ def test_native_dtype_kept_and_zero_copy(tmp_path, emb):
     batch = EmbeddingFiles(tmp_path / "a.parquet", dtype=None).read()
     assert batch.embeddings.dtype == np.float16
     col = embedding_array(emb)
-    from engine.io.embeddings import _list_to_numpy
+    from engine.io.embeddings import list_to_numpy
 
-    out = _list_to_numpy(col, 8, tmp_path, None)
+    out = list_to_numpy(col, 8, tmp_path, None)
     assert np.shares_memory(out, col.values.to_numpy(zero_copy_only=True))
 
 
