@@ -264,8 +264,12 @@ def strength_threshold(null: np.ndarray, n_tests: int, alpha: float) -> float:
         return float("inf")
     q_target = -np.expm1(np.log1p(-alpha) / max(n_tests, 1))
     lo, hi = 0.0, float(null.max()) + 1.0
-    while tail_probability(np.array([hi]), null)[0] > q_target:
+    for _ in range(64):
+        if tail_probability(np.array([hi]), null)[0] <= q_target:
+            break
         hi *= 2
+    else:  # too few null samples for a tail: no strength reaches the target
+        return float("inf")
     for _ in range(60):
         mid = 0.5 * (lo + hi)
         lo, hi = (lo, mid) if tail_probability(np.array([mid]), null)[0] <= q_target else (mid, hi)

@@ -32,9 +32,10 @@ def assert_same_as_cli(result, out_dir: Path, cli_metrics: dict, ignore: set[str
 
 
 def _same(a, b) -> bool:
-    """Equal, where NaN equals NaN and metrics.json's null (strict JSON has no NaN)."""
-    if isinstance(a, float) and math.isnan(a):
-        return b is None or (isinstance(b, float) and math.isnan(b))
+    """Equal, where NaN equals NaN, and NaN and infinities equal metrics.json's null (strict
+    JSON has neither)."""
+    if isinstance(a, float) and not math.isfinite(a):
+        return b is None or (isinstance(b, float) and (a == b or math.isnan(a) and math.isnan(b)))
     if isinstance(a, dict) and isinstance(b, dict):
         return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
     if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):

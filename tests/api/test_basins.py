@@ -9,9 +9,8 @@ import engine
 from tests.api.same_as_cli import assert_same_as_cli
 from tests.jobs.test_basins import _table
 
-# Without null draws: with a handful of null strengths (3 draws of these three static blobs)
-# the detection-limit bisection of engine._basins.significance.strength_threshold never ends.
-FAST = dict(tune=False, n_bootstrap=3, null_model=False, bin_size_days=14)
+# Three null draws: significance, the detection limit and the forecast's null compared too.
+FAST = dict(tune=False, n_bootstrap=3, null_draws=3, bin_size_days=14)
 
 
 def test_same_tables_and_metrics_as_the_job(run_job, tmp_path):
@@ -19,7 +18,7 @@ def test_same_tables_and_metrics_as_the_job(run_job, tmp_path):
     path = tmp_path / "in.parquet"
     pq.write_table(table, path)
     _, out, m = run_job("job=basins", "data=files", f"data.path={path}", "job.coords=[x,y]",
-                        "job.tune=false", "job.n_bootstrap=3", "job.null_model=false",
+                        "job.tune=false", "job.n_bootstrap=3", "job.null_draws=3",
                         "job.bin_size_days=14", "seed=1")
     for given, same_types in ((table, True), (table.to_pandas(), False)):  # pandas: ns times
         result = engine.basins(given, coords=["x", "y"], random_state=1, backend="cpu",

@@ -130,6 +130,12 @@ def test_duplicates_keep_the_strongest_of_one_place_and_time():
     assert S.strength_threshold(np.random.default_rng(0).exponential(1, 500), 10, 0.05) > 0
 
 
+def test_threshold_is_infinite_when_the_null_is_too_small_to_reach_alpha():
+    # Eight null samples: no tail is fitted, the smallest p is 1/9, never below 0.05.
+    assert S.strength_threshold(np.arange(8.0), 3, 0.05) == np.inf
+    assert S.sidak_pvalues(np.array([1e6]), np.arange(8.0))[0] > 0.05
+
+
 @pytest.mark.gpu
 def test_region_counts_on_the_gpu_equal_the_cpu():
     import cupy
