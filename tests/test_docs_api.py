@@ -13,7 +13,8 @@ def blocks() -> list[str]:
     return re.findall(r"^```python\n(.*?)^```", DOC.read_text(), flags=re.S | re.M)
 
 
-def test_every_example_runs():
+def test_every_example_runs(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the examples save files where a reader would: here
     found = blocks()
     assert len(found) >= 8
     namespace: dict = {}

@@ -64,6 +64,31 @@ class Result:
         """The table `name` (default: the main table) as a pandas DataFrame."""
         return self.table(name).to_pandas()
 
+    def plot(self, name: str):
+        """The report's figure `name` of this result (a matplotlib Figure); `plot_<name>()`
+        says the same. `figures()` lists the names."""
+        from engine.figures import figures_for
+
+        available = figures_for(self.job)
+        if name not in available:
+            raise AttributeError(f"{self.job} has no figure {name!r}; it has "
+                                 f"{', '.join(available)}")
+        return available[name](self.tables, self.metrics)
+
+    def figures(self) -> list[str]:
+        """The names of this job's figures (each also a `plot_<name>()` method)."""
+        from engine.figures import figures_for
+
+        return list(figures_for(self.job))
+
+    def __getattr__(self, attr: str):
+        if attr.startswith("plot_"):
+            return lambda: self.plot(attr.removeprefix("plot_"))
+        raise AttributeError(attr)
+
+    def __dir__(self):
+        return [*super().__dir__(), *(f"plot_{n}" for n in self.figures())]
+
     def __repr__(self) -> str:
         shown = [k for k in HEADLINE if k in self.metrics]
         metrics = ", ".join(f"{k}={_short(self.metrics[k])}" for k in shown)

@@ -49,6 +49,26 @@ def test_arrays_and_dataframes_give_one_answer_that_finds_the_planted_groups():
     assert "communities" in repr(from_array) and "modularity=" in repr(from_array)
 
 
+def test_figures_of_a_result_are_the_reports():
+    from matplotlib.figure import Figure
+
+    from engine.figures import figures_for
+
+    X, truth = _blobs(600)
+    result = engine.communities(X, n_neighbors=10, backend="cpu")
+    names = result.figures()
+    assert names == list(figures_for("communities")) and "community_sizes" in names
+    assert {f"plot_{n}" for n in names} <= set(dir(result))
+    fig = result.plot_community_sizes()
+    assert isinstance(fig, Figure) and fig.axes
+    # The bars are the communities' sizes, largest first, as labels.parquet counts them.
+    heights = sorted((p.get_height() for p in fig.axes[0].patches), reverse=True)
+    sizes = np.sort(np.bincount(result.to_polars()["community"].to_numpy()))[::-1]
+    np.testing.assert_array_equal(heights[:len(sizes)], sizes)
+    with pytest.raises(AttributeError, match="no figure 'nope'"):
+        result.plot_nope()
+
+
 def test_activation_layers_as_a_dict_of_sparse_matrices():
     from engine.synthetic.activations import make_activations
 
