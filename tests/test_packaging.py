@@ -7,6 +7,7 @@ from __future__ import annotations
 import ast
 import email
 import os
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -25,9 +26,16 @@ PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("wheel")
+    # Built from a copy: setuptools writes build/ and *.egg-info into the source tree, and two
+    # test workers may each build at the same time.
+    src, out = tmp_path_factory.mktemp("src"), tmp_path_factory.mktemp("wheel")
+    skip = shutil.ignore_patterns("__pycache__", "*.egg-info", "build")
+    for name in ("engine", "kernels", "conf"):
+        shutil.copytree(ROOT / name, src / name, symlinks=True, ignore=skip)
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        shutil.copy2(ROOT / name, src / name)
     res = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out),
-                          str(ROOT)], capture_output=True, text=True, timeout=600)
+                          str(src)], capture_output=True, text=True, timeout=600)
     if res.returncode != 0 and "No matching distribution found for setuptools" in res.stderr:
         pytest.skip("no package index to fetch the build backend from")
     assert res.returncode == 0, res.stderr
