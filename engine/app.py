@@ -135,7 +135,25 @@ def _unknown_key(exc: Exception, overrides: list[str]) -> str | None:
     return f"{key}: no such key; closest: {', '.join(prefix + k for k in closest)}"
 
 
+def show_help(args: list[str]) -> None:
+    """Print the engine's help (the jobs, or one job's options) instead of Hydra's."""
+    from engine import cli_help
+
+    try:
+        text = cli_help.render(args, _compose)
+    except Exception as exc:  # job=unknown or a bad override beside --help
+        overrides = [a for a in args if not a.startswith("-")]
+        print(f"error: {_unknown_key(exc, overrides) or _one_line(exc)}", file=sys.stderr)
+        sys.exit(2)
+    print(text, end="")
+
+
 def main() -> None:
     logging.getLogger("numba").setLevel(logging.WARNING)
+    from engine.cli_help import wants_help
+
+    if wants_help(sys.argv[1:]):
+        show_help(sys.argv[1:])
+        return
     preflight(sys.argv[1:])
     task()

@@ -150,6 +150,12 @@ def _versions(packages: dict[str, tuple[str, ...]]) -> dict[str, str]:
     return out
 
 
+@functools.cache
+def library_versions() -> dict[str, str]:
+    """Python's and every installed CPU or GPU library's version (what computes results)."""
+    return _versions({**CPU_PACKAGES, **GPU_PACKAGES})
+
+
 def cpu_backend() -> Backend:
     return Backend("cpu", np, platform.processor() or platform.machine(), _versions(CPU_PACKAGES))
 

@@ -2,9 +2,9 @@
 
 An entry is a set of named arrays saved as `.npz` under `cache_dir/<name>/<key>.npz`, where the
 key hashes everything that shapes the result: the inputs (files by path, size and mtime; arrays
-by content, shape and dtype) and the parameters, plus the engine's version. Change any of them
-and the key changes, so a stale entry is never read. With no `cache_dir` the cache is off and
-every call computes.
+by content, shape and dtype), the parameters, `CACHE_FORMAT` and the versions of the libraries
+that compute them. Change any of them and the key changes, so a stale entry is never read. With
+no `cache_dir` the cache is off and every call computes.
 
 Safe to share between the concurrent runs of a sweep: entries are written to a temporary file
 and renamed into place (a reader sees a whole entry or none), a per-key lock file makes a
@@ -28,10 +28,17 @@ from typing import Any
 
 import numpy as np
 
-from engine import __version__
+from engine.backend import library_versions
 from engine.io.write import write_npz
 
 log = logging.getLogger("engine")
+
+# Not the package version: a release changes it without changing any cached array (every
+# sweep would recompute for nothing), and code between releases changes arrays without changing
+# it (stale entries would be read). Bump this when the engine's own computation of a cached
+# intermediate (kNN edges, per-bin consensus) changes its result; library upgrades change the
+# key through library_versions().
+CACHE_FORMAT = 1
 
 
 def fingerprint(value: Any) -> Any:
@@ -67,7 +74,8 @@ def fingerprint(value: Any) -> Any:
 
 
 def cache_key(**parts: Any) -> str:
-    blob = json.dumps({"engine": __version__, "parts": fingerprint(parts)}, sort_keys=True)
+    blob = json.dumps({"format": CACHE_FORMAT, "libraries": library_versions(),
+                       "parts": fingerprint(parts)}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:24]
 
 

@@ -73,6 +73,21 @@ def test_any_changed_part_misses(tmp_path, change):
     assert compute.calls == 2 and cache.hits == 0
 
 
+def test_key_follows_what_computes_the_arrays_not_the_release(monkeypatch):
+    import engine
+    from engine import cache as cache_module
+
+    key = cache_key(k=1)
+    monkeypatch.setattr(engine, "__version__", "99.0.0")  # a release alone keeps the entries
+    assert cache_key(k=1) == key
+    monkeypatch.setattr(cache_module, "CACHE_FORMAT", cache_module.CACHE_FORMAT + 1)
+    bumped = cache_key(k=1)
+    assert bumped != key
+    upgraded = {**cache_module.library_versions(), "fast_hdbscan": "0.0.0"}
+    monkeypatch.setattr(cache_module, "library_versions", lambda: upgraded)
+    assert cache_key(k=1) not in (key, bumped)
+
+
 def test_name_separates_entries(tmp_path):
     cache, compute = Cache(tmp_path), Counter()
     cache.get_or_compute("a", {"k": 1}, compute)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-import kernels
+from engine import kernels
 
 nvrtc = pytest.importorskip("cuda.bindings.nvrtc", reason="install the `test` extra (cuda-bindings)")
 

@@ -12,7 +12,7 @@ from engine._balance.kernel_batches import solve_batched
 
 
 def _launch(kernel: str, block: int, grid: int, args: tuple) -> None:
-    import kernels
+    from engine import kernels
 
     kernels.module("balance_match").get_function(kernel)((grid,), (block,), args)
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from scipy.optimize import linear_sum_assignment
 
-import kernels
+from engine import kernels
 from engine._balance.kernel_batches import solve_batched
 from engine._balance.solvers import auction_max
 from engine._balance.tiles import normalise, tile_pairs
