@@ -52,18 +52,26 @@ class Params:
     tile_mb: int = 256  # largest similarity block held at once (float64)
 
 
-def run(params: Params, data: DataConfig, ctx: RunContext) -> float:
-    from engine._balance.groups import build_groups, check_embeddings
-    from engine._balance.matching import METHODS, MatchOptions, match_pairs
+def check(params: Params, data: DataConfig) -> None:
+    """Refuse settings the job cannot run with, before anything is read (one line, the key)."""
+    from engine._balance.matching import METHODS
 
     if params.method not in METHODS:
         raise UserError(f"job.method={params.method!r}: expected one of {', '.join(METHODS)}")
     if params.method == "auction" and not params.eps > 0:
         raise UserError(f"job.eps={params.eps}: must be > 0")
     if params.max_users_per_cluster < 0:
-        raise UserError("job.max_users_per_cluster must be >= 0 (0: no cap)")
+        raise UserError(f"job.max_users_per_cluster={params.max_users_per_cluster}: "
+                        "must be >= 0 (0: no cap)")
     if params.tile_mb < 1:
         raise UserError(f"job.tile_mb={params.tile_mb}: must be at least 1 (MiB per block)")
+
+
+def run(params: Params, data: DataConfig, ctx: RunContext) -> float:
+    from engine._balance.groups import build_groups, check_embeddings
+    from engine._balance.matching import MatchOptions, match_pairs
+
+    check(params, data)
 
     with ctx.stage("load"):
         cluster, user, category, emb, ids, where, n_dropped = _read_rows(data, ctx.seed)

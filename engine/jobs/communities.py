@@ -111,15 +111,32 @@ def _load_activations(params: Params, data: DataConfig, ctx: RunContext):
     return L.align(L.read_layers(path, params.prompt_column)), None
 
 
+def check(params: Params, data: DataConfig) -> None:
+    """Refuse settings the job cannot run with, before anything is read (one line, the key)."""
+    from engine._communities.features import FEATURES
+    from engine._communities.graph import MODES
+    from engine.ops.leiden import IMPLEMENTATIONS
+
+    choices = {"input": INPUTS, "features": (*FEATURES, "auto"), "graph": MODES,
+               "leiden": IMPLEMENTATIONS}
+    for key, allowed in choices.items():
+        if getattr(params, key) not in allowed:
+            raise UserError(f"job.{key}={getattr(params, key)!r}: expected one of "
+                            f"{', '.join(allowed)}")
+    if params.k < 1:
+        raise UserError(f"job.k={params.k}: must be at least 1 (neighbours per row)")
+    if not params.resolution > 0:
+        raise UserError(f"job.resolution={params.resolution}: must be > 0")
+    if not 0 < params.target_recall <= 1:
+        raise UserError(f"job.target_recall={params.target_recall}: expected a value in (0, 1]")
+
+
 def run(params: Params, data: DataConfig, ctx: RunContext) -> float:
     from engine._communities.detect import detect
     from engine._communities.features import make_features
     from engine._communities.knn_plan import plan_knn
 
-    if params.input not in INPUTS:
-        raise UserError(f"job.input={params.input!r}: expected one of {', '.join(INPUTS)}")
-    if not params.resolution > 0:
-        raise UserError(f"job.resolution={params.resolution}: must be > 0")
+    check(params, data)
     xp = ctx.backend.xp
     features = params.features
     if features == "auto":
@@ -151,8 +168,6 @@ def run(params: Params, data: DataConfig, ctx: RunContext) -> float:
     ctx.record(knn_dim=plan.reduce_dim or int(F.shape[1]))
     if method == "hnsw":
         ctx.record(knn_ef_search=plan.ef_search)
-    if not 0 < params.target_recall <= 1:
-        raise UserError(f"job.target_recall={params.target_recall}: expected a value in (0, 1]")
     knn_info: dict = {}  # what the search resolved (CPU ivf: nlist, nprobe)
     knn_params = dict(hnsw_m=params.hnsw_m, ef_construction=params.ef_construction,
                       ef_search=plan.ef_search, nlist=params.nlist, nprobe=plan.nprobe,

@@ -91,7 +91,7 @@ def load_votes(data: DataConfig, params: Params, seed: int, warnings: list[str] 
 def run(params: Params, data: DataConfig, ctx: RunContext) -> float:
     from engine._opinion import model, repness, votes
 
-    _check_params(params)
+    check(params, data)
     created = datetime.now(UTC)
     t0 = time.perf_counter()
     with ctx.stage("load"):
@@ -150,20 +150,21 @@ def run(params: Params, data: DataConfig, ctx: RunContext) -> float:
     return fit.silhouette
 
 
-def _check_params(params: Params) -> None:
+def check(params: Params, data: DataConfig) -> None:
     """Settings the clustering cannot run with, refused before the votes are read."""
     if params.base_k < 1:
         raise UserError(f"job.base_k={params.base_k}: must be at least 1 (base clusters)")
     if params.max_groups < 2:  # groups are chosen among k = 2..max_groups
         raise UserError(f"job.max_groups={params.max_groups}: must be at least 2")
+    mode = str(params.replay).lower()
+    if mode not in ("true", "false", "auto"):
+        raise UserError(f"job.replay={params.replay!r}: expected true, false or auto")
+    if mode != "false" and params.replay_every < 1:
+        raise UserError(f"job.replay_every={params.replay_every}: must be >= 1")
 
 
 def _replay_wanted(params: Params, m, source: str) -> bool:
     mode = str(params.replay).lower()
-    if mode not in ("true", "false", "auto"):
-        raise UserError(f"job.replay={params.replay!r}: expected true, false or auto")
-    if mode == "true" and params.replay_every < 1:
-        raise UserError("job.replay_every: must be >= 1")
     return mode == "true" or (mode == "auto" and source == "polis_export"
                               and len(m.vote) <= params.replay_max_votes)
 

@@ -47,6 +47,7 @@ def run(params: Params, data: DataConfig, ctx: RunContext) -> float:
     from engine._project.linear_map import LinearMap
     from engine.data import open_embeddings
 
+    check(params, data)
     source = open_embeddings(data, ctx.seed, dtype=None)  # float16 stays float16
     ctx.record(dim=source.dim)
     if params.projection_file:
@@ -92,7 +93,6 @@ def _fit(params: Params, data: DataConfig, source, ctx: RunContext):
 
     from engine._project import fit, ratings
 
-    _check_params(params)
     with ctx.stage("load ratings"):
         table, where = _load_ratings(params, data, source)
     with ctx.stage("join"):
@@ -141,7 +141,8 @@ def _fit(params: Params, data: DataConfig, source, ctx: RunContext):
     return lmap, mean_r[chosen]
 
 
-def _check_params(params: Params) -> None:
+def check(params: Params, data: DataConfig) -> None:
+    """Refuse settings the job cannot run with, before anything is read (one line, the key)."""
     from engine._project.fit import METHODS
 
     if params.method not in (*METHODS, "compare"):

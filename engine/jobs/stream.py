@@ -65,7 +65,7 @@ def run(params: Params, data: DataConfig, ctx: RunContext) -> float:
     from engine._stream import state as state_io
     from engine._stream.online import OnlineClustering
 
-    _check(params)
+    check(params, data)
     state_dir = Path(params.state_dir) if params.state_dir else ctx.path("state")
     remove_orphans(state_dir)  # a killed run's half-written state (the run dir's are gone)
     state_io.discard_pending(state_dir)  # a killed run's uncommitted state
@@ -134,7 +134,8 @@ def run(params: Params, data: DataConfig, ctx: RunContext) -> float:
 
 
 # -- checks ---------------------------------------------------------------------------------
-def _check(params: Params) -> None:
+def check(params: Params, data: DataConfig) -> None:
+    """Refuse settings the job cannot run with, before anything is read (one line, the key)."""
     if not 0.0 <= params.threshold <= 2.0:
         raise UserError(f"job.threshold={params.threshold}: a cosine distance in [0, 2]")
     if params.cap < 1:
