@@ -68,7 +68,7 @@ def run(params: Params, data: DataConfig, ctx: RunContext) -> float:
     check(params, data)
     state_dir = Path(params.state_dir) if params.state_dir else ctx.path("state")
     remove_orphans(state_dir)  # a killed run's half-written state (the run dir's are gone)
-    state_io.discard_pending(state_dir)  # a killed run's uncommitted state
+    state_io.recover(state_dir)  # a killed run's uncommitted state
     state = state_io.load(state_dir)
     batches = source.read(data, ctx.seed)
     if params.sort:
@@ -120,7 +120,7 @@ def run(params: Params, data: DataConfig, ctx: RunContext) -> float:
     with ctx.stage("outputs"):
         _write_outputs(params, state, ctx)
     with ctx.stage("save state"):
-        state_io.save_pending(state, state_dir)
+        state_io.save_pending(state, state_dir, ctx.run_id, ctx.path("metrics.json"))
     ctx.commits.append(lambda: state_io.commit(state_dir))
     # Every input row is either clustered or dropped (NaN/inf by the reader, zero length here).
     ctx.record(n_rows=stats.n, n_dropped_rows=total - stats.n, **stats.metrics(),
