@@ -136,6 +136,9 @@ def _unknown_key(exc: Exception, overrides: list[str]) -> str | None:
 
 
 def main() -> None:
+    from engine.compile_notice import announce_compiles
+
     logging.getLogger("numba").setLevel(logging.WARNING)
+    announce_compiles()
     preflight(sys.argv[1:])
     task()

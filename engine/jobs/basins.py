@@ -388,6 +388,11 @@ def _run(params: Params, data: DataConfig, ctx: RunContext, pool) -> float:
         pool.n = n_workers(params.workers, len(rows.ids))
         mapper = pool.map
         ctx.record(workers=pool.n)
+        if pool.n > 1:
+            from engine._basins.hdbscan_ops import compile_cpu_kernels
+
+            with ctx.stage("kernels"):  # compiled once here, not in every worker
+                compile_cpu_kernels(s.min_samples)
     early_grid = {"Ns": tuple(params.early_N), "Ss": tuple(params.early_S),
                   "Tqs": tuple(params.early_Tq), "k_fracs": tuple(params.early_k_frac)}
 
