@@ -81,13 +81,11 @@ def _boruvka(tree, distances, neighbors):
     disjoint_set = ds_rank_create(n)
     point_components = np.arange(n)
     node_components = np.full(tree.idx_start.shape[0], -1)
-    # A strided view, as parallel_boruvka passes it: the callees then share the versions
-    # compiled for parallel_boruvka (fast_hdbscan compiles it at import) instead of
-    # compiling a contiguous-array variant on a cold cache.
-    core = distances.T[-1]
+    core = np.ascontiguousarray(distances.T[-1])
     out = np.empty((n - 1, 3), dtype=np.float64)
     first = initialize_boruvka_from_knn(neighbors, distances, core, disjoint_set)
-    filled = _append_rows(out, 0, first)
+    out[: len(first)] = first
+    filled = len(first)
     update_component_vectors(tree, disjoint_set, node_components, point_components)
     n_components = len(np.unique(point_components))
     while n_components > 1:
@@ -95,19 +93,10 @@ def _boruvka(tree, distances, neighbors):
         new = merge_components(disjoint_set, cand_i, cand_d, point_components)
         n_components -= len(new)
         update_component_vectors(tree, disjoint_set, node_components, point_components)
-        filled = _append_rows(out, filled, new)
+        out[filled: filled + len(new)] = new
+        filled += len(new)
     out[:, 2] = np.sqrt(out[:, 2])
     return out
-
-
-@numba.njit(cache=True)
-def _append_rows(out, at, rows):
-    """out[at : at + len(rows)] = rows, element by element: a slice assignment compiles
-    Numba's shape-mismatch error path (string formatting), seconds on a cold cache."""
-    for r in range(rows.shape[0]):
-        for c in range(rows.shape[1]):
-            out[at + r, c] = rows[r, c]
-    return at + rows.shape[0]
 
 
 def sample_spanning_tree(X_bin: np.ndarray, rd: np.ndarray, nb: np.ndarray, idx: np.ndarray,
