@@ -149,11 +149,14 @@ def show_help(args: list[str]) -> None:
 
 
 def main() -> None:
+    from engine.compile_notice import announce_compiles
+
     logging.getLogger("numba").setLevel(logging.WARNING)
     from engine.cli_help import wants_help
 
     if wants_help(sys.argv[1:]):
         show_help(sys.argv[1:])
         return
+    announce_compiles()
     preflight(sys.argv[1:])
     task()

@@ -2,7 +2,9 @@
 
 Job adapters receive a `RunContext`; the algorithms below them take arrays and parameters.
 `metrics.json` is written last by `finish()`, so its presence means the run completed; what
-a run changes outside its directory is committed by `finish()` just before it.
+a run changes outside its directory (the stream's state) is committed by `finish()` just after
+it, and a commit cut off by a kill is completed by the next run, which finds the run's id in
+its metrics.json.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import contextlib
 import logging
 import sys
 import time
+import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,8 +40,10 @@ class RunContext:
     show_progress: bool = field(default_factory=lambda: sys.stderr.isatty())
     metrics: dict[str, Any] = field(default_factory=dict)
     # Steps that make the run's effects outside its directory final (the stream's state):
-    # run by finish() just before metrics.json, so that they commit with the outputs.
+    # run by finish() just after metrics.json, which records `run_id` so that the next run
+    # can tell whether a pending effect belongs to a finished run (roll forward) or not.
     commits: list[Callable[[], None]] = field(default_factory=list)
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex)
 
     def __post_init__(self) -> None:
         self.out_dir = Path(self.out_dir)
@@ -83,11 +88,11 @@ class RunContext:
     def finish(self, objective: float) -> float:
         """Write metrics.json last; returns the objective for Hydra sweepers."""
         self.complete(objective)
-        write.write_json(self.metrics, self.path("metrics.json"))
         return float(objective)
 
     def complete(self, objective: float) -> None:
-        """The run's closing metrics (objective, backend, versions, ...) and its commits."""
+        """The run's closing metrics (objective, backend, versions, ...), metrics.json, then
+        the commits that must follow it (the stream's state: see engine._stream.state)."""
         self.metrics["objective"] = float(objective)
         self.metrics["backend"] = self.backend.name
         self.metrics["device"] = self.backend.device
@@ -98,9 +103,10 @@ class RunContext:
                                      "misses": self.cache.misses}
         if self.cluster is not None:
             self.metrics["cluster"] = self.cluster.describe()
+        self.metrics["run_id"] = self.run_id
+        write.write_json(self.metrics, self.path("metrics.json"))
         for commit in self.commits:
             commit()
-
 
 def progress(items: Iterable[T], total: int | None, desc: str, bar: bool) -> Iterator[T]:
     if total is None and hasattr(items, "__len__"):

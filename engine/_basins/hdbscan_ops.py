@@ -62,6 +62,17 @@ def labels_cpu_samples(X: np.ndarray, samples: np.ndarray, min_samples: int,
     return out
 
 
+def compile_cpu_kernels(min_samples: int) -> None:
+    """Compile (or load from Numba's cache) the kernels of `labels_cpu_samples` here, before
+    worker processes start: on a cold cache each worker would otherwise compile the same
+    kernels at the same time (a minute each on a laptop), and silently."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(max(200, 8 * (min_samples + 1)), 3))
+    samples = np.sort(rng.permuted(np.tile(np.arange(len(X)), (2, 1)), axis=1)[:, :len(X) // 2],
+                      axis=1)
+    labels_cpu_samples(X, samples, min_samples, [5, 10])
+
+
 def labels_from_spanning_tree(mst: np.ndarray, sizes: list[int]) -> list[np.ndarray]:
     """fast_hdbscan's `clusters_from_spanning_tree` labels (EOM selection, defaults) for
     several min_cluster_size values: the sorted tree and its single-linkage hierarchy are

@@ -50,6 +50,7 @@ class Rows:
     favorites: np.ndarray
     coord_names: list[str] = field(default_factory=list)
     start: np.datetime64 | None = None  # the time of day 0
+    n_dropped: int = 0  # invalid input rows left out (data.drop_invalid=true)
 
     def permuted_times(self, seed: int, draw: int = 0) -> Rows:
         """A null draw's rows: times shuffled across rows, positions and counts kept."""

@@ -2,12 +2,16 @@
 per (user, cluster) sums, the user ids, the parameters it was built with and the time of the
 latest message. One `state.npz` written atomically (temp file + rename), so an interrupted run
 leaves the previous state whole; loading it continues exactly where the last run stopped.
-A run saves its new state as pending and commits it with its outputs (just before
-metrics.json): a run killed after saving can be rerun, since the state is still the old one.
+A run saves its new state as pending, marked with the run's id, and commits it just after
+its metrics.json (which holds the same id). The next run using the state directory settles a
+pending state a killed run left (`recover`): committed when that run's metrics.json exists
+(the run finished; only the rename was cut off), discarded otherwise, so that rerunning the
+killed run starts from the state it started from.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,10 +21,12 @@ import numpy as np
 from engine._stream.online import Centroids
 from engine._stream.participation import Participation
 from engine.errors import UserError
-from engine.io.write import write_npz
+from engine.io.write import write_npz, write_text
 
 FILE = "state.npz"
 PENDING = ".pending-state.npz"  # a run's new state until the run commits (see `commit`)
+PENDING_RUN = ".pending-state.run.json"  # which run commits it (the state itself stays the
+# same bytes for the same messages)
 FORMAT = 1
 
 
@@ -57,20 +63,39 @@ def save(state: StreamState, directory: str | Path, name: str = FILE) -> Path:
     )
 
 
-def save_pending(state: StreamState, directory: str | Path) -> Path:
-    """Save `state` beside the current one without replacing it: a run killed before it
-    commits leaves the state as it found it, so that rerunning the run works."""
-    return save(state, directory, PENDING)
+def save_pending(state: StreamState, directory: str | Path, run_id: str,
+                 metrics: str | Path) -> Path:
+    """Save `state` beside the current one without replacing it, marked with the run that
+    commits it (its id, and the metrics.json that run writes when it finishes)."""
+    path = save(state, directory, PENDING)
+    write_text(json.dumps({"run_id": run_id, "metrics": str(metrics)}),
+               Path(directory) / PENDING_RUN)
+    return path
 
 
 def commit(directory: str | Path) -> None:
     """Make the pending state the state (one rename: atomic)."""
     os.replace(Path(directory) / PENDING, Path(directory) / FILE)
+    (Path(directory) / PENDING_RUN).unlink(missing_ok=True)
 
 
-def discard_pending(directory: str | Path) -> None:
-    """Drop the pending state of a run that was killed before it committed."""
-    (Path(directory) / PENDING).unlink(missing_ok=True)
+def recover(directory: str | Path) -> None:
+    """Settle the pending state of a run killed before it committed: commit it when that run
+    finished (its metrics.json holds its id), else discard it."""
+    pending, mark = Path(directory) / PENDING, Path(directory) / PENDING_RUN
+    if not pending.exists():
+        mark.unlink(missing_ok=True)
+        return
+    try:
+        run = json.loads(mark.read_text())
+        finished = json.loads(Path(run["metrics"]).read_text()).get("run_id") == run["run_id"]
+    except (OSError, ValueError, KeyError):  # no mark or no metrics.json: not finished
+        finished = False
+    if finished:
+        commit(directory)
+    else:
+        pending.unlink()
+        mark.unlink(missing_ok=True)
 
 
 def load(directory: str | Path) -> StreamState | None:

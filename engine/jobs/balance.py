@@ -69,14 +69,14 @@ class Rows:
 
 
 def run(params: Params, data: DataConfig, ctx: RunContext) -> float:
-    check(params)
+    check(params, data)
     with ctx.stage("load"):
         rows = _read_rows(data, ctx.seed)
     return compute(params, rows, ctx)
 
 
-def check(params: Params) -> None:
-    """Settings refused before any row is read."""
+def check(params: Params, data: DataConfig | None = None) -> None:
+    """Refuse settings the job cannot run with, before anything is read (one line, the key)."""
     from engine._balance.matching import METHODS
 
     if params.method not in METHODS:
@@ -84,18 +84,18 @@ def check(params: Params) -> None:
     if params.method == "auction" and not params.eps > 0:
         raise UserError(f"job.eps={params.eps}: must be > 0")
     if params.max_users_per_cluster < 0:
-        raise UserError("job.max_users_per_cluster must be >= 0 (0: no cap)")
+        raise UserError(f"job.max_users_per_cluster={params.max_users_per_cluster}: "
+                        "must be >= 0 (0: no cap)")
     if params.tile_mb < 1:
         raise UserError(f"job.tile_mb={params.tile_mb}: must be at least 1 (MiB per block)")
 
 
 def compute(params: Params, rows: Rows, ctx: RunContext) -> float:
     """Pairs, matching, scores and tables of loaded rows: the job after `load`, shared by
-    `python -m engine job=balance` and `engine.balance`."""
+    `python -m engine job=balance` and `engine.balance` (both `check` the settings first)."""
     from engine._balance.groups import build_groups, check_embeddings
     from engine._balance.matching import MatchOptions, match_pairs
 
-    check(params)
     cluster, user, category, emb, ids, where = (rows.cluster, rows.user, rows.category,
                                                 rows.embeddings, rows.ids, rows.where)
     check_embeddings(emb, ids, where)

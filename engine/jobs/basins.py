@@ -114,6 +114,16 @@ class Params(Settings, _Name):
 
 def settings_of(p: Params) -> Settings:
     """The pipeline settings of the job's parameters, validated."""
+    check(p)
+    s = Settings(**{f.name: getattr(p, f.name) for f in fields(Settings)})
+    if p.lambda_factor is not None:
+        s = replace(s, recency_lambda=p.lambda_factor * math.log(2) / p.bin_size_days)
+    return s
+
+
+def check(p: Params, data: DataConfig | None = None) -> None:
+    """Refuse settings the job cannot run with, before anything is read (one line, the key)."""
+    _check_grid(p)
     if p.low_cosample not in ("shrink", "drop"):
         raise UserError(f"job.low_cosample={p.low_cosample!r}: expected shrink or drop")
     if p.workers < 0:
@@ -134,10 +144,47 @@ def settings_of(p: Params) -> Settings:
         raise UserError(f"job.objective={p.objective!r}: expected one of {', '.join(OBJECTIVES)}")
     if p.detect_bins < 1:
         raise UserError(f"job.detect_bins={p.detect_bins}: must be >= 1")
-    s = Settings(**{f.name: getattr(p, f.name) for f in fields(Settings)})
-    if p.lambda_factor is not None:
-        s = replace(s, recency_lambda=p.lambda_factor * math.log(2) / p.bin_size_days)
-    return s
+
+
+def _check_grid(p: Params) -> None:
+    """The tuned values, and their candidate lists with `job.tune=true`. The single values
+    are checked with tuning too: tuning replaces them, so a bad one would pass unnoticed."""
+    positive = {"bin_size_days": [p.bin_size_days]}
+    fractions = {"min_cluster_frac": [p.min_cluster_frac]}
+    at_least_0 = {"alpha": [p.alpha], "recency_lambda": [p.recency_lambda],
+                  "lambda_factor": [] if p.lambda_factor is None else [p.lambda_factor]}
+    if p.tune:
+        positive["bin_size_candidates"] = p.bin_size_candidates
+        fractions["min_cluster_frac_candidates"] = p.min_cluster_frac_candidates
+        at_least_0.update(lambda_factors=p.lambda_factors, alpha_candidates=p.alpha_candidates)
+        for key in ("bin_size_candidates", "min_cluster_frac_candidates", "lambda_factors",
+                    "alpha_candidates"):
+            if not getattr(p, key):
+                raise UserError(f"job.{key}=[]: name at least one value to tune over "
+                                "(or set job.tune=false)")
+        if p.max_combos is not None and p.max_combos < 1:
+            raise UserError(f"job.max_combos={p.max_combos}: must be >= 1 (or null: all)")
+    for key, values in positive.items():
+        for v in values:
+            if not v > 0:
+                raise UserError(f"job.{key}={_listed(getattr(p, key))}: {v} is not > 0")
+    for key, values in fractions.items():
+        for v in values:
+            if not 0 < v <= 1:
+                raise UserError(f"job.{key}={_listed(getattr(p, key))}: {v} is not a fraction "
+                                "in (0, 1] of the bin's rows")
+    for key, values in at_least_0.items():
+        for v in values:
+            if not v >= 0:
+                raise UserError(f"job.{key}={_listed(getattr(p, key))}: {v} is negative")
+    if not 0 < p.train_split < 1:
+        raise UserError(f"job.train_split={p.train_split}: expected a fraction in (0, 1)")
+    if p.final_n_bootstrap is not None and p.final_n_bootstrap < 1:
+        raise UserError(f"job.final_n_bootstrap={p.final_n_bootstrap}: must be >= 1")
+
+
+def _listed(value) -> str:
+    return f"[{','.join(f'{v:g}' for v in value)}]" if isinstance(value, list) else f"{value:g}"
 
 
 # -- input ------------------------------------------------------------------------------------
@@ -156,7 +203,7 @@ def _counts(table: pa.Table, name: str, where: str, warnings: list[str]) -> np.n
 
 def load_rows(p: Params, data: DataConfig, seed: int):
     """(Rows, warnings, planted topics or None) from data=synthetic or a data=files table."""
-    topics = None
+    topics, dropped = None, 0  # dropped: rows the embeddings' reader left out
     if data.name == "synthetic" and data.planted:
         from engine.data import planted_truth
         from engine.synthetic import planted
@@ -186,22 +233,25 @@ def load_rows(p: Params, data: DataConfig, seed: int):
         table = batch.table
         q = source.truth.q[:, [AXES.index(c) for c in names]]
         coords = batch.embeddings.astype(np.float64) @ q
-        topics = source.topics()
+        topics, dropped = source.topics(), source.dropped
         where = "synthetic tweets"
         time_col = "datetime"
     elif data.name == "files":
         if not data.path:
             raise UserError("data=files needs data.path=FILE|DIR|GLOB")
         table, where = read_tables(data.path)
-        rows, warnings = rows_of_table(p, table, where, data.id_column, data.time_column)
+        rows, warnings = rows_of_table(p, table, where, data.id_column, data.time_column,
+                                       data.drop_invalid)
         return rows, warnings, topics
     else:
         raise UserError(f"data={data.name!r}: job=basins reads data=synthetic or data=files")
-    rows, warnings = _rows(p, table, coords, names, where, data.id_column, time_col)
+    rows, warnings = _rows(p, table, coords, names, where, data.id_column, time_col,
+                           data.drop_invalid, dropped)
     return rows, warnings, topics
 
 
-def rows_of_table(p: Params, table: pa.Table, where: str, id_column: str, time_column: str):
+def rows_of_table(p: Params, table: pa.Table, where: str, id_column: str, time_column: str,
+                  drop_invalid: bool = False):
     """(Rows, warnings) of a table with the `job.coords` columns (default: the good-faith axes
     it has), a time column and the retweet / favourite counts."""
     names = list(p.coords) or [c for c in AXES if c in table.column_names]
@@ -212,11 +262,12 @@ def rows_of_table(p: Params, table: pa.Table, where: str, id_column: str, time_c
             raise UserError(f"{where}: no column {c!r}")
     coords = np.stack([table.column(c).to_numpy(zero_copy_only=False).astype(np.float64)
                        for c in names], 1)
-    return _rows(p, table, coords, names, where, id_column, time_column)
+    return _rows(p, table, coords, names, where, id_column, time_column, drop_invalid)
 
 
 def _rows(p: Params, table: pa.Table, coords: np.ndarray, names: list[str], where: str,
-          id_column: str, time_col: str):
+          id_column: str, time_col: str, drop_invalid: bool = False, dropped: int = 0):
+    """`dropped`: rows the embeddings' reader already left out (counted in n_dropped)."""
     from engine._basins.bins import to_days
     from engine._basins.settings import Rows
     from engine.io.times import to_datetime64
@@ -225,16 +276,21 @@ def _rows(p: Params, table: pa.Table, coords: np.ndarray, names: list[str], wher
     ids = table.column(id_column).to_numpy(zero_copy_only=False)
     times = to_datetime64(table.column(time_col), f"{where}: column {time_col!r}", ids)
     bad = ~np.isfinite(coords).all(1)
-    if bad.any():
+    if bad.any() and not drop_invalid:
         raise UserError(f"{where}: coordinates {names} missing or not finite at id "
-                        f"{ids[np.flatnonzero(bad)[0]]!r}")
+                        f"{ids[bad][:1].tolist()[0]!r} (set data.drop_invalid=true to "
+                        "drop such rows)")
+    if bad.any():
+        table, coords, ids, times = (table.filter(pa.array(~bad)), coords[~bad], ids[~bad],
+                                     times[~bad])
     if len(coords) and not np.any(np.ptp(coords, axis=0) > 0):
         raise UserError(f"{where}: all rows have identical coordinates {names}; "
                         "nothing to cluster")
     rows = Rows(ids, to_days(times) if len(times) else np.zeros(0), coords,
                 _counts(table, p.retweet_column, where, warnings),
                 _counts(table, p.favorite_column, where, warnings), names,
-                times.min() if len(times) else None)
+                times.min() if len(times) else None,
+                n_dropped=int(bad.sum()) + dropped)
     for w in warnings:
         log.warning(w)
     return rows, warnings
@@ -245,7 +301,7 @@ def read_tables(path: str) -> tuple[pa.Table, str]:
     import pyarrow.feather as feather
     import pyarrow.parquet as pq
 
-    from engine.io.embeddings import TABLE_SUFFIXES, expand_paths
+    from engine.io.embeddings import TABLE_SUFFIXES, check_csv_text, expand_paths
 
     files = expand_paths(path, TABLE_SUFFIXES)
     parts = []
@@ -255,6 +311,7 @@ def read_tables(path: str) -> tuple[pa.Table, str]:
                 parts.append(pq.read_table(f))
             elif f.suffix.lower() == ".csv":
                 parts.append(pacsv.read_csv(f))
+                check_csv_text(parts[-1].schema, f)
             else:
                 parts.append(feather.read_table(f))
         except (pa.ArrowInvalid, OSError) as exc:
@@ -312,7 +369,7 @@ def assignments_table(part: str, rows, result) -> pa.Table:
 
 # -- run --------------------------------------------------------------------------------------
 def run(params: Params, data: DataConfig, ctx: RunContext) -> float:
-    settings_of(params)  # refused before the rows are read
+    check(params, data)  # refused before the rows are read
     with ctx.stage("load"):
         rows, warnings, _ = load_rows(params, data, ctx.seed)
     return compute(params, rows, warnings, ctx)
@@ -335,7 +392,8 @@ def _run(params: Params, rows, warnings: list[str], ctx: RunContext, pool) -> fl
     from engine._basins.bins import split_point
 
     s = settings_of(params)
-    ctx.record(n_rows=len(rows.ids), coords=rows.coord_names, input_warnings=warnings)
+    ctx.record(n_rows=len(rows.ids), coords=rows.coord_names, input_warnings=warnings,
+               n_dropped_rows=rows.n_dropped)
     if len(rows.ids) == 0:
         raise UserError("no rows to cluster")
     span = float(rows.days.max() - rows.days.min())
@@ -355,6 +413,11 @@ def _run(params: Params, rows, warnings: list[str], ctx: RunContext, pool) -> fl
         pool.n = n_workers(params.workers, len(rows.ids))
         mapper = pool.map
         ctx.record(workers=pool.n)
+        if pool.n > 1:
+            from engine._basins.hdbscan_ops import compile_cpu_kernels
+
+            with ctx.stage("kernels"):  # compiled once here, not in every worker
+                compile_cpu_kernels(s.min_samples)
     early_grid = {"Ns": tuple(params.early_N), "Ss": tuple(params.early_S),
                   "Tqs": tuple(params.early_Tq), "k_fracs": tuple(params.early_k_frac)}
 

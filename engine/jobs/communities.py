@@ -128,8 +128,28 @@ def _load_activations(params: Params, data: DataConfig, ctx: RunContext):
     return L.align(L.read_layers(path, params.prompt_column)), None
 
 
+def check(params: Params, data: DataConfig | None = None) -> None:
+    """Refuse settings the job cannot run with, before anything is read (one line, the key)."""
+    from engine._communities.features import FEATURES
+    from engine._communities.graph import MODES
+    from engine.ops.leiden import IMPLEMENTATIONS
+
+    choices = {"input": INPUTS, "features": (*FEATURES, "auto"), "graph": MODES,
+               "leiden": IMPLEMENTATIONS}
+    for key, allowed in choices.items():
+        if getattr(params, key) not in allowed:
+            raise UserError(f"job.{key}={getattr(params, key)!r}: expected one of "
+                            f"{', '.join(allowed)}")
+    if params.k < 1:
+        raise UserError(f"job.k={params.k}: must be at least 1 (neighbours per row)")
+    if not params.resolution > 0:
+        raise UserError(f"job.resolution={params.resolution}: must be > 0")
+    if not 0 < params.target_recall <= 1:
+        raise UserError(f"job.target_recall={params.target_recall}: expected a value in (0, 1]")
+
+
 def run(params: Params, data: DataConfig, ctx: RunContext) -> float:
-    check(params)
+    check(params, data)
     with ctx.stage("load"):
         if params.input == "embeddings":
             ids, X, truth = _load_embeddings(data, ctx)
@@ -140,14 +160,6 @@ def run(params: Params, data: DataConfig, ctx: RunContext) -> float:
     return compute(params, inputs, ctx)
 
 
-def check(params: Params) -> None:
-    """Settings refused before any row is read."""
-    if params.input not in INPUTS:
-        raise UserError(f"job.input={params.input!r}: expected one of {', '.join(INPUTS)}")
-    if not params.resolution > 0:
-        raise UserError(f"job.resolution={params.resolution}: must be > 0")
-
-
 def activation_inputs(aligned, truth, ctx: RunContext) -> Inputs:
     ctx.record(layers=aligned.names, prompts_per_layer=aligned.n_all,
                removed_per_layer=aligned.removed)
@@ -156,12 +168,12 @@ def activation_inputs(aligned, truth, ctx: RunContext) -> Inputs:
 
 def compute(params: Params, inputs: Inputs, ctx: RunContext) -> float:
     """Features, kNN graph, Leiden and diagnostics of loaded inputs: the job after `load`,
-    shared by `python -m engine job=communities` and `engine.communities`."""
+    shared by `python -m engine job=communities` and `engine.communities` (both `check`
+    the settings first)."""
     from engine._communities.detect import detect
     from engine._communities.features import make_features
     from engine._communities.knn_plan import plan_knn
 
-    check(params)
     xp = ctx.backend.xp
     features = params.features
     if features == "auto":
@@ -185,8 +197,6 @@ def compute(params: Params, inputs: Inputs, ctx: RunContext) -> float:
     ctx.record(knn_dim=plan.reduce_dim or int(F.shape[1]))
     if method == "hnsw":
         ctx.record(knn_ef_search=plan.ef_search)
-    if not 0 < params.target_recall <= 1:
-        raise UserError(f"job.target_recall={params.target_recall}: expected a value in (0, 1]")
     knn_info: dict = {}  # what the search resolved (CPU ivf: nlist, nprobe)
     knn_params = dict(hnsw_m=params.hnsw_m, ef_construction=params.ef_construction,
                       ef_search=plan.ef_search, nlist=params.nlist, nprobe=plan.nprobe,

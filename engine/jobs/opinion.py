@@ -102,7 +102,7 @@ class Votes:
 
 
 def run(params: Params, data: DataConfig, ctx: RunContext) -> float:
-    check(params)
+    check(params, data)
     with ctx.stage("load"):
         warnings: list[str] = []
         m, reference, ref_name = load_votes(data, params, ctx.seed, warnings)
@@ -112,10 +112,9 @@ def run(params: Params, data: DataConfig, ctx: RunContext) -> float:
 
 def compute(params: Params, loaded: Votes, ctx: RunContext) -> float:
     """Groups, statistics and tables of loaded votes: the job after `load`, shared by
-    `python -m engine job=opinion` and `engine.opinion`."""
+    `python -m engine job=opinion` and `engine.opinion` (both `check` the settings first)."""
     from engine._opinion import model, repness, votes
 
-    check(params)
     created = datetime.now(UTC)
     t0 = time.perf_counter()
     m, reference, ref_name = loaded.matrix, loaded.reference, loaded.reference_name
@@ -172,20 +171,21 @@ def compute(params: Params, loaded: Votes, ctx: RunContext) -> float:
     return fit.silhouette
 
 
-def check(params: Params) -> None:
+def check(params: Params, data: DataConfig | None = None) -> None:
     """Settings the clustering cannot run with, refused before the votes are read."""
     if params.base_k < 1:
         raise UserError(f"job.base_k={params.base_k}: must be at least 1 (base clusters)")
     if params.max_groups < 2:  # groups are chosen among k = 2..max_groups
         raise UserError(f"job.max_groups={params.max_groups}: must be at least 2")
+    mode = str(params.replay).lower()
+    if mode not in ("true", "false", "auto"):
+        raise UserError(f"job.replay={params.replay!r}: expected true, false or auto")
+    if mode != "false" and params.replay_every < 1:
+        raise UserError(f"job.replay_every={params.replay_every}: must be >= 1")
 
 
 def _replay_wanted(params: Params, m, polis_export: bool) -> bool:
     mode = str(params.replay).lower()
-    if mode not in ("true", "false", "auto"):
-        raise UserError(f"job.replay={params.replay!r}: expected true, false or auto")
-    if mode == "true" and params.replay_every < 1:
-        raise UserError("job.replay_every: must be >= 1")
     return mode == "true" or (mode == "auto" and polis_export
                               and len(m.vote) <= params.replay_max_votes)
 

@@ -8,13 +8,17 @@ report.html); stages hand data on through files:
 - balance scores user pairs inside the communities, from `balance_input.parquet`
   (id, user, category, embedding, cluster = community).
 Stage parameters are the jobs' own: `job.basins.n_bootstrap=20`, `job.project.method=ols`.
+Every stage's settings are checked (each job's own `check`) before the first stage runs, and
+an error names the full key (`job.communities.k=0`, not `job.k=0`).
 The objective is the basins stage's continuation AUROC (the seed's tuning objective).
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,24 +55,54 @@ HEADLINES = {
 }
 
 
-def run(params: Params, data: DataConfig, ctx: RunContext) -> float:
+def stage_params(params: Params) -> dict[str, tuple[Any, Any]]:
+    """(job module, its parameters as the pipeline runs it) per stage, in order."""
+    coords = list(params.basins.coords) or list(params.project.axes)
+    return {"project": (project, params.project),
+            "basins": (basins, dataclasses.replace(params.basins, coords=coords)),
+            "communities": (communities,
+                            dataclasses.replace(params.communities, input="embeddings")),
+            "balance": (balance, params.balance)}
+
+
+def check(params: Params, data: DataConfig) -> None:
+    """Every stage's settings, before the first stage runs (a late stage's bad setting
+    would otherwise fail after the earlier stages had run for minutes)."""
     if data.name not in ("synthetic", "files"):
         raise UserError(f"data={data.name!r}: job=pipeline needs tweet embeddings "
                         "(data=synthetic or data=files)")
+    for name, (module, p) in stage_params(params).items():
+        with qualified_keys(name):
+            module.check(p, data)
+
+
+# A setting named in a stage's message, `job.k`: not part of a path or of a longer name.
+_JOB_KEY = re.compile(r"(?<![\w./\\-])job\.(?=\w)")
+
+
+@contextlib.contextmanager
+def qualified_keys(name: str):
+    """A stage's user errors name its settings as the pipeline's keys: job.<name>.<key>."""
+    try:
+        yield
+    except UserError as exc:
+        raise UserError(_JOB_KEY.sub(f"job.{name}.", str(exc))) from exc
+
+
+def run(params: Params, data: DataConfig, ctx: RunContext) -> float:
+    check(params, data)
+    stages = stage_params(params)
     results: dict[str, dict[str, Any]] = {}
 
-    projected = stage(ctx, "project", project, params.project, data, results)
+    projected = stage(ctx, "project", *stages["project"], data, results)
     with ctx.stage("held-out predictions"):
         write_heldout_predictions(params.project, data, ctx, projected)
-    coords = list(params.basins.coords) or list(params.project.axes)
     basins_data = files_config(data, projected / "projected.parquet")
-    stage(ctx, "basins", basins, dataclasses.replace(params.basins, coords=coords),
-          basins_data, results)
-    found = stage(ctx, "communities", communities,
-                  dataclasses.replace(params.communities, input="embeddings"), data, results)
+    stage(ctx, "basins", *stages["basins"], basins_data, results)
+    found = stage(ctx, "communities", *stages["communities"], data, results)
     with ctx.stage("balance input"):
         table_path = write_balance_input(data, found / "labels.parquet", ctx)
-    stage(ctx, "balance", balance, params.balance, files_config(data, table_path), results)
+    stage(ctx, "balance", *stages["balance"], files_config(data, table_path), results)
 
     ctx.record(n_rows=results["project"].get("n_rows", 0),
                n_dropped_rows=results["project"].get("n_dropped_rows", 0),
@@ -88,7 +122,7 @@ def stage(ctx: RunContext, name: str, module, params, data: DataConfig,
     sub = RunContext(out_dir=ctx.path(name), backend=ctx.backend, seed=ctx.seed,
                      cache_dir=ctx.cache_dir, cluster=ctx.cluster,
                      show_progress=ctx.show_progress)
-    with ctx.stage(name):
+    with ctx.stage(name), qualified_keys(name):
         objective = module.run(params, data, sub)
         write_report_safely(sub, name, objective)
         sub.finish(objective)

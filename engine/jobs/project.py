@@ -47,6 +47,7 @@ class Params:
 def run(params: Params, data: DataConfig, ctx: RunContext) -> float:
     from engine.data import open_embeddings
 
+    check(params, data)
     source = open_embeddings(data, ctx.seed, dtype=None)  # float16 stays float16
     return compute(params, source, lambda: _load_ratings(params, data, source), ctx)
 
@@ -101,7 +102,6 @@ def _fit(params: Params, load_ratings: Callable[[], tuple], source, ctx: RunCont
 
     from engine._project import fit, ratings
 
-    _check_params(params)
     with ctx.stage("load ratings"):
         table, where = load_ratings()
     with ctx.stage("join"):
@@ -150,7 +150,8 @@ def _fit(params: Params, load_ratings: Callable[[], tuple], source, ctx: RunCont
     return lmap, mean_r[chosen]
 
 
-def _check_params(params: Params) -> None:
+def check(params: Params, data: DataConfig) -> None:
+    """Refuse settings the job cannot run with, before anything is read (one line, the key)."""
     from engine._project.fit import METHODS
 
     if params.method not in (*METHODS, "compare"):

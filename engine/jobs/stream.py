@@ -64,7 +64,7 @@ ASSIGNMENT_COLUMNS = ("cluster_id", "confidence", "new_cluster")
 def run(params: Params, data: DataConfig, ctx: RunContext) -> float:
     from engine._stream import source
 
-    check(params)
+    check(params, data)
     return compute(params, source.read(data, ctx.seed), lambda: source.count(data, ctx.seed),
                    source.describe(data), ctx, drop_invalid=data.drop_invalid,
                    batch_rows=data.batch_rows)
@@ -74,13 +74,13 @@ def compute(params: Params, batches: Iterable, count: Callable[[], int], where: 
             ctx: RunContext, drop_invalid: bool = False, batch_rows: int = 65536) -> float:
     """Cluster `batches` of messages (`engine._stream.source.Messages`, `count()` of them in
     all, rows before any is dropped) from the state in `job.state_dir` on, write the outputs
-    and the new state. Shared by `python -m engine job=stream` and `engine.stream`."""
+    and the new state. Shared by `python -m engine job=stream` and `engine.stream` (both
+    `check` the settings first)."""
     from engine._stream import state as state_io
 
-    check(params)
     state_dir = Path(params.state_dir) if params.state_dir else ctx.path("state")
     remove_orphans(state_dir)  # a killed run's half-written state (the run dir's are gone)
-    state_io.discard_pending(state_dir)  # a killed run's uncommitted state
+    state_io.recover(state_dir)  # a killed run's uncommitted state: commit or discard it
     clusterer = Clusterer(params, ctx.backend, state_io.load(state_dir), str(state_dir))
     if params.sort:
         with ctx.stage("sort"):
@@ -115,7 +115,7 @@ def compute(params: Params, batches: Iterable, count: Callable[[], int], where: 
     with ctx.stage("outputs"):
         _write_outputs(params, state, ctx)
     with ctx.stage("save state"):
-        state_io.save_pending(state, state_dir)
+        state_io.save_pending(state, state_dir, ctx.run_id, ctx.path("metrics.json"))
     ctx.commits.append(lambda: state_io.commit(state_dir))
     # Every input row is either clustered or dropped (NaN/inf by the reader, zero length here).
     ctx.record(n_rows=stats.n, n_dropped_rows=total - stats.n, **stats.metrics(),
@@ -161,7 +161,8 @@ class Clusterer:
 
 
 # -- checks ---------------------------------------------------------------------------------
-def check(params: Params) -> None:
+def check(params: Params, data: DataConfig | None = None) -> None:
+    """Refuse settings the job cannot run with, before anything is read (one line, the key)."""
     if not 0.0 <= params.threshold <= 2.0:
         raise UserError(f"job.threshold={params.threshold}: a cosine distance in [0, 2]")
     if params.cap < 1:

@@ -28,9 +28,14 @@ class Params:
     row_group_rows: int = 65536
 
 
-def run(params: Params, data: DataConfig, ctx: RunContext) -> float:
+def check(params: Params, data: DataConfig) -> None:
+    """Refuse settings the job cannot run with (one line, the key)."""
     if params.row_group_rows < 1:
         raise UserError(f"job.row_group_rows={params.row_group_rows}: must be at least 1")
+
+
+def run(params: Params, data: DataConfig, ctx: RunContext) -> float:
+    check(params, data)
     if data.planted:
         return _run_planted(params, data, ctx)
     source = open_embeddings(DataConfig(**{**vars(data), "name": "synthetic",

@@ -67,3 +67,25 @@ def test_without_drop_invalid_the_nan_row_is_an_error(run_job, tweets_with_inval
         run_job("job=communities", "data=files", f"data.path={path}")
 
 
+
+
+def test_basins_counts_rows_without_coordinates(run_job, tweets_with_invalid_rows, tmp_path):
+    # Coordinates as the project job writes them, one row's missing (NaN).
+    import pyarrow as pa
+
+    table = pq.read_table(tweets_with_invalid_rows / "tweets.parquet")
+    emb = table.column("embedding").combine_chunks().flatten().to_numpy().reshape(len(table), -1)
+    x, y = emb[:, 0].astype(np.float64), emb[:, 1].astype(np.float64)
+    x[10] = np.nan
+    path = tmp_path / "projected.parquet"
+    pq.write_table(pa.table({"id": table.column("id"), "datetime": table.column("datetime"),
+                             "x": x, "y": y}), path)
+    settings = ("job=basins", "data=files", f"data.path={path}", "job.coords=[x,y]",
+                "job.tune=false", "job.bin_size_days=14", "job.n_bootstrap=3",
+                "job.null_model=false")
+    _, _, metrics = run_job(*settings, "data.drop_invalid=true")
+    assert metrics["n_dropped_rows"] == 1 and metrics["n_rows"] == 1499
+    from engine.errors import UserError
+
+    with pytest.raises(UserError, match=r"not finite at id 10 .*data.drop_invalid=true"):
+        run_job(*settings)

@@ -206,9 +206,10 @@ def test_bad_config_and_missing_columns(run_job, tmp_path):
         run_job(*files(path, "job.users=[nobody]"))
 
 
-def _killed_before_metrics(out, *overrides):
+def _killed_before_metrics(out, *overrides, after_metrics: bool = False):
     """A run killed after its job wrote every output and saved its state, before metrics.json
-    (what `kill -9` after the "save state" stage leaves): the job runs, finish() never does."""
+    (what `kill -9` after the "save state" stage leaves): the job runs, finish() never does.
+    With `after_metrics`, killed between metrics.json and the state's commit instead."""
     from omegaconf import OmegaConf
 
     from engine.backend import cpu_backend
@@ -218,8 +219,11 @@ def _killed_before_metrics(out, *overrides):
 
     cfg = compose("backend=cpu", *overrides)
     ctx = RunContext(out_dir=out, backend=cpu_backend(), seed=cfg.seed)
-    stream.run(OmegaConf.to_object(cfg.job), OmegaConf.to_object(cfg.data), ctx)
-    assert not (out / "metrics.json").exists()
+    objective = stream.run(OmegaConf.to_object(cfg.job), OmegaConf.to_object(cfg.data), ctx)
+    if after_metrics:
+        ctx.commits.clear()  # the commit that the kill cut off
+        ctx.finish(objective)
+    assert (out / "metrics.json").exists() == after_metrics
 
 
 def test_run_killed_after_saving_its_state_can_be_rerun(run_job, tmp_path):
@@ -241,3 +245,24 @@ def test_run_killed_after_saving_its_state_can_be_rerun(run_job, tmp_path):
                               pq.read_table(rerun / "assignments.parquet")])
     assert split.equals(pq.read_table(whole / "assignments.parquet"))
     assert not (state / state_io.PENDING).exists()
+
+
+def test_run_killed_between_metrics_and_state_commit_counts_as_finished(run_job, tmp_path):
+    # metrics.json says the run finished: the next run completes the commit it cut off and
+    # continues from that run's state.
+    from engine._stream import state as state_io
+
+    table, _, _ = message_table(n=1600, seed=7)
+    parts = [write(table.slice(a, n), tmp_path / f"{a}.parquet")
+             for a, n in ((0, 600), (600, 500), (1100, 500))]
+    state = tmp_path / "state"
+    _, r1, _ = run_job(*files(parts[0], f"job.state_dir={state}"))
+    _killed_before_metrics(tmp_path / "r2", *files(parts[1], f"job.state_dir={state}"),
+                           after_metrics=True)
+    assert (state / state_io.PENDING).exists() and state_io.load(state).n_messages == 600
+    _, r3, m = run_job(*files(parts[2], f"job.state_dir={state}"))
+    assert m["state_messages"] == 1600 and not (state / state_io.PENDING).exists()
+    _, whole, _ = run_job(*files(write(table, tmp_path / "all.parquet")))
+    split = pa.concat_tables([pq.read_table(r / "assignments.parquet")
+                              for r in (r1, tmp_path / "r2", r3)])
+    assert split.equals(pq.read_table(whole / "assignments.parquet"))
