@@ -137,25 +137,24 @@ ENDINGS = ("job=basins", "data.n_rows=80000", "data.n_days=730", "data.n_topics=
 @pytest.fixture(scope="module")
 def endings(tmp_path_factory):
     return [_run(tmp_path_factory.mktemp(f"endings{seed}"), *ENDINGS, f"seed={seed}")[1]
-            for seed in (0, 1, 2)]
+            for seed in range(4)]
 
 
 def test_planted_endings_make_continuation_beat_the_time_shuffled_null(endings):
-    test_margins = []
-    for m in endings:
+    for seed, m in enumerate(endings):
         for part in ("", "train_"):
             real, null = m[f"{part}continuation_auroc"], m[f"null_{part}continuation_auroc"]
             # Both parts have deaths (NaN would mean none), and the planted ones are forecast.
-            assert real >= 0.85 and np.isfinite(null), (part, real, null)
+            assert real >= 0.85 and np.isfinite(null), (seed, part, real, null)
             # Emergence and fading: a tracked basin spans a wide range of sizes; shuffled
             # times leave stationary blobs whose sizes only fluctuate.
             assert m[f"{part}basin_size_range_max"] > 2 * m[f"null_{part}basin_size_range_max"]
-        # Train (31 bins, 5-13 deaths): real - null >= 0.13 on each of seeds 0-7.
-        assert m["train_continuation_auroc"] - m["null_train_continuation_auroc"] >= 0.1
-        test_margins.append(m["continuation_auroc"] - m["null_continuation_auroc"])
-    # Test (20 bins, 3-9 deaths) is noisier: -0.02 to 0.51 per seed over seeds 0-7, and a
-    # mean >= 0.14 over any three consecutive seeds (bench/results/basins.md).
-    assert np.mean(test_margins) >= 0.1, test_margins
+        # Each seed on its own, real - null measured on seeds 0-3: train (31 bins, 5-13
+        # deaths) 0.13-0.33, test (20 bins, 3-9 deaths) 0.15-0.24. A test part with only 2-3
+        # deaths can lose to the null (seed 6: real 0.76, null 0.80), so seed 6 is not here.
+        train = m["train_continuation_auroc"] - m["null_train_continuation_auroc"]
+        test = m["continuation_auroc"] - m["null_continuation_auroc"]
+        assert train >= 0.1 and test >= 0.1, (seed, train, test)
 
 
 # Early detection needs several fledglings per bin to rank: 24 basins with windows of 5-10
