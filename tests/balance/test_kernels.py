@@ -1,4 +1,5 @@
-"""kernels/balance_match.cu: compiled with nvcc, and run on the host through
+"""kernels/balance_match.cu: compiled with nvcc where it is installed (NVRTC compiles every
+kernel everywhere, CI included: tests/test_kernels_nvrtc.py), and run on the host through
 kernels/host_emulation.h (one host thread per CUDA thread, real barriers), against scipy."""
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from engine._balance.tiles import normalise, tile_pairs
 def test_every_kernel_compiles_with_nvcc(path, tmp_path):
     nvcc = shutil.which("nvcc")
     if nvcc is None:
-        pytest.skip("nvcc not installed")
+        pytest.skip("nvcc not installed (tests/test_kernels_nvrtc.py compiles with NVRTC)")
     out = tmp_path / (path.stem + ".ptx")
     res = subprocess.run([nvcc, "-std=c++17", "-ptx", str(path), "-o", str(out)],
                          capture_output=True, text=True)

@@ -61,10 +61,13 @@ def test_hamerly_kernel_equals_plain_lloyd_and_sklearn():
 def test_base_clusters_k_is_min_100_voters_and_deterministic():
     x = blobs(60)
     small = kmeans.base_clusters(x, 100)
-    assert len(small.centres) <= 60 and small.sizes.sum() == 60
+    # 60 distinct points from 60 starts: each point is its own cluster, none emptied.
+    assert len(small.centres) == 60 and small.sizes.sum() == 60
+    np.testing.assert_array_equal(np.sort(small.centres, axis=0), np.sort(x, axis=0))
     big = kmeans.base_clusters(blobs(kmeans.SMALL + 500), 100)
     again = kmeans.base_clusters(blobs(kmeans.SMALL + 500), 100)
-    assert len(big.centres) <= 100 and np.array_equal(big.labels, again.labels)
+    assert len(big.centres) == 100 and (big.sizes > 0).all()
+    assert np.array_equal(big.labels, again.labels)
 
 
 def test_silhouette_matches_sklearn():

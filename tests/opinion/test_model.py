@@ -83,4 +83,6 @@ def test_replay_smooths_k_over_four_recomputations():
 def test_seed_rule_base_k_is_a_tenth_of_the_voters():
     mat, _ = synthetic_matrix(n=400, m=30, density=0.5, seed=1)
     fit, _ = model.fit(mat, model.Options(base_k_per_voter=0.1))
-    assert len(fit.base.centres) <= int(fit.in_conv.sum() * 0.1)
+    assert len(fit.base.centres) == int(fit.in_conv.sum() * 0.1) < 100
+    default, _ = model.fit(mat, model.Options())  # Polis's rule: min(100, voters)
+    assert len(default.base.centres) == 100

@@ -1,7 +1,7 @@
 """A plain message-by-message implementation of the stream clustering, for the tests.
 
 It follows SPEC's `stream` definition literally, with NumPy: every similarity is an
-elementwise product summed in eight lanes (`np.cumsum` down each) and a fixed tree, which is
+elementwise product summed in eight lanes (each left to right) and a fixed tree, which is
 the reference arithmetic documented in `engine._stream.exact`.
 """
 
@@ -19,8 +19,10 @@ def ref_sum(a: np.ndarray) -> np.ndarray:
     m = d - d % 8
     lanes = np.zeros(a.shape[:-1] + (8,))
     if m:
-        body = a[..., :m].reshape(a.shape[:-1] + (m // 8, 8))
-        lanes = np.cumsum(body, axis=-2)[..., -1, :]
+        # Each lane left to right, eight columns at a time (cumsum's order, 5x faster).
+        lanes = a[..., :8].copy()
+        for j in range(8, m, 8):
+            lanes = lanes + a[..., j : j + 8]
     s0 = lanes[..., 0]
     for k in range(m, d):
         s0 = s0 + a[..., k]
@@ -40,9 +42,14 @@ class Reference:
         self.s_th = 1.0 - threshold
         self.cap = cap
         self.window = None if window_days is None else int(round(window_days * 86_400e9))
-        self.C = np.zeros((0, dim))
+        self._rows = np.zeros((16, dim))  # room for new centroids, doubled when full
         self.n: list[int] = []
         self.last: list[int] = []
+
+    @property
+    def C(self) -> np.ndarray:
+        """The centroids so far, one unit row each (a view)."""
+        return self._rows[: len(self.n)]
 
     def step(self, x: np.ndarray, t: int) -> tuple[int, float, bool]:
         x = unit(x)
@@ -58,7 +65,9 @@ class Reference:
                 self.n[j] += 1
                 self.last[j] = t
                 return j, float(sims[j]), False
-        self.C = np.vstack([self.C, x])
+        if len(self.n) == len(self._rows):  # grown by doubling: appending stays linear
+            self._rows = np.concatenate([self._rows, np.zeros_like(self._rows)])
+        self._rows[len(self.n)] = x
         self.n.append(1)
         self.last.append(int(t))
         return len(self.n) - 1, 1.0, True

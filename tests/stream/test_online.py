@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine._stream.online import Centroids, OnlineClustering, ZeroVectorError
+from engine._stream.online import OnlineClustering, ZeroVectorError
 from tests.stream.reference import Reference, ref_sum, unit
 
 DAY = 86_400 * 10**9
@@ -228,11 +228,18 @@ def test_zero_vector_is_reported(cpu):
 
 
 def test_centroids_grow_past_their_capacity(cpu):
+    # 2,200 topics each opened by one message, then each revisited in random order: the
+    # centroid arrays grow past 1,024 and 2,048 rows inside batches, and the second half
+    # joins clusters on both sides of each growth.
     rng = np.random.default_rng(4)
-    emb = rng.standard_normal((2500, 48)).astype(np.float32)  # all new clusters
-    oc = OnlineClustering(cpu, 48, batch_size=700, centroids=Centroids(48))
-    got = oc.assign(emb, np.zeros(2500, np.int64))
-    assert got.new_cluster.all() and oc.centroids.size == 2500
+    n_topics = 2200
+    centres = unit(rng.standard_normal((n_topics, 48)))
+    topic = np.concatenate([np.arange(n_topics), rng.permutation(n_topics)])
+    emb = (centres[topic] + 0.05 * rng.standard_normal((len(topic), 48))).astype(np.float32)
+    got, oc = run_both(cpu, emb, np.arange(len(topic)) * 10**9, 700)
+    assert oc.centroids.size > 2048
+    joined = got.cluster[~got.new_cluster]
+    assert (joined < 1024).sum() > 800 and (joined >= 2048).sum() > 100
 
 
 @pytest.mark.gpu
