@@ -31,11 +31,13 @@ HEADLINE = ("n_rows", "modularity", "n_communities", "mean_pearson_r", "n_pairs"
 @dataclass
 class Result:
     """A job's outputs: `tables` (name -> pyarrow Table), `metrics` (as in metrics.json),
+    `arrays` (its .npz files, name -> arrays: project's `projection` holds the fitted map),
     `objective` (what the job returns to sweepers)."""
 
     job: str
     tables: dict[str, pa.Table]
     metrics: dict[str, Any] = field(default_factory=dict)
+    arrays: dict[str, dict[str, Any]] = field(default_factory=dict)  # .npz outputs by name
 
     @property
     def objective(self) -> float:

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -37,6 +38,14 @@ class MemoryContext(RunContext):
     def tables(self) -> dict[str, pa.Table]:
         return {p.name.removesuffix(".parquet"): pq.read_table(p)
                 for p in sorted(self.out_dir.glob("*.parquet"))}
+
+    def arrays(self) -> dict[str, dict[str, np.ndarray]]:
+        """The run's .npz files (project's `projection`: the fitted map), by name."""
+        out = {}
+        for p in sorted(self.out_dir.glob("*.npz")):
+            with np.load(p, allow_pickle=False) as f:
+                out[p.stem] = {k: f[k] for k in f.files}
+        return out
 
 
 def job_params(params_type: type, public: dict[str, Any], options: dict[str, Any],
@@ -78,8 +87,8 @@ def run_job(job: str, core: Callable[[RunContext], float], *, backend: str = "au
             ctx = MemoryContext(out_dir=Path(tmp), backend=ctx_backend,
                                 seed=int(random_state))
             ctx.complete(core(ctx))
-            tables = ctx.tables()
-    return Result(job, tables, ctx.metrics)
+            tables, arrays = ctx.tables(), ctx.arrays()
+    return Result(job, tables, ctx.metrics, arrays)
 
 
 @contextlib.contextmanager

@@ -28,6 +28,10 @@ def test_same_tables_and_metrics_as_the_job(run_job, tmp_path, corpus):
                                 backend="cpu")
         assert_same_as_cli(result, out, m, same_types=same_types)
     assert result.to_polars().columns[-3:] == ["sincerity", "charity", "constructiveness"]
+    with np.load(out / "projection.npz") as written:  # the fitted map, as the CLI saves it
+        assert set(result.arrays["projection"]) == set(written.files)
+        for key in written.files:
+            np.testing.assert_array_equal(result.arrays["projection"][key], written[key])
 
 
 def test_ols_on_all_rated_rows_equals_scikit_learn(corpus):
