@@ -144,6 +144,26 @@ def check(p: Params, data: DataConfig | None = None) -> None:
         raise UserError(f"job.objective={p.objective!r}: expected one of {', '.join(OBJECTIVES)}")
     if p.detect_bins < 1:
         raise UserError(f"job.detect_bins={p.detect_bins}: must be >= 1")
+    _check_early(p)
+
+
+def _check_early(p: Params) -> None:
+    """The early-detection grid: windows of N bins, S of them growing (S <= N), the size
+    threshold's quantile Tq, and the share k_frac of candidates flagged."""
+    rules = {"early_N": (lambda v: v >= 1, "is not >= 1"),
+             "early_S": (lambda v: v >= 1, "is not >= 1"),
+             "early_Tq": (lambda v: 0 <= v <= 1, "is not a quantile in [0, 1]"),
+             "early_k_frac": (lambda v: 0 < v <= 1, "is not a fraction in (0, 1]")}
+    for key, (ok, why) in rules.items():
+        values = getattr(p, key)
+        if not values:
+            raise UserError(f"job.{key}=[]: name at least one value")
+        for v in values:
+            if not ok(v):
+                raise UserError(f"job.{key}={_listed(values)}: {v} {why}")
+    if min(p.early_S) > max(p.early_N):
+        raise UserError(f"job.early_S={_listed(p.early_S)}: every S exceeds every N in "
+                        f"job.early_N={_listed(p.early_N)} (S of the N bins must grow)")
 
 
 def _check_grid(p: Params) -> None:

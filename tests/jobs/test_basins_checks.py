@@ -25,6 +25,11 @@ from tests.test_app import engine_cli
     ({"train_split": 1.0}, r"job.train_split=1.0: expected a fraction in \(0, 1\)"),
     ({"max_combos": 0}, r"job.max_combos=0: must be >= 1"),
     ({"final_n_bootstrap": 0}, r"job.final_n_bootstrap=0: must be >= 1"),
+    ({"early_N": []}, r"job.early_N=\[\]: name at least one value"),
+    ({"early_N": [0, 3]}, r"job.early_N=\[0,3\]: 0 is not >= 1"),
+    ({"early_Tq": [0.5, 1.5]}, r"job.early_Tq=\[0.5,1.5\]: 1.5 is not a quantile"),
+    ({"early_k_frac": [0.0]}, r"job.early_k_frac=\[0\]: 0.0 is not a fraction"),
+    ({"early_N": [2], "early_S": [3]}, r"job.early_S=\[3\]: every S exceeds every N"),
 ])
 def test_bad_settings_are_refused(settings, message):
     with pytest.raises(UserError, match=message):
