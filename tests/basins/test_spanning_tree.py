@@ -49,8 +49,12 @@ def test_spanning_tree_equals_fast_hdbscan(bin_points, min_samples):
     with _numba_threads(1):
         for idx in _samples(len(bin_points), 0.6, 2, 2.0):
             ref = compute_minimum_spanning_tree(bin_points[idx], min_samples=min_samples)[0]
-            np.testing.assert_array_equal(
-                sample_spanning_tree(bin_points, rd, nb, idx, min_samples), ref)
+            got = sample_spanning_tree(bin_points, rd, nb, idx, min_samples)
+            # The same edges; the weights to float32 rounding: which Numba specialization
+            # (float32 or float64) serves fast_hdbscan's callees depends on what the process
+            # compiled first, and has differed between runs of the suite by 1.7e-7.
+            np.testing.assert_array_equal(got[:, :2], ref[:, :2])
+            np.testing.assert_allclose(got[:, 2], ref[:, 2], rtol=1e-6, atol=0)
 
 
 def test_bin_labels_equal_per_sample_labels(cpu, bin_points):
