@@ -7,46 +7,66 @@ import numba
 import numpy as np
 from numba import njit, prange
 
-from engine._balance.solvers import auction_max, greedy_max, lsap_max
+from engine._balance.solvers import auction_max, greedy_max, lsap_max_into, lsap_work
 
 METHOD_CODES = {"exact": 0, "auction": 1, "greedy": 2}
 
 
 @njit(cache=True, nogil=True)
-def _solve_one(S, method, eps, max_bids, scale):
+def _solve_one(S, method, eps, max_bids, scale, work):
     if method == 1:
         total, bound, status = auction_max(S, eps, max_bids, scale)
         if status != 0:  # bid cap reached: the exact solver takes over
-            total, bound, _ = lsap_max(S)
+            total, bound, _ = lsap_max_into(S, work)
         return total, bound, status
     if method == 2:
         return greedy_max(S)
-    return lsap_max(S)
+    return lsap_max_into(S, work)
 
 
 @njit(cache=True, nogil=True)
-def _solve_pair(G, a_off, a_n, b_off, b_n, p, method, eps, bids_per_row, scale,
-                out_total, out_bound, out_status):
-    block = G[a_off[p]:a_off[p] + a_n[p], b_off[p]:b_off[p] + b_n[p]]
-    # A contiguous copy with the smaller side as rows: the solvers scan rows, and a
-    # transposed view of the tile would touch a new cache line per element.
-    if a_n[p] > b_n[p]:
-        S = np.ascontiguousarray(block.T)
-    else:
-        S = np.ascontiguousarray(block)
-    max_bids = bids_per_row * min(a_n[p], b_n[p])
-    total, bound, status = _solve_one(S, method, eps, max_bids, scale)
-    out_total[p] = total
-    out_bound[p] = bound
-    out_status[p] = status
+def _solve_pairs(G, a_off, a_n, b_off, b_n, lo, hi, method, eps, bids_per_row, scale,
+                 out_total, out_bound, out_status):
+    """Pairs lo..hi-1, sharing one scratch: for blocks of a few rows, allocating per pair
+    costs as much as solving."""
+    rows = 1
+    cols = 1
+    for p in range(lo, hi):
+        rows = max(rows, min(a_n[p], b_n[p]))
+        cols = max(cols, max(a_n[p], b_n[p]))
+    work = lsap_work(rows, cols)
+    buf = np.empty(rows * cols)
+    for p in range(lo, hi):
+        a, b = a_n[p], b_n[p]
+        # A contiguous copy with the smaller side as rows: the solvers scan rows, and a
+        # transposed view of the tile would touch a new cache line per element.
+        if a > b:
+            S = buf[:a * b].reshape((b, a))
+            for j in range(b):
+                for i in range(a):
+                    S[j, i] = G[a_off[p] + i, b_off[p] + j]
+        else:
+            S = buf[:a * b].reshape((a, b))
+            for i in range(a):
+                for j in range(b):
+                    S[i, j] = G[a_off[p] + i, b_off[p] + j]
+        max_bids = bids_per_row * min(a, b)
+        total, bound, status = _solve_one(S, method, eps, max_bids, scale, work)
+        out_total[p] = total
+        out_bound[p] = bound
+        out_status[p] = status
+
+
+CHUNK = 32  # pairs per scratch allocation and per parallel work item
 
 
 @njit(parallel=True, cache=True)
 def _solve_tile_parallel(G, a_off, a_n, b_off, b_n, method, eps, bids_per_row, scale,
                          out_total, out_bound, out_status):
-    for p in prange(a_off.shape[0]):
-        _solve_pair(G, a_off, a_n, b_off, b_n, p, method, eps, bids_per_row, scale,
-                    out_total, out_bound, out_status)
+    n = a_off.shape[0]
+    for c in prange((n + CHUNK - 1) // CHUNK):
+        _solve_pairs(G, a_off, a_n, b_off, b_n, c * CHUNK, min(n, (c + 1) * CHUNK), method,
+                     eps, bids_per_row, scale, out_total, out_bound, out_status)
 
 
 # A separate serial loop: a prange function may not be entered from several threads at once
@@ -54,9 +74,8 @@ def _solve_tile_parallel(G, a_off, a_n, b_off, b_n, method, eps, bids_per_row, s
 @njit(cache=True, nogil=True)
 def _solve_tile_serial(G, a_off, a_n, b_off, b_n, method, eps, bids_per_row, scale,
                        out_total, out_bound, out_status):
-    for p in range(a_off.shape[0]):
-        _solve_pair(G, a_off, a_n, b_off, b_n, p, method, eps, bids_per_row, scale,
-                    out_total, out_bound, out_status)
+    _solve_pairs(G, a_off, a_n, b_off, b_n, 0, a_off.shape[0], method, eps, bids_per_row,
+                 scale, out_total, out_bound, out_status)
 
 
 def solve_tile(G: np.ndarray, a_off: np.ndarray, a_n: np.ndarray, b_off: np.ndarray,
@@ -81,7 +100,7 @@ def solve_tile(G: np.ndarray, a_off: np.ndarray, a_n: np.ndarray, b_off: np.ndar
     if not parallel:
         _solve_tile_serial(*args)
         return out_total, out_bound, out_status
-    # Pairs differ in size; small chunks keep both cores busy to the end.
-    with numba.parallel_chunksize(16):
+    # Chunks of pairs differ in size; one chunk per work item keeps both cores busy.
+    with numba.parallel_chunksize(1):
         _solve_tile_parallel(*args)
     return out_total, out_bound, out_status

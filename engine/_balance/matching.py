@@ -29,6 +29,11 @@ class MatchOptions:
     # batches of pairs per launch more than it minds the extra products.
     tile_rows_cpu: int = 512
     tile_rows_gpu: int = 8192
+    # A cluster whose unit rows fit this many float64 entries is normalised once and cut into
+    # thinner tiles (less of the unused lower triangle is computed); larger clusters normalise
+    # the rows each tile needs.
+    cluster_elements: int = 8 * 1024 * 1024
+    tile_rows_small: int = 128
 
 
 @dataclass
@@ -57,11 +62,10 @@ def match_pairs(groups: Groups, backend, options: MatchOptions,
     """
     if options.method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}")
-    max_rows = options.tile_rows_gpu if backend.gpu else options.tile_rows_cpu
-    jobs = list(_tile_jobs(groups, options.tile_elements, max_rows))
+    jobs = list(_tile_jobs(groups, options, backend.gpu))
     n_workers = 1 if backend.gpu else _cpu_workers()
     concurrent = n_workers > 1 and len(jobs) >= 2 * n_workers
-    run = functools.partial(_run_tile, groups=groups, backend=backend, options=options,
+    run = functools.partial(_run_tiles, groups=groups, backend=backend, options=options,
                             parallel=not concurrent)
     if concurrent:
         from concurrent.futures import ThreadPoolExecutor
@@ -80,19 +84,31 @@ def match_pairs(groups: Groups, backend, options: MatchOptions,
     return PairMatches(*cols)
 
 
-def _tile_jobs(groups: Groups, max_elements: int, max_rows: int):
-    """(cluster, first user, end user, tile's first local user, tile's end local user)."""
+def _tile_jobs(groups: Groups, options: MatchOptions, gpu: bool):
+    """Units of work: (cluster, first user, end user, [(tile's first local user, end)]).
+
+    A small cluster is one unit (normalised once, thin tiles); a large one gives one unit per
+    tile, so its tiles can run concurrently and each normalises only the rows it needs.
+    """
+    dim = groups.embeddings.shape[1] if groups.embeddings.ndim == 2 else 1
     for c in range(groups.n_clusters):
         lo, hi = groups.users_of(c)
         if hi - lo < 2:
             continue
         row_start = groups.user_start[lo:hi + 1] - groups.user_start[lo]
-        for u0, u1 in plan_tiles(row_start, max_elements, max_rows):
-            yield c, lo, hi, u0, u1
+        small = not gpu and int(row_start[-1]) * dim <= options.cluster_elements
+        max_rows = (options.tile_rows_small if small else
+                    options.tile_rows_gpu if gpu else options.tile_rows_cpu)
+        tiles = plan_tiles(row_start, options.tile_elements, max_rows)
+        if small:
+            yield c, lo, hi, tiles
+        else:
+            for tile in tiles:
+                yield c, lo, hi, [tile]
 
 
-def _run_tile(job, groups: Groups, backend, options: MatchOptions, parallel: bool):
-    c, lo, hi, u0, u1 = job
+def _run_tiles(job, groups: Groups, backend, options: MatchOptions, parallel: bool):
+    c, lo, hi, tiles = job
     if backend.gpu:
         from engine._balance.batch_gpu import solve_tile_gpu as solve
     else:
@@ -100,17 +116,22 @@ def _run_tile(job, groups: Groups, backend, options: MatchOptions, parallel: boo
 
         solve = functools.partial(solve_tile, parallel=parallel)
     row_start = groups.user_start[lo:hi + 1] - groups.user_start[lo]
-    r0 = int(row_start[u0])
     first = int(groups.user_start[lo])
-    # Rows r0.. of the cluster: the tile's own rows and every later user's.
-    Xn = normalise(backend.xp, groups.embeddings[first + r0:first + int(row_start[-1])])
-    G = similarity_block(backend.xp, Xn, 0, int(row_start[u1]) - r0)
-    tp = tile_pairs(row_start, u0, u1)
-    total, bound, status = solve(G, tp.a_off, tp.a_n, tp.b_off, tp.b_n, options.method,
-                                 options.eps, options.max_bids_per_row, options.eps_scaling)
-    k = np.minimum(tp.a_n, tp.b_n).astype(np.float64)
-    return (np.full(len(k), c, np.int64), lo + tp.user_i, lo + tp.user_j, total / k,
-            bound / k, status != 0)
+    base = int(row_start[tiles[0][0]])
+    # Rows from the first tile's on: every tile's own rows and every later user's.
+    Xn = normalise(backend.xp, groups.embeddings[first + base:first + int(row_start[-1])])
+    parts = []
+    for u0, u1 in tiles:
+        r0 = int(row_start[u0]) - base
+        G = similarity_block(backend.xp, Xn, r0, int(row_start[u1]) - base)
+        tp = tile_pairs(row_start, u0, u1)
+        total, bound, status = solve(G, tp.a_off, tp.a_n, tp.b_off, tp.b_n, options.method,
+                                     options.eps, options.max_bids_per_row,
+                                     options.eps_scaling)
+        k = np.minimum(tp.a_n, tp.b_n).astype(np.float64)
+        parts.append((np.full(len(k), c, np.int64), lo + tp.user_i, lo + tp.user_j,
+                      total / k, bound / k, status != 0))
+    return tuple(np.concatenate(col) for col in zip(*parts, strict=True))
 
 
 def _collect(results: Iterable, total: int, progress) -> list:

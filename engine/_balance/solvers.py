@@ -17,6 +17,7 @@ import numpy as np
 from numba import njit
 
 INF = np.inf
+ARR_BIDS_PER_ROW = 10  # the start's bid budget, per row
 
 
 @njit(cache=True, nogil=True)
@@ -28,29 +29,77 @@ def lsap_max(S):
     search per row not settled by the greedy start, O(n^2 m).
     """
     n, m = S.shape
-    u = np.zeros(n)
-    v = np.zeros(m)
-    spc = np.empty(m)
-    path = np.full(m, -1, np.int64)
-    col4row = np.full(n, -1, np.int64)
-    row4col = np.full(m, -1, np.int64)
-    seen_row = np.zeros(n, np.bool_)
-    seen_col = np.zeros(m, np.bool_)
-    remaining = np.empty(m, np.int64)
-    # Start from row potentials u_i = min_j c_ij (c = -S) and give each row its best column
-    # when that column is still free: feasible, tight on the matched edges, and free columns
-    # keep v = 0, so the searches below start from a valid state with fewer rows to route.
+    return lsap_max_into(S, lsap_work(n, m))
+
+
+@njit(cache=True, nogil=True)
+def lsap_work(n, m):
+    """Scratch for `lsap_max_into` sized for blocks up to n x m: callers solving many blocks
+    allocate it once (for small blocks the allocations cost as much as the search)."""
+    return (np.empty(n), np.empty(m), np.empty(m), np.empty(m, np.int64),
+            np.empty(n, np.int64), np.empty(m, np.int64), np.empty(n, np.bool_),
+            np.empty(m, np.bool_), np.empty(m, np.int64))
+
+
+@njit(cache=True, nogil=True)
+def lsap_max_into(S, work):
+    """`lsap_max` with its scratch passed in (from `lsap_work`, any size >= S's)."""
+    n, m = S.shape
+    u = work[0][:n]
+    v = work[1][:m]
+    spc = work[2][:m]
+    path = work[3][:m]
+    col4row = work[4][:n]
+    row4col = work[5][:m]
+    seen_row = work[6][:n]
+    seen_col = work[7][:m]
+    remaining = work[8][:m]
+    v[:] = 0.0
+    path[:] = -1
+    col4row[:] = -1
+    row4col[:] = -1
+    # Start with augmenting row reduction (Jonker & Volgenant): a zero-eps auction in which a
+    # free row takes its best column at prices p = -v, raising that column's price to its
+    # second best, and displaces the owner. Each assigned row's column stays its best, columns
+    # never bid on keep v = 0, and v <= 0: the state the searches below require, usually with
+    # far fewer rows left to route. Ties make zero raises, hence the bid budget.
+    stack = remaining
     for i in range(n):
+        stack[i] = n - 1 - i
+    n_free = n
+    bids = 0
+    while n_free > 0 and bids < ARR_BIDS_PER_ROW * n:
+        n_free -= 1
+        i = stack[n_free]
         best = -INF
+        second = -INF
         bj = 0
         for j in range(m):
-            if S[i, j] > best:
-                best = S[i, j]
+            val = S[i, j] + v[j]
+            if val > best:
+                second = best
+                best = val
                 bj = j
+            elif val > second:
+                second = val
+        if m > 1:
+            v[bj] -= best - second
+        prev = row4col[bj]
+        row4col[bj] = i
+        col4row[i] = bj
+        if prev >= 0:
+            col4row[prev] = -1
+            stack[n_free] = prev
+            n_free += 1
+        bids += 1
+    # Row potentials u_i = min_j (c_ij - v_j) with c = -S: feasible, and tight on every
+    # assigned edge.
+    for i in range(n):
+        best = -INF
+        for j in range(m):
+            if S[i, j] + v[j] > best:
+                best = S[i, j] + v[j]
         u[i] = -best
-        if row4col[bj] == -1:
-            row4col[bj] = i
-            col4row[i] = bj
     for cur in range(n):
         if col4row[cur] != -1:
             continue
