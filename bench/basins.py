@@ -4,22 +4,25 @@ Same synthetic tweets (projected onto the planted axes), same train bins, in one
 - ours: weighted samples WITHOUT replacement, fast_hdbscan with min_samples=10 and one
   spanning tree per sample shared by the four min_cluster_frac values (all samples of a bin
   share one kNN query), co-assignment over kNN edges, connected components; combos of one
-  (bin size, alpha, lambda) run together; bins spread over one process per core, as the job
-  does by default (`--workers`; `--serial-too` also times the 7-day group in one process);
+  (bin size, alpha, lambda) run together;
 - seed: bootstrap WITH replacement (p ∝ weights), the hdbscan library with min_samples left
   to default (= min_cluster_size), a dense n x n co-assignment (together / runs),
   agglomerative (average linkage) consensus at distance 0.5, one combo at a time.
+Equal cores: both sides run on one core (one process, one Numba and one BLAS thread, hdbscan's
+core_dist_n_jobs=1), which gives the headline ratio; ours then runs the 7-day group once
+more as the job does by default (one process per core).
 Both feed the same tracking, soft matching and forward-chaining scores, so the metrics
 compare the clustering. Reports time per combo, the full 108-combo grid estimate and the
 continuation metrics of each side; plus one HDBSCAN run with fast_hdbscan vs hdbscan.
 
     PYTHONPATH=. python bench/basins.py --rows 200000 --boot 20 --seed-combos 2
+Writes bench/results/basins.md.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
+import sys
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -35,7 +38,8 @@ from engine._basins.workers import LocalPool, n_workers
 from engine.config import DataConfig
 from engine.jobs.basins import Params, load_rows
 
-NOTES_MARKER = "<!-- notes: kept when bench/basins.py rewrites the figures above -->\n"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _report import Run  # noqa: E402
 
 
 def seed_bin_consensus(X, w, n_boot, mcs, max_clusters, rng) -> Consensus:
@@ -51,7 +55,7 @@ def seed_bin_consensus(X, w, n_boot, mcs, max_clusters, rng) -> Consensus:
     p = w / w.sum()
     for _ in range(n_boot):
         idx = rng.choice(n, n, replace=True, p=p)
-        lab = hdbscan.HDBSCAN(min_cluster_size=mcs).fit(X[idx]).labels_
+        lab = hdbscan.HDBSCAN(min_cluster_size=mcs, core_dist_n_jobs=1).fit(X[idx]).labels_
         full = np.full(n, -1)
         full[idx] = lab
         s = full >= 0
@@ -120,6 +124,26 @@ def hdbscan_run_timing(X, min_samples=10, mcs=20, reps=5):
     return out
 
 
+def one_core():
+    """One Numba thread and one BLAS thread in this process (restored on exit)."""
+    import contextlib
+
+    import numba
+    from threadpoolctl import threadpool_limits
+
+    @contextlib.contextmanager
+    def limits():
+        threads = numba.get_num_threads()
+        numba.set_num_threads(1)
+        try:
+            with threadpool_limits(limits=1):
+                yield
+        finally:
+            numba.set_num_threads(threads)
+
+    return limits()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=200_000)
@@ -127,12 +151,11 @@ def main() -> None:
     ap.add_argument("--seed-combos", type=int, default=2)
     ap.add_argument("--out", default="bench/results/basins.md")
     ap.add_argument("--workers", type=int, default=0,
-                    help="processes for our per-bin work (0: one per core, as the job)")
+                    help="processes for ours' all-cores run (0: one per core, as the job)")
     ap.add_argument("--bin-sizes", default="5,7,14")
-    ap.add_argument("--serial-too", action="store_true",
-                    help="also time the 7-day group in one process")
     ap.add_argument("--seed-frac", type=float, nargs="*", default=[0.005, 0.01, 0.002, 0.02])
     args = ap.parse_args()
+    run = Run(["fast-hdbscan", "hdbscan", "scikit-learn", "scipy", "numba"])
     args.workers = n_workers(args.workers, args.rows)
 
     p = Params(n_bootstrap=args.boot)
@@ -140,97 +163,90 @@ def main() -> None:
     start = float(rows.days.min())
     cut = start + 0.6 * (rows.days.max() - start)
     base = replace(Settings(), n_bootstrap=args.boot)
-    lines = ["# basins benchmark\n", f"- rows: {args.rows} synthetic tweets over a year, "
-             f"3-D coordinates (planted axes), train = first 60% of the range",
-             f"- n_bootstrap = {args.boot}, sample_frac = 0.8, min_samples = 10 (ours), "
-             f"{args.workers} process(es) for our per-bin work",
-             f"- machine: {os.cpu_count()} cores, load average at start "
-             f"{os.getloadavg()[0]:.1f} (shared with other processes)\n"]
-    print("\n".join(lines))
+    lines = [f"- rows: {args.rows} synthetic tweets over a year, 3-D coordinates (planted "
+             "axes), train = first 60% of the range",
+             f"- n_bootstrap = {args.boot}, sample_frac = 0.8, min_samples = 10 (ours)",
+             "- equal cores: both sides on one core (one process, one Numba and one BLAS "
+             "thread; the seed's hdbscan with core_dist_n_jobs=1); ours also on all cores "
+             f"({args.workers} processes, the job's default)", ""]
 
     # One HDBSCAN run on a bin-sized sample.
     pd7 = tuning.prepare_part(rows, start, cut, 7.0, base.knn_k, 0)
     big = max(pd7.members, key=len)
-    hd = hdbscan_run_timing(rows.coords[big][: int(0.8 * len(big))])
+    with one_core():
+        hd = hdbscan_run_timing(rows.coords[big][: int(0.8 * len(big))])
     lines += ["## One HDBSCAN run (one 7-day bin's sample, "
-              f"{int(0.8 * len(big))} points, min_cluster_size 20)\n",
+              f"{int(0.8 * len(big))} points, min_cluster_size 20, one core)\n",
               "| implementation | seconds |", "|---|---|"]
     lines += [f"| {k} | {v:.4f} |" for k, v in hd.items()]
     print("\n".join(lines[-len(hd) - 3:]))
 
-    # Ours: one (alpha, lambda) group per bin size = 4 combos each.
-    ours = {}
-    grid_estimate = 0.0
-    pool = LocalPool(args.workers)
-    pool.map(warm_up, range(4 * args.workers))  # worker start-up: once per job, not per group
-
     def group(bin_size, mapper):
         combos = tuning.make_grid([bin_size], [0.002, 0.005, 0.01, 0.02], [1.0], [1.0])
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         res = tuning.tune(rows, start, cut, base, combos, [], 0, mapper, lambda r: None,
                           {"Ns": (2, 3), "Ss": (1, 2), "Tqs": (0.5, 0.6), "k_fracs": (0.05, 0.1)})
-        return time.perf_counter() - t0, res
+        return time.perf_counter() - t0, time.process_time() - c0, res
 
-    serial = None
-    if args.serial_too and args.workers > 1:
-        dt, res = group(7.0, LocalPool(1).map)
-        serial = (dt, [r["continuation_auroc"] for r in res])
-        print(f"ours bin 7.0, 1 process: {dt:.1f}s for 4 combos", flush=True)
-    for bin_size in [float(b) for b in args.bin_sizes.split(",")]:
-        dt, res = group(bin_size, pool.map)
-        ours[bin_size] = (dt, res)
-        grid_estimate += dt * 9  # 9 (alpha, lambda) groups of 4 combos per bin size
-        print(f"ours bin {bin_size}: {dt:.1f}s for 4 combos; AUROC "
-              f"{[round(r['continuation_auroc'], 3) for r in res]}", flush=True)
-    grid_estimate *= 3 / len(ours)  # bin sizes not measured: as the mean of those measured
+    # Ours on one core: one (alpha, lambda) group per bin size = 4 combos each.
+    ours = {}
+    serial = LocalPool(1)
+    with one_core():
+        warm_up(0)
+        for bin_size in [float(b) for b in args.bin_sizes.split(",")]:
+            ours[bin_size] = group(bin_size, serial.map)
+            print(f"ours bin {bin_size}, one core: {ours[bin_size][0]:.1f}s for 4 combos",
+                  flush=True)
+    grid_estimate = sum(dt for dt, _, _ in ours.values()) * 9 * 3 / len(ours)
+
+    # Ours on all cores, as the job runs by default.
+    pool = LocalPool(args.workers)
+    pool.map(warm_up, range(4 * args.workers))  # worker start-up: once per job, not per group
+    parallel_dt, _, parallel_res = group(7.0, pool.map)
     pool.close()
 
-    # The seed's method on the first combos of the 7-day group.
+    # The seed's method on the first combos of the 7-day group, on one core.
     seed_rows = []
     seed_combos = tuning.make_grid([7.0], args.seed_frac, [1.0], [1.0])
-    for c in seed_combos[: args.seed_combos]:
-        s = replace(base, min_cluster_frac=c["min_cluster_frac"],
-                    recency_lambda=c["recency_lambda"], alpha=c["alpha"], bin_size_days=7.0)
-        t0 = time.perf_counter()
-        m = seed_combo(rows, pd7, s, 0)
-        dt = time.perf_counter() - t0
-        seed_rows.append((c, dt, m))
-        print(f"seed combo frac={c['min_cluster_frac']}: {dt:.1f}s AUROC "
-              f"{m['continuation_auroc']:.3f}", flush=True)
+    with one_core():
+        for c in seed_combos[: args.seed_combos]:
+            s = replace(base, min_cluster_frac=c["min_cluster_frac"],
+                        recency_lambda=c["recency_lambda"], alpha=c["alpha"], bin_size_days=7.0)
+            t0, c0 = time.perf_counter(), time.process_time()
+            m = seed_combo(rows, pd7, s, 0)
+            seed_rows.append((c, time.perf_counter() - t0, time.process_time() - c0, m))
+            print(f"seed combo frac={c['min_cluster_frac']}: {seed_rows[-1][1]:.1f}s AUROC "
+                  f"{m['continuation_auroc']:.3f}", flush=True)
 
-    ours7 = {r["min_cluster_frac"]: r for r in ours[7.0][1]}
-    per_combo_ours = ours[7.0][0] / 4
-    per_combo_seed = float(np.mean([dt for _, dt, _ in seed_rows]))
-    lines += ["\n## Per combo (7-day bins, lambda = ln2/bin, alpha = 1)\n",
-              "| min_cluster_frac | side | seconds | continuation AUROC | Brier | log loss | "
-              "size MAE | clusters |", "|---|---|---|---|---|---|---|---|"]
-    for c, dt, m in seed_rows:
+    dt7, cpu7, res7 = ours[7.0]
+    ours7 = {r["min_cluster_frac"]: r for r in res7}
+    per_combo_ours = dt7 / 4
+    per_combo_seed = float(np.mean([dt for _, dt, _, _ in seed_rows]))
+    lines += ["\n## Per combo (7-day bins, lambda = ln2/bin, alpha = 1), one core each\n",
+              "| min_cluster_frac | side | seconds | CPU s | continuation AUROC | Brier | "
+              "log loss | size MAE | clusters |", "|---|---|---|---|---|---|---|---|---|"]
+    for c, dt, cpu, m in seed_rows:
         o = ours7[c["min_cluster_frac"]]
-        for side, sec, mm in (("ours", per_combo_ours, o), ("seed", dt, m)):
-            lines.append(f"| {c['min_cluster_frac']} | {side} | {sec:.1f} | "
+        for side, sec, cs, mm in (("ours", per_combo_ours, cpu7 / 4, o), ("seed", dt, cpu, m)):
+            lines.append(f"| {c['min_cluster_frac']} | {side} | {sec:.1f} | {cs:.1f} | "
                          f"{mm['continuation_auroc']:.3f} | {mm['continuation_brier']:.3f} | "
                          f"{mm['continuation_logloss']:.3f} | {mm['size_mae']:.1f} | "
                          f"{mm['n_clusters']} |")
-    lines += ["", f"- ours: {per_combo_ours:.1f} s per combo (4 combos sharing samples and "
-              f"spanning trees); seed: {per_combo_seed:.1f} s per combo",
-              f"- speed-up per combo: **{per_combo_seed / per_combo_ours:.1f}x**",
-              f"- full 108-combo grid, ours: {grid_estimate / 60:.1f} min (measured groups x 9);"
-              f" seed: {108 * per_combo_seed / 3600:.1f} h (7-day combo time x 108)",
-              "- ours by bin size: " + ", ".join(
-                  f"{b:g} d: {dt:.1f} s / 4 combos" for b, (dt, _) in ours.items())]
-    if serial is not None:
-        same = serial[1] == [r["continuation_auroc"] for r in ours[7.0][1]]
-        lines += [f"- ours in one process: {serial[0] / 4:.1f} s per combo "
-                  f"(speed-up {per_combo_seed / (serial[0] / 4):.1f}x); "
-                  f"{args.workers} processes: {per_combo_ours:.1f} s; results identical: {same}"]
-    text = "\n".join(lines) + "\n"
-    print(text)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    notes = ""  # hand-written notes below the marker survive a re-run
-    if out.exists() and NOTES_MARKER in out.read_text():
-        notes = out.read_text().split(NOTES_MARKER, 1)[1]
-    out.write_text(text + "\n" + NOTES_MARKER + notes)
+    same = [r["continuation_auroc"] for r in parallel_res] == [r["continuation_auroc"]
+                                                               for r in res7]
+    lines += ["", f"- ours: {per_combo_ours:.1f} s per combo on one core (4 combos sharing "
+              f"samples and spanning trees); seed: {per_combo_seed:.1f} s per combo on one core",
+              f"- speed-up per combo, equal cores: **{per_combo_seed / per_combo_ours:.1f}x**",
+              f"- ours on {args.workers} processes (the job's default): "
+              f"{parallel_dt / 4:.1f} s per combo ({per_combo_seed / (parallel_dt / 4):.1f}x "
+              f"the one-core seed); results identical to one core: {same}",
+              f"- full 108-combo grid on one core, ours: {grid_estimate / 60:.1f} min "
+              f"(measured groups x 9); seed: {108 * per_combo_seed / 3600:.1f} h "
+              "(7-day combo time x 108)",
+              "- ours by bin size, one core: " + ", ".join(
+                  f"{b:g} d: {dt:.1f} s / 4 combos" for b, (dt, _, _) in ours.items())]
+    print("\n".join(lines))
+    run.write(args.out, "basins: the tuning grid, ours vs the seed's method", lines)
 
 
 if __name__ == "__main__":
