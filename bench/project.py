@@ -4,13 +4,13 @@ and the read-only floor, on the same Parquet file, each in its own process (hone
     # 1M x 768 float16 (the file streams out of the synthetic generator):
     python -m engine job=synth data.n_rows=1000000 data.dim=768 job.float16=true \
         hydra.run.dir=/tmp/synth1m
-    python bench/project.py --path /tmp/synth1m/tweets.parquet
-
-    # 5.5M x 768 (about 8 GB on disk; the notebook approach needs ~4x the embeddings in RAM,
-    # so it is left out at this size):
+    # 5.5M x 768, a file of its own (about 8 GB on disk):
     python -m engine job=synth data.n_rows=5500000 data.dim=768 job.float16=true \
         hydra.run.dir=/tmp/synth5m
-    python bench/project.py --path /tmp/synth5m/tweets.parquet --skip notebook
+    python bench/project.py --path /tmp/synth1m/tweets.parquet /tmp/synth5m/tweets.parquet
+Writes bench/results/project.md: one table per file. The notebook approach holds the whole
+table, the stacked matrix and its float32 copy (about 8.3 GB per million 768-d rows), so it is
+left out where that estimate passes 70% of the machine's memory, and the file says so.
 
 Variants:
 - `engine`: the real job (`job=project job.projection_file=...`, so no fit), CPU backend:
@@ -21,8 +21,9 @@ Variants:
 - `floor`: pyarrow reads every column of the file in batches and does nothing else (with
   the engine's reader setting pre_buffer=False; pyarrow's default pre-buffering keeps the
   chunks already read, so its memory grows with the file).
-Timings are the best of `--repeat` interleaved runs (floor and engine); the RSS of each run
-is sampled, and the largest RSS of its first and second halves shows whether memory is flat.
+Timings are the best of `--repeat` interleaved runs (floor, engine, notebook, floor, ...), so
+drifting load hits every variant alike; the RSS of each run is sampled, and the largest RSS
+of its first and second halves shows whether memory is flat.
 The map is a seeded random 768 x 3 map (the apply cost does not depend on its values).
 Needs psutil and pandas (the bench venv has both).
 """
@@ -167,37 +168,67 @@ def table(results: list[dict], floor: dict | None) -> str:
     return "\n".join(lines)
 
 
+NOTEBOOK_BYTES_PER_ROW = 8.3e9 / 1e6  # measured at 1M x 768 (see the docstring)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--path", required=True,
-                    help="Parquet file with an embedding column, or a directory of them")
+    ap.add_argument("--path", required=True, nargs="+",
+                    help="Parquet files with an embedding column (or directories of them)")
     ap.add_argument("--batch-rows", type=int, default=65536)
     ap.add_argument("--skip", nargs="*", default=[], choices=sorted(WORKERS))
-    ap.add_argument("--repeat", type=int, default=1, help="runs of floor and engine (best kept)")
+    ap.add_argument("--repeat", type=int, default=3, help="interleaved runs (best kept)")
+    ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "project.md"))
     ap.add_argument("--worker", choices=sorted(WORKERS), help=argparse.SUPPRESS)
     ap.add_argument("--workdir", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
         sampler = RssSampler()
-        result = WORKERS[args.worker](args.path, args.batch_rows, args.workdir)
+        result = WORKERS[args.worker](args.path[0], args.batch_rows, args.workdir)
         result["peak_rss"] = _peak_rss()
         result["rss_first_half"], result["rss_second_half"] = sampler.halves()
         print(json.dumps(result))
         return
-    runs: dict[str, list[dict]] = {}
-    for _ in range(args.repeat):  # interleaved, so that drifting load hits every variant
-        for name in ("floor", "engine", "notebook"):
-            if name in args.skip or (name == "notebook" and runs.get(name)):
-                continue  # the notebook approach runs once: it is slow and memory-hungry
-            runs.setdefault(name, []).append(run_variant(name, args.path, args.batch_rows))
-            print(json.dumps(runs[name][-1]), flush=True)
-    results = [min(rs, key=lambda r: r.get("seconds", float("inf"))) for rs in runs.values()]
-    floor = next((r for r in results if r["name"] == "floor"), None)
-    print(table(results, floor))
-    load = os.getloadavg()
-    print(f"cores: {os.cpu_count()}, load average during the run: {load[0]:.1f} / "
-          f"{load[1]:.1f} / {load[2]:.1f}")
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import psutil
+    import pyarrow.parquet as pq
+    from _report import Run
 
+    run = Run(["pyarrow", "pandas", "polars"])
+    memory = psutil.virtual_memory().total
+    body = []
+    for path in args.path:
+        files = sorted(Path(path).glob("*.parquet")) if Path(path).is_dir() else [Path(path)]
+        n_rows = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
+        size = sum(f.stat().st_size for f in files)
+        names = [n for n in ("floor", "engine", "notebook") if n not in args.skip]
+        note = ""
+        if "notebook" in names and n_rows * NOTEBOOK_BYTES_PER_ROW > 0.7 * memory:
+            names.remove("notebook")
+            note = (f"The notebook approach is left out: it would need about "
+                    f"{n_rows * NOTEBOOK_BYTES_PER_ROW / 1e9:.0f} GB, beyond 70% of this "
+                    f"machine's {memory / 2**30:.0f} GiB.")
+        runs: dict[str, list[dict]] = {name: [] for name in names}
+        for _ in range(args.repeat):
+            for name in names:
+                runs[name].append(run_variant(name, str(path), args.batch_rows))
+                print(json.dumps(runs[name][-1]), flush=True)
+        results = [min(rs, key=lambda r: r.get("seconds", float("inf")))
+                   for rs in runs.values()]
+        floor = next((r for r in results if r["name"] == "floor"), None)
+        body += [f"## {path}: {n_rows:,} rows, {size / 2**30:.2f} GiB on disk", "",
+                 table(results, floor), ""]
+        body += ["All runs (seconds): " + "; ".join(
+            f"{name} " + ", ".join(f"{r['seconds']:.1f}" if "seconds" in r else "failed"
+                                   for r in rs) for name, rs in runs.items()), ""]
+        if note:
+            body += [note, ""]
+        print("\n".join(body[-6:]), flush=True)
+    body += [f"Best of {args.repeat} interleaved runs, each variant in its own process. "
+             "`time / floor` is the variant's best time over the floor's best time; the "
+             "engine's time is its `apply` stage (read, project, write) from metrics.json."]
+    run.write(args.out, "project: apply stage vs the read floor and the notebook approach",
+              body)
 
 if __name__ == "__main__":
     main()
