@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-from bench.basins_planted import compose, header
+from bench._report import Run
+from bench.basins_planted import compose
 from engine.app import run_config
 
 OUT = Path(__file__).resolve().parent / "results" / "basins_cost.md"
@@ -35,11 +35,11 @@ def main() -> None:
     ap.add_argument("--tune", action="store_true", help="with the 108-combo grid")
     ap.add_argument("--out", type=Path, default=OUT)
     args = ap.parse_args()
+    report = Run(["fast-hdbscan", "scipy", "numba"])
     run(2000, False)  # warm: Numba compilation and imports outside the timings
     base_s, base = run(args.rows, args.tune, "job.null_model=false")
     full_s, full = run(args.rows, args.tune)
-    lines = [*header(sys.argv[1:], "basins: the cost of significance and the forecast",
-                     "bench/basins_cost.py"), f"rows {args.rows}, tune={args.tune}", "",
+    lines = [f"rows {args.rows}, tune={args.tune}", "",
              "| stage | without null draws (s) | with (s) |", "|---|---|---|"]
     for stage in dict.fromkeys([*base["seconds"], *full["seconds"]]):
         lines.append(f"| {stage} | {base['seconds'].get(stage, 0):.1f} | "
@@ -52,8 +52,8 @@ def main() -> None:
               f"{full.get('null_n_significant_basins')}",
               f"- forecast skill vs null: test {full['forecast_skill_vs_null']:.3f}, train "
               f"{full['train_forecast_skill_vs_null']:.3f}"]
-    args.out.write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
+    report.write(args.out, "basins: the cost of significance and the forecast", lines)
 
 
 if __name__ == "__main__":

@@ -27,10 +27,6 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-import os
-import platform
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -38,6 +34,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 
+from bench._report import Run
 from engine.app import run_config
 from engine.synthetic import planted
 
@@ -102,32 +99,6 @@ def _num(x) -> float:
     return float(x) if x is not None else float("nan")
 
 
-def header(argv: list[str], title: str = "basins on planted basins in noise",
-           script: str = "bench/basins_planted.py") -> list[str]:
-    import engine
-
-    try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                                text=True, cwd=Path(__file__).parent).stdout.strip()
-    except OSError:
-        commit = "?"
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return [f"# {title}", "",
-            f"- command: `PYTHONPATH=. python {script} {' '.join(argv)}`",
-            f"- commit {commit}, engine {getattr(engine, '__version__', '?')}, Python "
-            f"{sys.version.split()[0]}, numpy {np.__version__}",
-            f"- CPU: {cpu}, {os.cpu_count()} cores, load average at start "
-            f"{os.getloadavg()[0]:.1f}", f"- date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
-            ""]
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, nargs="+", default=[20000, 60000])
@@ -144,7 +115,8 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=OUT)
     args = ap.parse_args()
     extra = [f"job.n_bootstrap={args.boot}"]
-    lines = header(sys.argv[1:])
+    run = Run(["fast-hdbscan", "scipy", "numba"])
+    lines = []
     lines += ["| bin days | rows | rows per bin | intensity | basin rows per bin | recovered | one-to-one runs | "
               "false per run | noise per run | median strength | job's limit (intensity) | "
               "forecast beats null | AUROC beats null | s per run |",
@@ -181,7 +153,7 @@ def main() -> None:
             f"{np.nanmedian([c['strength'] for c in cells]):.0f} | "
             f"{np.nanmedian(limits):.3f} | {sum(fc_wins)}/{len(fc_wins)} | "
             f"{sum(auc_wins)}/{len(auc_wins)} | {np.mean(secs):.0f} |")
-    args.out.write_text("\n".join(lines) + "\n")
+    run.write(args.out, "basins on planted basins in noise", lines)
     print("\n".join(lines))
 
 

@@ -9,7 +9,6 @@ synthetic corpus projected on its hidden rating directions. Results: bench/resul
 from __future__ import annotations
 
 import argparse
-import os
 import resource
 import statistics
 import sys
@@ -21,6 +20,9 @@ import numpy as np
 import pyarrow as pa
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _report import Run  # noqa: E402
 
 from engine.explore import build  # noqa: E402
 from engine.io.write import ParquetStreamWriter  # noqa: E402
@@ -53,7 +55,10 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--max-rows", type=int, default=1_000_000, help="rows held per day range")
+    ap.add_argument("--out", default=str(Path(__file__).resolve().parent / "results" /
+                                         "explore.md"))
     args = ap.parse_args()
+    run = Run(["pyarrow", "polars"])
     with tempfile.TemporaryDirectory() as tmp:
         src = Path(tmp) / "projected.parquet"
         t0 = time.perf_counter()
@@ -66,13 +71,10 @@ def main() -> None:
         d_med, d_max, d_total = sizes(Path(tmp) / "explorer" / "detail")
         src_mb = src.stat().st_size / 2**20
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    load = os.getloadavg()[0]
+    title = f"Explorer build: {args.rows:,} projected tweets over {len(index['days'])} days"
     lines = [
-        f"# Explorer build: {args.rows:,} projected tweets over {len(index['days'])} days",
-        "",
         f"input projected.parquet {src_mb:.0f} MiB (written in {gen:.1f}s); "
-        f"rows held per day range <= {args.max_rows:,}; load average {load:.1f} on "
-        f"{os.cpu_count()} cores (shared machine)",
+        f"rows held per day range <= {args.max_rows:,}",
         "",
         "| what | value |", "|---|---|",
         f"| build time | {seconds:.1f} s ({args.rows / seconds:,.0f} rows/s) |",
@@ -81,10 +83,8 @@ def main() -> None:
         f"| all render / detail files | {r_total:.1f} / {d_total:.1f} MiB |",
         f"| peak RSS (whole process) | {peak:.0f} MiB |",
     ]
-    text = "\n".join(lines) + "\n"
-    print(text)
-    out = Path(__file__).resolve().parent / "results" / "explore.md"
-    out.write_text(text)
+    print("\n".join(lines))
+    run.write(args.out, title, lines)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,6 @@ reference (bit-exact arithmetic) on a short prefix.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
@@ -29,6 +28,9 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from _report import Run  # noqa: E402
 
 from engine._stream.online import Centroids, OnlineClustering  # noqa: E402
 from engine.backend import cpu_backend  # noqa: E402
@@ -113,7 +115,7 @@ def main() -> None:
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "stream.md"))
     args = ap.parse_args()
     s_th = 1.0 - 0.22
-    load_before = os.getloadavg()
+    run = Run(["numba", "faiss-cpu"])
 
     t0 = time.perf_counter()
     emb, times, topic = make_stream(args.n, args.dim, args.topics, args.seed)
@@ -208,32 +210,17 @@ def main() -> None:
                         None, None, alt_rate, None, None))
         rows.insert(1, (f"ours, {oc.screen.kind} screen (second half of the full run)",
                         None, None, ours_seg_rate, None, None))
-    load_after = os.getloadavg()
     import resource
 
     print(f"peak memory {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.1f} GiB")
-    report(args, rows, checks, oc, ari, ours_cpu, load_before, load_after)
+    report(args, run, rows, checks, oc, ari, ours_cpu)
 
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "unknown CPU"
-
-
-def report(args, rows, checks, oc, ari, ours_cpu, load_before, load_after) -> None:
+def report(args, run, rows, checks, oc, ari, ours_cpu) -> None:
     lines = [
-        "# stream: batched exact clustering vs the plain per-message loop",
-        "",
         f"{args.n:,} messages x {args.dim}-d, {args.topics:,} planted topics -> "
         f"{oc.centroids.size:,} clusters (planted ARI {ari:.4f}), threshold 0.22, "
         f"cap {args.cap}, batch {args.batch}.",
-        f"Machine: {cpu_model()}, {os.cpu_count()} cores, load average "
-        f"{load_before[0]:.1f} before and {load_after[0]:.1f} after (other processes were sharing the cores). "
         f"Ours used {ours_cpu:.0f}s of CPU time.",
         "",
         "| method | wall s | cpu s | messages/s (wall) | plain / ours (wall) | (cpu) |",
@@ -252,10 +239,8 @@ def report(args, rows, checks, oc, ari, ours_cpu, load_before, load_after) -> No
     for c in checks:
         lines.append(f"| {c['check']} | {c['messages']:,} | {c['assignment_mismatches']} | "
                      f"{c['max_confidence_diff']:.1e} | {c.get('bit_identical', '')} |")
-    text = "\n".join(lines) + "\n"
-    print(text)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(text)
+    print("\n".join(lines))
+    run.write(args.out, "stream: batched exact clustering vs the plain per-message loop", lines)
 
 
 if __name__ == "__main__":

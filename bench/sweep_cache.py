@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-import os
 import sys
 import tempfile
 import time
@@ -24,6 +23,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from _report import Run  # noqa: E402
 
 
 def run_once(overrides: list[str], out: Path, cache_dir: str) -> dict:
@@ -44,7 +46,9 @@ def main() -> None:
     ap.add_argument("--days", type=int, default=180)
     ap.add_argument("--combos", type=int, default=8)
     ap.add_argument("--vary", choices=["clustering", "tracking"], default="clustering")
+    ap.add_argument("--out", help="default: bench/results/sweep_cache_<vary>.md")
     args = ap.parse_args()
+    run = Run(["fast-hdbscan", "hydra-core"])
     import logging
 
     logging.disable(logging.INFO)
@@ -76,13 +80,9 @@ def main() -> None:
     } for label, ms in runs.items()]
     same = rows[0]["objectives"] == rows[1]["objectives"]
     ratio = rows[0]["seconds"] / rows[1]["seconds"]
-    load = os.getloadavg()[0]
+    title = (f"Sweep cache: basins, {args.rows} rows over {args.days} days, {len(combos)} runs "
+             f"varying {args.vary} ({', '.join(c.split('=')[0] for c in combos[0])})")
     lines = [
-        f"# Sweep cache: basins, {args.rows} rows over {args.days} days, {len(combos)} runs "
-        f"varying {args.vary} ({', '.join(c.split('=')[0] for c in combos[0])})",
-        "",
-        f"2 cores shared with other processes (1-min load average {load:.1f} at the end).",
-        "",
         "| mode | runs | total s | final stage s | cache hits | misses |",
         "|---|---|---|---|---|---|",
     ]
@@ -90,11 +90,9 @@ def main() -> None:
         lines.append(f"| {r['mode']} | {r['runs']} | {r['seconds']:.1f} | {r['final_stage']:.1f} "
                      f"| {r['hits']} | {r['misses']} |")
     lines += ["", f"no cache / shared cache: **{ratio:.2f}x**; same objectives in both: {same}."]
-    text = "\n".join(lines)
-    print(text)
-    out = ROOT / "bench" / "results" / f"sweep_cache_{args.vary}.md"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text + "\n")
+    print("\n".join(lines))
+    run.write(args.out or ROOT / "bench" / "results" / f"sweep_cache_{args.vary}.md", title,
+              lines)
 
 
 if __name__ == "__main__":
