@@ -54,44 +54,17 @@ def lsap_max_into(S, work):
     seen_row = work[6][:n]
     seen_col = work[7][:m]
     remaining = work[8][:m]
-    v[:] = 0.0
     path[:] = -1
-    col4row[:] = -1
-    row4col[:] = -1
-    # Start with augmenting row reduction (Jonker & Volgenant): a zero-eps auction in which a
-    # free row takes its best column at prices p = -v, raising that column's price to its
-    # second best, and displaces the owner. Each assigned row's column stays its best, columns
-    # never bid on keep v = 0, and v <= 0: the state the searches below require, usually with
-    # far fewer rows left to route. Ties make zero raises, hence the bid budget.
-    stack = remaining
-    for i in range(n):
-        stack[i] = n - 1 - i
-    n_free = n
-    bids = 0
-    while n_free > 0 and bids < ARR_BIDS_PER_ROW * n:
-        n_free -= 1
-        i = stack[n_free]
-        best = -INF
-        second = -INF
-        bj = 0
-        for j in range(m):
-            val = S[i, j] + v[j]
-            if val > best:
-                second = best
-                best = val
-                bj = j
-            elif val > second:
-                second = val
-        if m > 1:
-            v[bj] -= best - second
-        prev = row4col[bj]
-        row4col[bj] = i
-        col4row[i] = bj
-        if prev >= 0:
-            col4row[prev] = -1
-            stack[n_free] = prev
-            n_free += 1
-        bids += 1
+    # Start with augmenting row reduction (Jonker & Volgenant), which is a forward auction
+    # with eps = 0: a free row takes its best column at prices p, raising that column's price
+    # to its second best, and displaces the owner. Each assigned row's column stays its best,
+    # columns never bid on keep p = 0: with v = -p the state the searches below require,
+    # usually with far fewer rows left to route. Ties make zero raises, hence the bid budget.
+    price = spc
+    price[:] = 0.0
+    _auction_phase(S, 0.0, price, row4col, col4row, remaining, ARR_BIDS_PER_ROW * n)
+    for j in range(m):
+        v[j] = -price[j]
     # Row potentials u_i = min_j (c_ij - v_j) with c = -S: feasible, and tight on every
     # assigned edge.
     for i in range(n):
