@@ -173,3 +173,27 @@ def test_multirun_sweep_values_are_not_judged_only_keys(overrides):
     from engine.app import _sweep_key_error
 
     assert _sweep_key_error(overrides) is None
+
+
+def documented_sweeps() -> list[list[str]]:
+    """The overrides of every `python -m engine -m ...` command in the README and docs/sweeps.md
+    (continuation lines joined, comments dropped)."""
+    import shlex
+
+    commands = []
+    for doc in (ROOT / "README.md", ROOT / "docs" / "sweeps.md"):
+        text = doc.read_text().replace("\\\n", " ")
+        for line in text.splitlines():
+            if "python -m engine -m " in line:
+                args = shlex.split(line.split("python -m engine", 1)[1].split(" #")[0])
+                commands.append([a for a in args if a not in ("-m", "--multirun")])
+    return commands
+
+
+def test_every_documented_sweep_passes_the_key_check():
+    from engine.app import _sweep_key_error
+
+    commands = documented_sweeps()
+    assert len(commands) >= 6
+    for overrides in commands:
+        assert _sweep_key_error(overrides) is None, overrides
