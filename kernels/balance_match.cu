@@ -153,7 +153,7 @@ extern "C" __global__ void balance_exact(BM_PAIR_PARAMS) {
     for (int i = tid; i < nr; i += T)
         if (row4col[col4row[i]] != i) col4row[i] = -1;
     for (int j = tid; j < nc; j += T)
-        if (row4col[j] == nr) row4col[j] = -1;  // nobody proposed it (rows read only others)
+        if (row4col[j] == nr) row4col[j] = -1;  // nobody proposed it, so no row reads it
     __syncthreads();
     for (int cur = 0; cur < nr; ++cur) {
         if (col4row[cur] >= 0) continue;  // settled by the greedy start
