@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import logging
 import re
 import sys
@@ -89,17 +88,29 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(seen)
 
 
-def preflight(overrides: list[str]) -> None:
-    """Compose the config once before Hydra does, so bad keys/values give one line, exit 2.
+def preflight(args: list[str]) -> None:
+    """Check the command line before Hydra does, so bad keys/values give one line, exit 2.
 
-    Skipped for Hydra's own flags and for multirun sweeps (their override syntax is Hydra's).
+    A single run is composed once as Hydra will compose it. A multirun (`-m`, `--multirun`)
+    has its keys checked for every combination of the swept config groups, before the
+    launcher starts anything; its values are the sweeper's. Skipped when Hydra's other flags
+    are present (`--cfg`, `-cn`, ...): they change what is composed, or compose nothing.
     """
-    if any(a.startswith("-") for a in overrides):
+    flags = [a for a in args if a.startswith("-")]
+    overrides = [a for a in args if not a.startswith("-")]
+    multirun = bool(flags) and all(f in ("-m", "--multirun") for f in flags)
+    if flags and not multirun:
         return
     try:
-        _compose(overrides)
+        if multirun:
+            message = _sweep_key_error(overrides)
+        else:
+            _compose(overrides)
+            message = None
     except Exception as exc:
-        print(f"error: {_unknown_key(exc, overrides) or _one_line(exc)}", file=sys.stderr)
+        message = _unknown_key(exc, overrides) or _one_line(exc)
+    if message:
+        print(f"error: {message}", file=sys.stderr)
         sys.exit(2)
 
 
@@ -110,29 +121,31 @@ def _compose(overrides: list[str]) -> DictConfig:
         return compose("config", overrides=overrides)
 
 
-def _unknown_key(exc: Exception, overrides: list[str]) -> str | None:
-    """For an override of a key that does not exist, the existing keys closest to it.
+def _sweep_key_error(overrides: list[str]) -> str | None:
+    from hydra import compose, initialize_config_dir
 
-    Hydra's own message advises `+key=value`, which adds the misspelt key beside the real one
-    and runs as if the setting had not been given."""
+    from engine.override_keys import sweep_key_error
+
+    with initialize_config_dir(str(config.conf_dir()), version_base=None):
+        return sweep_key_error(overrides, lambda choices: compose(
+            "config", overrides=choices, return_hydra_config=True))
+
+
+def _unknown_key(exc: Exception, overrides: list[str]) -> str | None:
+    """For Hydra's refusal of an override of a key that does not exist, the one line of
+    `override_keys.unknown_key_message` (Hydra's own message advises `+key=value`)."""
+    from engine.override_keys import unknown_key_message
+
     found = re.search(r"Could not override '([^']+)'", str(exc))
     if not found:
         return None
     key = found.group(1)
-    parent, _, name = key.rpartition(".")
     # Which keys exist depends only on the group choices (job=, data=, ...), not on values.
     rest = [o for o in overrides if "." not in o.split("=", 1)[0] and o.split("=", 1)[0] != key]
     try:
-        node = _compose(rest)
-        node = OmegaConf.select(node, parent) if parent else node
-        keys = [str(k) for k in node.keys()] if isinstance(node, DictConfig) else []
+        return unknown_key_message(key, _compose(rest)) or f"{key}: no such key"
     except Exception:  # another override is wrong too: name this one without suggestions
-        keys = []
-    if not keys:
         return f"{key}: no such key"
-    prefix = f"{parent}." if parent else ""
-    closest = sorted(keys, key=lambda k: -difflib.SequenceMatcher(None, name, k).ratio())[:3]
-    return f"{key}: no such key; closest: {', '.join(prefix + k for k in closest)}"
 
 
 def show_help(args: list[str]) -> None:

@@ -2,11 +2,17 @@
 //
 // Every pair p owns a block S of a similarity tile G (row-major, leading dimension ld):
 // S = G[a_off[p] : a_off[p] + a_n[p], b_off[p] : b_off[p] + b_n[p]]. The smaller side is
-// always the row side (a transposed view when a_n > b_n), so each kernel matches all rows.
-// Sizes vary per pair; per-pair scratch lives in ws_d / ws_i at 3*ws_off[p] / 5*ws_off[p]
+// always the row side (S is the block's transpose when a_n > b_n), so each kernel matches all
+// rows. Sizes vary per pair; per-pair scratch lives in ws_d / ws_i at 3*ws_off[p] / 5*ws_off[p]
 // (ws_off = exclusive prefix sum of a_n + b_n): padding is storage only, never values.
-// Threads of a block stride over columns; reductions go through shared memory, so a block
-// of 32 threads (one warp) serves small pairs and 256 the largest.
+// Threads of a block stride over columns or rows; reductions go through shared memory, so a
+// block of 32 threads (one warp) serves small pairs and 256 the largest.
+//
+// Coalesced reads: each kernel first copies its block, transposed, into ws_blk at blk_off[p]
+// (exclusive prefix sum of a_n * b_n) through 32 x 32 tiles of shared memory. With the block
+// in both orientations, a loop whose threads take consecutive columns j reads S.at_j (rows
+// contiguous) and one whose threads take consecutive rows i reads S.at_i (columns contiguous):
+// consecutive threads read consecutive addresses whichever side of the pair is the larger.
 //
 // Kernels (same steps as engine/_balance/solvers.py):
 //   balance_exact   shortest augmenting paths with potentials (scipy's algorithm): optimum.
@@ -14,7 +20,8 @@
 //                   status 1 when the bid cap is hit (the host re-solves those exactly).
 //   balance_greedy  mutual-best rounds, equal to sorted-edge greedy.
 // Outputs per pair: out_total (sum of matched similarities), out_bound (dual certificate:
-// an upper bound on optimum - total), out_status.
+// an upper bound on optimum - total), out_status. Only steps that are sequential by nature
+// (one bid of the Gauss-Seidel auction, flipping one augmenting path) run on thread 0.
 //
 // No headers: the file compiles with NVRTC (cupy.RawModule), nvcc, and on the host with
 // kernels/host_emulation.h for the tests.
@@ -22,23 +29,57 @@
 #define BM_MAXT 256
 #define BM_BIG 1e300
 
+#define BM_TILE 32
+
 struct PairBlock {
-    const double* base;
-    long long rs, cs;  // strides of rows and columns
-    int nr, nc;        // nr <= nc
-    __device__ double at(int i, int j) const { return base[i * rs + j * cs]; }
+    const double* row_base;  // S(i, j) = row_base[i * rld + j]
+    const double* col_base;  // S(i, j) = col_base[j * cld + i]
+    long long rld, cld;
+    int nr, nc;              // nr <= nc
+    // For loops whose threads take consecutive j (rows are contiguous here) ...
+    __device__ double at_j(int i, int j) const { return row_base[i * rld + j]; }
+    // ... and for loops whose threads take consecutive i (columns are contiguous here).
+    __device__ double at_i(int i, int j) const { return col_base[j * cld + i]; }
 };
 
-// The block of the pair this thread block works on (blockIdx.x < n_pairs).
-__device__ PairBlock block_pair(const double* G, long long ld, const long long* a_off,
-                                const int* a_n, const long long* b_off, const int* b_n) {
+// dst (cols x rows, row-major) = the transpose of src (rows x cols, leading dimension ld),
+// through a shared tile: reads of src and writes of dst are both contiguous across threads
+// (the padded row keeps the tile's column reads free of bank conflicts).
+__device__ void stage_transposed(const double* src, long long ld, int rows, int cols,
+                                 double* dst) {
+    __shared__ double tile[BM_TILE][BM_TILE + 1];
+    for (int r0 = 0; r0 < rows; r0 += BM_TILE)
+        for (int c0 = 0; c0 < cols; c0 += BM_TILE) {
+            for (int k = threadIdx.x; k < BM_TILE * BM_TILE; k += blockDim.x) {
+                const int r = k / BM_TILE, c = k % BM_TILE;
+                if (r0 + r < rows && c0 + c < cols) tile[r][c] = src[(r0 + r) * ld + c0 + c];
+            }
+            __syncthreads();
+            for (int k = threadIdx.x; k < BM_TILE * BM_TILE; k += blockDim.x) {
+                const int c = k / BM_TILE, r = k % BM_TILE;
+                if (r0 + r < rows && c0 + c < cols)
+                    dst[(long long)(c0 + c) * rows + r0 + r] = tile[r][c];
+            }
+            __syncthreads();
+        }
+}
+
+// The block of the pair this thread block works on (blockIdx.x < n_pairs), staged in both
+// orientations: G itself on one side, its transposed copy in ws_blk on the other.
+__device__ PairBlock stage_pair(const double* G, long long ld, const long long* a_off,
+                                const int* a_n, const long long* b_off, const int* b_n,
+                                const long long* blk_off, double* ws_blk) {
     const int p = blockIdx.x;
+    const double* g = G + a_off[p] * ld + b_off[p];  // a_n x b_n, leading dimension ld
+    double* t = ws_blk + blk_off[p];                 // b_n x a_n, leading dimension a_n
+    stage_transposed(g, ld, a_n[p], b_n[p], t);
     PairBlock S;
-    S.base = G + a_off[p] * ld + b_off[p];
     if (a_n[p] <= b_n[p]) {
-        S.rs = ld; S.cs = 1; S.nr = a_n[p]; S.nc = b_n[p];
+        S.row_base = g; S.rld = ld; S.col_base = t; S.cld = a_n[p];
+        S.nr = a_n[p]; S.nc = b_n[p];
     } else {
-        S.rs = 1; S.cs = ld; S.nr = b_n[p]; S.nc = a_n[p];
+        S.row_base = t; S.rld = a_n[p]; S.col_base = g; S.cld = ld;
+        S.nr = b_n[p]; S.nc = a_n[p];
     }
     return S;
 }
@@ -61,12 +102,20 @@ __device__ double block_reduce(double v, double* s_val) {
     return out;
 }
 
+// Sum over rows of S(i, col[i]), over the block; every thread gets it.
+__device__ double matched_total(const PairBlock& S, const int* col, double* s_val) {
+    double part = 0.0;
+    for (int i = threadIdx.x; i < S.nr; i += blockDim.x) part += S.at_i(i, col[i]);
+    return block_reduce<false>(part, s_val);
+}
+
 // The arguments every kernel takes (see the top of the file).
 #define BM_PAIR_PARAMS                                                                     \
     const double* __restrict__ G, long long ld, const long long* __restrict__ a_off,       \
         const int* __restrict__ a_n, const long long* __restrict__ b_off,                  \
         const int* __restrict__ b_n, const long long* __restrict__ ws_off, double* ws_d,   \
-        int* ws_i, double* out_total, double* out_bound, int* out_status, int n_pairs
+        int* ws_i, const long long* __restrict__ blk_off, double* ws_blk, double* out_total, \
+        double* out_bound, int* out_status, int n_pairs
 
 extern "C" __global__ void balance_exact(BM_PAIR_PARAMS) {
     __shared__ double s_val[BM_MAXT];
@@ -75,7 +124,7 @@ extern "C" __global__ void balance_exact(BM_PAIR_PARAMS) {
     __shared__ double s_min;
     const int p = blockIdx.x;
     if (p >= n_pairs) return;
-    const PairBlock S = block_pair(G, ld, a_off, a_n, b_off, b_n);
+    const PairBlock S = stage_pair(G, ld, a_off, a_n, b_off, b_n, blk_off, ws_blk);
     const int nr = S.nr, nc = S.nc, tid = threadIdx.x, T = blockDim.x;
     double* u = ws_d + 3 * ws_off[p];
     double* v = u + nr;
@@ -87,22 +136,24 @@ extern "C" __global__ void balance_exact(BM_PAIR_PARAMS) {
     int* seen_col = seen_row + nr;
     // Greedy start (as the CPU solver): u_i = min_j c_ij with c = -S, v = 0, and each row
     // takes its best column while that column is free; only the other rows are routed below.
-    for (int j = tid; j < nc; j += T) { v[j] = 0.0; row4col[j] = -1; }
+    // Rows in order, a taken column refused: the lowest row proposing a column gets it, so
+    // every row proposes at once and an atomic minimum settles each column.
+    for (int j = tid; j < nc; j += T) { v[j] = 0.0; row4col[j] = nr; }
+    __syncthreads();
     for (int i = tid; i < nr; i += T) {
         double best = -BM_BIG;
         int best_j = 0;
         for (int j = 0; j < nc; ++j)
-            if (S.at(i, j) > best) { best = S.at(i, j); best_j = j; }
+            if (S.at_i(i, j) > best) { best = S.at_i(i, j); best_j = j; }
         u[i] = -best;
-        col4row[i] = best_j;  // a proposal until thread 0 settles it
+        col4row[i] = best_j;
+        atomicMin(&row4col[best_j], i);
     }
     __syncthreads();
-    if (tid == 0)
-        for (int i = 0; i < nr; ++i) {
-            const int j = col4row[i];
-            if (row4col[j] < 0) row4col[j] = i;
-            else col4row[i] = -1;
-        }
+    for (int i = tid; i < nr; i += T)
+        if (row4col[col4row[i]] != i) col4row[i] = -1;
+    for (int j = tid; j < nc; j += T)
+        if (row4col[j] == nr) row4col[j] = -1;  // nobody proposed it, so no row reads it
     __syncthreads();
     for (int cur = 0; cur < nr; ++cur) {
         if (col4row[cur] >= 0) continue;  // settled by the greedy start
@@ -119,7 +170,7 @@ extern "C" __global__ void balance_exact(BM_PAIR_PARAMS) {
             int best_j = -1;
             for (int j = tid; j < nc; j += T) {
                 if (seen_col[j]) continue;
-                const double r = min_val - S.at(i, j) - ui - v[j];
+                const double r = min_val - S.at_j(i, j) - ui - v[j];
                 if (r < spc[j]) { spc[j] = r; path[j] = i; }
                 // Closest; among equals a free column (ends the search), then the lowest j.
                 if (best_j < 0 || spc[j] < best ||
@@ -178,9 +229,8 @@ extern "C" __global__ void balance_exact(BM_PAIR_PARAMS) {
         }
         __syncthreads();
     }
+    const double total = matched_total(S, col4row, s_val);
     if (tid == 0) {
-        double total = 0.0;
-        for (int i = 0; i < nr; ++i) total += S.at(i, col4row[i]);
         out_total[p] = total;
         out_bound[p] = 0.0;
         out_status[p] = 0;
@@ -196,7 +246,7 @@ extern "C" __global__ void balance_auction(BM_PAIR_PARAMS, double eps, int bids_
     __shared__ long long s_bids;
     const int p = blockIdx.x;
     if (p >= n_pairs) return;
-    const PairBlock S = block_pair(G, ld, a_off, a_n, b_off, b_n);
+    const PairBlock S = stage_pair(G, ld, a_off, a_n, b_off, b_n, blk_off, ws_blk);
     const int nr = S.nr, nc = S.nc, tid = threadIdx.x, T = blockDim.x;
     const long long max_bids = (long long)bids_per_row * nr;
     double* price = ws_d + 3 * ws_off[p];
@@ -210,7 +260,7 @@ extern "C" __global__ void balance_auction(BM_PAIR_PARAMS, double eps, int bids_
         double hi = -BM_BIG, lo = BM_BIG;
         for (int i = 0; i < nr; ++i)
             for (int j = tid; j < nc; j += T) {
-                const double x = S.at(i, j);
+                const double x = S.at_j(i, j);
                 hi = x > hi ? x : hi;
                 lo = x < lo ? x : lo;
             }
@@ -230,7 +280,7 @@ extern "C" __global__ void balance_auction(BM_PAIR_PARAMS, double eps, int bids_
             double best = -BM_BIG, second = -BM_BIG;
             int best_j = -1;
             for (int j = tid; j < nc; j += T) {
-                const double val = S.at(i, j) - price[j];
+                const double val = S.at_j(i, j) - price[j];
                 if (val > best) { second = best; best = val; best_j = j; }
                 else if (val > second) second = val;
             }
@@ -271,21 +321,21 @@ extern "C" __global__ void balance_auction(BM_PAIR_PARAMS, double eps, int bids_
         if (tid == 0) { out_total[p] = 0.0; out_bound[p] = BM_BIG; out_status[p] = 1; }
         return;
     }
-    // Dual certificate: sum_j p_j + sum_i max_j (S_ij - p_j) >= optimum (prices >= 0).
-    double price_sum = 0.0;
-    for (int j = tid; j < nc; j += T) price_sum += price[j];
-    double dual = block_reduce<false>(price_sum, s_best);
-    for (int i = 0; i < nr; ++i) {
+    // Dual certificate: sum_j p_j + sum_i max_j (S_ij - p_j) >= optimum (prices >= 0); a
+    // thread per row, then one sum over the block.
+    double dual_part = 0.0;
+    for (int j = tid; j < nc; j += T) dual_part += price[j];
+    for (int i = tid; i < nr; i += T) {
         double best = -BM_BIG;
-        for (int j = tid; j < nc; j += T) {
-            const double val = S.at(i, j) - price[j];
+        for (int j = 0; j < nc; ++j) {
+            const double val = S.at_i(i, j) - price[j];
             best = val > best ? val : best;
         }
-        dual += block_reduce<true>(best, s_best);
+        dual_part += best;
     }
+    const double dual = block_reduce<false>(dual_part, s_best);
+    const double total = matched_total(S, assigned, s_best);
     if (tid == 0) {
-        double total = 0.0;
-        for (int i = 0; i < nr; ++i) total += S.at(i, assigned[i]);
         out_total[p] = total;
         out_bound[p] = dual - total > 0.0 ? dual - total : 0.0;
         out_status[p] = 0;
@@ -297,7 +347,7 @@ extern "C" __global__ void balance_greedy(BM_PAIR_PARAMS) {
     __shared__ int s_matched;
     const int p = blockIdx.x;
     if (p >= n_pairs) return;
-    const PairBlock S = block_pair(G, ld, a_off, a_n, b_off, b_n);
+    const PairBlock S = stage_pair(G, ld, a_off, a_n, b_off, b_n, blk_off, ws_blk);
     const int nr = S.nr, nc = S.nc, tid = threadIdx.x, T = blockDim.x;
     int* row_match = ws_i + 5 * ws_off[p];
     int* col_used = row_match + nr;
@@ -315,7 +365,7 @@ extern "C" __global__ void balance_greedy(BM_PAIR_PARAMS) {
             double best = -BM_BIG;
             int bj = -1;
             for (int j = 0; j < nc; ++j)
-                if (!col_used[j] && (bj < 0 || S.at(i, j) > best)) { best = S.at(i, j); bj = j; }
+                if (!col_used[j] && (bj < 0 || S.at_i(i, j) > best)) { best = S.at_i(i, j); bj = j; }
             best_col[i] = bj;
         }
         for (int j = tid; j < nc; j += T) {
@@ -323,7 +373,7 @@ extern "C" __global__ void balance_greedy(BM_PAIR_PARAMS) {
             double best = -BM_BIG;
             int bi = -1;
             for (int i = 0; i < nr; ++i)
-                if (row_match[i] < 0 && (bi < 0 || S.at(i, j) > best)) { best = S.at(i, j); bi = i; }
+                if (row_match[i] < 0 && (bi < 0 || S.at_j(i, j) > best)) { best = S.at_j(i, j); bi = i; }
             best_row[j] = bi;
         }
         __syncthreads();
@@ -342,13 +392,13 @@ extern "C" __global__ void balance_greedy(BM_PAIR_PARAMS) {
     double rows = 0.0, cols = 0.0;
     for (int i = tid; i < nr; i += T) {
         double best = -BM_BIG;
-        for (int j = 0; j < nc; ++j) best = S.at(i, j) > best ? S.at(i, j) : best;
+        for (int j = 0; j < nc; ++j) best = S.at_i(i, j) > best ? S.at_i(i, j) : best;
         rows += best;
     }
     if (nr == nc)
         for (int j = tid; j < nc; j += T) {
             double best = -BM_BIG;
-            for (int i = 0; i < nr; ++i) best = S.at(i, j) > best ? S.at(i, j) : best;
+            for (int i = 0; i < nr; ++i) best = S.at_j(i, j) > best ? S.at_j(i, j) : best;
             cols += best;
         }
     double upper = block_reduce<false>(rows, s_val);
@@ -356,9 +406,8 @@ extern "C" __global__ void balance_greedy(BM_PAIR_PARAMS) {
         const double upper_cols = block_reduce<false>(cols, s_val);
         upper = upper_cols < upper ? upper_cols : upper;
     }
+    const double total = matched_total(S, row_match, s_val);
     if (tid == 0) {
-        double total = 0.0;
-        for (int i = 0; i < nr; ++i) total += S.at(i, row_match[i]);
         out_total[p] = total;
         out_bound[p] = upper - total > 0.0 ? upper - total : 0.0;
         out_status[p] = 0;

@@ -128,3 +128,72 @@ def test_typo_names_the_closest_keys_and_never_suggests_plus(tmp_path, args, err
     assert result.stderr.startswith(error) and len(result.stderr.strip().splitlines()) == 1
     assert "+" not in result.stderr
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("args, error", [
+    (["-m", "job=basins", "job.bin_sise_days=7,14"],
+     "error: job.bin_sise_days: no such key; closest: job.bin_size_days, "),
+    (["--multirun", "job=basins", "job.tunee=false", "job.bin_size_days=range(7,15,7)"],
+     "error: job.tunee: no such key; closest: job.tune, "),
+    (["-m", "hydra/launcher=local_parallel", "job=basins", "job.tune=false",
+      "job.bin_sise_days=7,14"],
+     "error: job.bin_sise_days: no such key; closest: job.bin_size_days, "),
+    (["-m", "hydra/launcher=local_parallel", "hydra.launcher.n_jobz=2", "job=synth",
+      "data.n_rows=100,200"],
+     "error: hydra.launcher.n_jobz: no such key; closest: hydra.launcher.n_jobs, "),
+    (["-m", "job=basins,communities", "job.bin_size_days=7,14"],
+     "error: job.bin_size_days: no such key; closest: "),
+])
+def test_multirun_typo_is_refused_before_anything_launches(tmp_path, args, error):
+    # The check runs before Hydra's launcher: no sweep folder, one line, no `+` advice.
+    result = engine_cli(*args, f"hydra.sweep.dir={tmp_path / 'sweep'}")
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith(error) and len(result.stderr.strip().splitlines()) == 1
+    assert "+" not in result.stderr
+    assert not (tmp_path / "sweep").exists()
+
+
+def test_multirun_typo_names_the_swept_choice_that_lacks_the_key():
+    from engine.app import _sweep_key_error
+
+    message = _sweep_key_error(["job=basins,communities", "job.bin_size_days=7,14"])
+    assert message.endswith("(with job=communities)")
+    assert _sweep_key_error(["job=basins,communities", "job.seed_count=1"]).startswith(
+        "job.seed_count: no such key")
+
+
+@pytest.mark.parametrize("overrides", [
+    ["job=basins", "job.bin_size_days=7,14"],
+    ["job=basins", "job.bin_size_days=range(7,15,7)", "seed=choice(1,2)"],
+    ["job=glob(bas*)", "job.tune=false", "job.bin_size_days=interval(5,9)"],
+    ["job=communities", "job.resolution=tag(log,interval(0.1,2))", "hydra/launcher=local_parallel",
+     "hydra.launcher.n_jobs=2", "hydra.sweep.dir=x"],
+])
+def test_multirun_sweep_values_are_not_judged_only_keys(overrides):
+    from engine.app import _sweep_key_error
+
+    assert _sweep_key_error(overrides) is None
+
+
+def documented_sweeps() -> list[list[str]]:
+    """The overrides of every `python -m engine -m ...` command in the README and docs/sweeps.md
+    (continuation lines joined, comments dropped)."""
+    import shlex
+
+    commands = []
+    for doc in (ROOT / "README.md", ROOT / "docs" / "sweeps.md"):
+        text = doc.read_text().replace("\\\n", " ")
+        for line in text.splitlines():
+            if "python -m engine -m " in line:
+                args = shlex.split(line.split("python -m engine", 1)[1].split(" #")[0])
+                commands.append([a for a in args if a not in ("-m", "--multirun")])
+    return commands
+
+
+def test_every_documented_sweep_passes_the_key_check():
+    from engine.app import _sweep_key_error
+
+    commands = documented_sweeps()
+    assert len(commands) >= 6
+    for overrides in commands:
+        assert _sweep_key_error(overrides) is None, overrides

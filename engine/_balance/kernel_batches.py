@@ -26,6 +26,8 @@ class LaunchPlan:
     buckets: list[tuple[int, int, int]]  # (block size, start, stop) slices of `order`
     ws_off: np.ndarray  # per pair in `order`: exclusive prefix sum of a_n + b_n
     ws_len: int
+    blk_off: np.ndarray  # per pair in `order`: exclusive prefix sum of a_n * b_n
+    blk_len: int  # doubles of the blocks' transposed copies (at most G's size)
 
 
 def block_size(n_cols: np.ndarray) -> np.ndarray:
@@ -41,13 +43,15 @@ def plan_launch(a_n: np.ndarray, b_n: np.ndarray) -> LaunchPlan:
     order = np.argsort(blocks, kind="stable")
     sizes = (a_n + b_n)[order].astype(np.int64)
     ws_off = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+    areas = (a_n * b_n)[order].astype(np.int64)
+    blk_off = np.concatenate([[0], np.cumsum(areas)[:-1]]).astype(np.int64)
     buckets = []
     sorted_blocks = blocks[order]
     for size in BLOCK_SIZES:
         lo, hi = np.searchsorted(sorted_blocks, [size, size + 1])
         if hi > lo:
             buckets.append((size, int(lo), int(hi)))
-    return LaunchPlan(order, buckets, ws_off, int(sizes.sum()))
+    return LaunchPlan(order, buckets, ws_off, int(sizes.sum()), blk_off, int(areas.sum()))
 
 
 def solve_batched(xp, launch: Launch, G, a_off, a_n, b_off, b_n, method: str, eps: float,
@@ -76,9 +80,11 @@ def _solve_chunk(xp, launch, G, a_off, a_n, b_off, b_n, method, eps, bids_per_ro
         "b_off": xp.asarray(np.asarray(b_off, np.int64)[o]),
         "b_n": xp.asarray(b_n[o].astype(np.int32)),
         "ws_off": xp.asarray(plan.ws_off),
+        "blk_off": xp.asarray(plan.blk_off),
     }
     ws_d = xp.empty(WS_DOUBLES * max(plan.ws_len, 1), dtype=xp.float64)
     ws_i = xp.empty(WS_INTS * max(plan.ws_len, 1), dtype=xp.int32)
+    ws_blk = xp.empty(max(plan.blk_len, 1), dtype=xp.float64)  # kernels stage blocks here
     n = len(a_n)
     out_total = xp.empty(n, dtype=xp.float64)
     out_bound = xp.empty(n, dtype=xp.float64)
@@ -88,8 +94,8 @@ def _solve_chunk(xp, launch, G, a_off, a_n, b_off, b_n, method, eps, bids_per_ro
     for block, lo, hi in plan.buckets:
         s = slice(lo, hi)
         args = (G, ld, dev["a_off"][s], dev["a_n"][s], dev["b_off"][s], dev["b_n"][s],
-                dev["ws_off"][s], ws_d, ws_i, out_total[s], out_bound[s], out_status[s],
-                np.int32(hi - lo))
+                dev["ws_off"][s], ws_d, ws_i, dev["blk_off"][s], ws_blk, out_total[s],
+                out_bound[s], out_status[s], np.int32(hi - lo))
         if method == "auction":
             args += (np.float64(eps), np.int32(bids_per_row), np.int32(bool(scale)))
         launch(kernel, block, hi - lo, args)

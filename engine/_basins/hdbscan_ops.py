@@ -12,7 +12,9 @@ min_samples only, so it is built once per sample and only the condensed tree is 
 per min_cluster_size (the tuning grid's four min_cluster_frac values share it). Samples below
 `SERIAL_BELOW` points build it on one Numba thread: fast_hdbscan's parallel Boruvka costs
 ~0.15 s of thread start-up per call on a busy 2-core machine, 300x the serial time at n=100.
-GPU: cuML HDBSCAN on a CuPy array, one fit per size.
+GPU: one cuML HDBSCAN fit per sample gives the same spanning tree (kNN graph and Boruvka on
+the device); the condensed trees and EOM selection per min_cluster_size are the CPU path's own
+(`labels_from_spanning_tree`), so both backends label a tree the same way.
 """
 
 from __future__ import annotations
@@ -121,21 +123,33 @@ def _mst(X: np.ndarray, min_samples: int, compute) -> np.ndarray:
         return compute(X, min_samples=min_samples)[0]
 
 
-def labels_gpu(X, min_samples: int, sizes: list[int]) -> list[np.ndarray]:
+def spanning_tree_gpu(X, min_samples: int) -> np.ndarray:
+    """The minimum spanning tree of X's mutual-reachability graph from one cuML HDBSCAN fit:
+    (n - 1, 3) float64 rows (point, point, distance), the layout of fast_hdbscan's tree."""
     import cupy as cp
     from cuml.cluster import HDBSCAN
+
+    # cuML 26.10, python/cuml/cuml/cluster/hdbscan/hdbscan.pyx: with gen_min_span_tree=True
+    # (l. 557, 796) `_HDBSCANState.init_and_fit` stacks the tree's sources, destinations and
+    # float32 weights (Euclidean mutual-reachability distances, as fast_hdbscan's) into a host
+    # float64 (n - 1, 3) array (l. 365-373) that `fit` stores as `_min_spanning_tree`
+    # (l. 1051); the public `minimum_spanning_tree_` (l. 852) only wraps that array in the
+    # hdbscan package's plotting class. min_samples excludes the point itself, as ours:
+    # cpp/src/hdbscan/runner.h l. 68-79 queries min_samples + 1 neighbours. The tree depends on
+    # min_samples only; min_cluster_size steers cuML's own condensing, whose labels are unused.
+    model = HDBSCAN(min_cluster_size=2, min_samples=int(min_samples), gen_min_span_tree=True,
+                    output_type="cupy")
+    model.fit(cp.asarray(X, dtype=cp.float32))
+    return np.asarray(model._min_spanning_tree, dtype=np.float64)
+
+
+def labels_gpu(X, min_samples: int, sizes: list[int]) -> list[np.ndarray]:
+    import cupy as cp
 
     X_host = cp.asnumpy(X) if not isinstance(X, np.ndarray) else X
     if _degenerate(X_host, min_samples):
         return [np.full(len(X_host), -1, np.int64) for _ in sizes]
-    Xd = cp.asarray(X, dtype=cp.float32)
-    out = []
-    for size in sizes:
-        model = HDBSCAN(min_cluster_size=int(max(size, 2)), min_samples=int(min_samples),
-                        output_type="cupy")
-        model.fit(Xd)
-        out.append(cp.asnumpy(model.labels_).astype(np.int64))
-    return out
+    return labels_from_spanning_tree(spanning_tree_gpu(X, min_samples), sizes)
 
 
 def hdbscan_labels(backend: Backend, X: np.ndarray, min_samples: int,

@@ -33,7 +33,16 @@ def bin_neighbours(X: np.ndarray, k: int = BIN_K) -> tuple[np.ndarray, np.ndarra
     """(squared distances float32 (n, k), indices int32 (n, k)) of each bin point's k nearest,
     itself included, as fast_hdbscan computes them."""
     tree = build_kdtree(np.ascontiguousarray(X, dtype=np.float64))
-    return parallel_tree_query(tree, tree.data, k=min(k, len(X)), output_rdist=True)
+    return _query(tree, tree.data, min(k, len(X)))
+
+
+@numba.njit(cache=True)
+def _query(tree, points, k):
+    """fast_hdbscan's kNN query of `points`, typed as `parallel_boruvka` calls it (a literal
+    `output_rdist=True`): on a cold cache it reuses the specialization compiled when
+    fast_hdbscan is imported instead of compiling another (~3 s), as a call from Python with
+    a plain bool would."""
+    return parallel_tree_query(tree, points, k=k, output_rdist=True)
 
 
 @numba.njit(cache=True)
@@ -69,7 +78,7 @@ def sample_neighbours(tree, rd: np.ndarray, nb: np.ndarray, idx: np.ndarray, n: 
     d, i, short = _filter_to_sample(rd, nb, idx.astype(np.int64), pos, kk)
     if short.any():
         rows = np.flatnonzero(short)
-        d[rows], i[rows] = parallel_tree_query(tree, tree.data[rows], k=kk, output_rdist=True)
+        d[rows], i[rows] = _query(tree, tree.data[rows], kk)
     return d, i
 
 
@@ -81,7 +90,9 @@ def _boruvka(tree, distances, neighbors):
     disjoint_set = ds_rank_create(n)
     point_components = np.arange(n)
     node_components = np.full(tree.idx_start.shape[0], -1)
-    core = np.ascontiguousarray(distances.T[-1])
+    # A strided view, as `parallel_boruvka` passes it: fast_hdbscan's callees are then
+    # called with the types they were compiled for at its import (no second specialization).
+    core = distances.T[-1]
     out = np.empty((n - 1, 3), dtype=np.float64)
     first = initialize_boruvka_from_knn(neighbors, distances, core, disjoint_set)
     out[: len(first)] = first

@@ -3,8 +3,8 @@
 #include "../host_emulation.h"
 #include "../balance_match.cu"
 
-#define BM_PASS G, ld, a_off, a_n, b_off, b_n, ws_off, ws_d, ws_i, out_total, out_bound, \
-        out_status, n_pairs
+#define BM_PASS G, ld, a_off, a_n, b_off, b_n, ws_off, ws_d, ws_i, blk_off, ws_blk, out_total, \
+        out_bound, out_status, n_pairs
 
 extern "C" void host_balance_exact(unsigned block, BM_PAIR_PARAMS) {
     emu::launch(balance_exact, n_pairs, block, BM_PASS);
