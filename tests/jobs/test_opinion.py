@@ -56,9 +56,14 @@ def test_groups_agree_with_polis_at_least_as_well_as_red_dwarf(run_job, conversa
     assert objective == metrics["silhouette"] > 0
     voters = pl.read_parquet(out / "voters.parquet")
     assert voters.columns[:7] == ["voter_id", "x", "y", "n_votes", "base", "group", "subgroup"]
-    # In-conversation voters are exactly those Polis grouped (up to 2 on biodiversity,
-    # which Polis kept from earlier states).
-    assert abs(voters["group"].is_not_null().sum() - len(polis_groups(conversation))) <= 2
+    # Everyone Polis grouped is in the conversation; once in, a voter stays in, so the only
+    # others are a few who were topped up early on (fewer than 7 votes) at moments that the
+    # replay's schedule does not hit exactly.
+    grouped = voters.filter(pl.col("group").is_not_null())
+    extra = grouped.join(polis_groups(conversation), left_on="voter_id", right_on="participant",
+                         how="anti")
+    assert len(grouped) - len(extra) == len(polis_groups(conversation))
+    assert len(extra) <= 5 and (extra["n_votes"] < 7).all()
     assert (voters["group"].is_null() == ~voters["in_conv"]).all()
 
 
