@@ -136,3 +136,14 @@ def test_vote_files_csv_and_parquet(tmp_path):
     with pytest.raises(UserError, match="missing column 'voter_id'"):
         readers.read_vote_files(str(tmp_path / "w.csv"), "voter_id", "statement_id", "vote", None)
 
+
+
+def test_rows_in_polis_rating_matrix_order():
+    # Polis reads votes ordered by (comment, participant): voter 9 and 2 voted on statement
+    # "a" (the lowest), 5 only on "b"; ids order voters with the same lowest statement.
+    m = from_columns([5, 9, 2, 2, 5], ["b", "a", "c", "a", "c"], [1, 1, -1, 0, 1],
+                     times=[0, 1, 2, 3, 4], order="encounter")
+    assert m.voter_ids.tolist() == [2, 9, 5]
+    assert m.statement_ids.tolist() == ["a", "b", "c"]
+    dense = m.values.toarray()
+    assert dense.tolist() == [[0, 0, -1], [1, 0, 0], [0, 1, 1]]
