@@ -25,6 +25,13 @@ class PcaResult:
     projection: np.ndarray  # (n_voters, 2), scaled
     explained_variance_ratio: np.ndarray  # (2,)
     scale: np.ndarray  # (n_voters,) sqrt(n_statements / max(n_votes_cast, 1))
+    n_statements: int = 0  # in the scaling
+
+    def statement_projection(self) -> np.ndarray:
+        """(n_statements, 2): each statement where a voter who agreed with it alone would sit
+        on the map (Polis's comment projection, red-dwarf's projected_statements): the
+        statement's centred agree, 1 - mean, on its loadings, scaled by sqrt(n_statements)."""
+        return (np.sqrt(self.n_statements) * (1.0 - self.center))[:, None] * self.components.T
 
 
 def sparse_module(xp):
@@ -162,4 +169,4 @@ def sparsity_aware_pca(values, moderated_out, n_scale_votes, xp=np, reference=No
     ratio = (sing ** 2) / total if total > 0 else xp.zeros_like(sing)
     to_host = (lambda x: x) if xp is np else (lambda x: x.get())
     return PcaResult(to_host(comps), to_host(center), to_host(proj), to_host(ratio),
-                     to_host(scale))
+                     to_host(scale), int(m))

@@ -2,7 +2,8 @@
 
 Inputs: `data=polis_export data.path=DIR` (a Polis export folder), `data=files data.path=...`
 (CSV/Parquet with voter_id, statement_id, vote[, time]) or `data=synthetic` (planted groups).
-Outputs: voters.parquet, clusters.parquet, repness.parquet, consensus.parquet,
+Outputs: voters.parquet, statements.parquet (statements on the opinion map),
+clusters.parquet, repness.parquet, consensus.parquet,
 patterns.parquet, agreement.parquet (between groups), bridges.parquet, and
 voter_agreement.parquet (voter pairs, when the conversation is small).
 Objective: the silhouette (on the base-cluster centres) of the chosen number of groups.
@@ -166,6 +167,7 @@ def compute(params: Params, loaded: Votes, ctx: RunContext) -> float:
             tables["voter_agreement.parquet"] = _pairs_table(m, in_rows)
     with ctx.stage("write"):
         ctx.write_table("voters.parquet", _voters_table(m, fit, group, subgroup, bridge))
+        ctx.write_table("statements.parquet", _statements_table(m, fit))
         ctx.write_table("clusters.parquet", _clusters_table(fit, group, subgroup, base_counts))
         for name, table in tables.items():
             ctx.write_table(name, table)
@@ -248,6 +250,15 @@ def _voters_table(m, fit, group, subgroup, bridge) -> pa.Table:
         "subgroup": _nullable(subgroup), "in_conv": fit.in_conv,
         "bridge_score": pa.array(bridge, mask=group < 0),
     })
+
+
+def _statements_table(m, fit) -> pa.Table:
+    """Each statement's position on the opinion map (moderated-out ones sit at the origin)."""
+    xy = fit.pca.statement_projection()
+    return pa.table({"statement_id": _ids(m.statement_ids), "x": xy[:, 0], "y": xy[:, 1],
+                     "extremity": np.hypot(xy[:, 0], xy[:, 1]),
+                     "n_votes": np.diff(m.values.tocsc().indptr).astype(np.int32),
+                     "moderated_out": m.moderated_out})
 
 
 def _clusters_table(fit, group, subgroup, base_counts) -> pa.Table:

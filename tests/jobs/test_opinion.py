@@ -65,6 +65,17 @@ def test_groups_agree_with_polis_at_least_as_well_as_red_dwarf(run_job, conversa
     assert len(grouped) - len(extra) == len(polis_groups(conversation))
     assert len(extra) <= 5 and (extra["n_votes"] < 7).all()
     assert (voters["group"].is_null() == ~voters["in_conv"]).all()
+    # Statements on the map where red-dwarf 0.4.0 projects them (frozen with the command in
+    # tests/data/polis/red_dwarf_groups.py), up to each axis's sign: Polis's 100-step power
+    # iteration lands within 1e-3 of red-dwarf's full SVD.
+    ours = pl.read_parquet(out / "statements.parquet").rename({"statement_id": "statement"})
+    both = ours.join(pl.read_csv(POLIS / conversation / "red_dwarf_statements.csv"),
+                     on="statement", suffix="_rd")
+    assert len(both) == len(ours) == metrics["n_statements"]
+    for axis in ("x", "y"):
+        sign = np.sign((both[axis] * both[f"{axis}_rd"]).sum())
+        np.testing.assert_allclose(both[axis] * sign, both[f"{axis}_rd"], atol=1e-3)
+    assert (both.filter(pl.col("moderated_out"))[["x", "y"]].to_numpy() == 0).all()
 
 
 @pytest.mark.parametrize("conversation", ["15-per-hour-seattle", "scoop-hivemind.biodiversity"])

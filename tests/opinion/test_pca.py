@@ -130,3 +130,23 @@ def test_new_statements_start_at_one_in_a_warm_power_iteration():
     a, _ = centred(m.values, m.moderated_out)
     expected = orient(power_components(a, 2, iters=3, start=start), ref.components)
     np.testing.assert_allclose(warm.components, expected, atol=1e-12)
+
+
+def test_statement_projection_is_an_agree_only_voter_as_red_dwarf_and_polis_define_it():
+    # red-dwarf's projected_statements: a virtual voter who agrees with one statement and
+    # did not vote on the rest, mean-imputed, projected by the fitted PCA and scaled by
+    # sqrt(n_statements / 1). Rebuilt here with scikit-learn alone.
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import make_pipeline
+
+    m = random_votes(seed=6)
+    n, k = m.shape
+    dense = np.full((n, k), np.nan)
+    dense[m.voter, m.statement] = m.vote
+    pipe = make_pipeline(SimpleImputer(strategy="mean"), PCA(2, svd_solver="full")).fit(dense)
+    virtual = np.where(np.eye(k) == 1, 1.0, np.nan)
+    expected = pipe.transform(virtual) * np.sqrt(k)
+    got = sparsity_aware_pca(m.values, m.moderated_out, np.diff(m.values.indptr))
+    signs = np.sign((got.components * pipe[-1].components_).sum(1))
+    np.testing.assert_allclose(got.statement_projection() * signs[None, :], expected,
+                               atol=1e-6)
