@@ -1,4 +1,4 @@
-"""job=opinion end to end: agreement with Polis on three real conversations, outputs, errors."""
+"""job=opinion end to end: agreement with Polis on four real conversations, outputs, errors."""
 
 from __future__ import annotations
 
@@ -48,7 +48,7 @@ def test_groups_agree_with_polis_at_least_as_well_as_red_dwarf(run_job, conversa
                                       f"data.path={POLIS / conversation}")
     assert metrics["replay"] is True
     ours, n_compared = ari_with_polis(conversation, our_groups(out))
-    assert ours >= red_dwarf_ari(conversation)
+    assert ours >= red_dwarf_ari(conversation) and ours >= 0.6
     # The job's own figure is this same ARI over the same participants.
     assert metrics["ari_polis"] == pytest.approx(ours, abs=1e-12)
     assert metrics["n_compared_polis"] == n_compared
@@ -78,13 +78,20 @@ def test_groups_agree_with_polis_at_least_as_well_as_red_dwarf(run_job, conversa
     assert (both.filter(pl.col("moderated_out"))[["x", "y"]].to_numpy() == 0).all()
 
 
-@pytest.mark.parametrize("conversation", ["15-per-hour-seattle", "scoop-hivemind.biodiversity"])
-def test_without_replay_two_conversations_still_beat_red_dwarf(run_job, conversation):
-    # Without k smoothing, canadian-electoral-reform's best silhouette is at k = 3 (Polis
-    # kept 2): that is what replay=true (the default for exports) is for.
+ONCE_PICKS_ANOTHER_K = pytest.mark.xfail(
+    strict=True, reason="computed once on all votes, the best silhouette is at k = 3 where "
+    "Polis, which carried its groups along the conversation, kept 2: the replay (the default "
+    "for exports) recovers it")
+
+
+@pytest.mark.parametrize("conversation", [
+    pytest.param(c, marks=ONCE_PICKS_ANOTHER_K) if c == "canadian-electoral-reform" else c
+    for c in CONVERSATIONS])
+def test_without_replay_at_least_red_dwarf_and_polis_k(run_job, conversation):
     _, out, metrics = run_job("job=opinion", "data=polis_export", "job.replay=false",
                               f"data.path={POLIS / conversation}")
     assert metrics["replay"] is False
+    assert metrics["n_groups"] == polis_groups(conversation)["group"].n_unique()
     assert ari_with_polis(conversation, our_groups(out))[0] >= red_dwarf_ari(conversation)
 
 
