@@ -158,8 +158,13 @@ def run_reddwarf(dataset: str, tmp: Path) -> dict:
         votes, ref = latest_votes(POLIS / dataset / "votes.csv"), polis_reference(POLIS / dataset)
     else:
         (voter, stmt, vote, tm), ref = synthetic_columns(int(dataset), tmp)
-        votes = [{"participant_id": int(p), "statement_id": int(s), "vote": int(v),
-                  "modified": int(t)} for p, s, v, t in zip(voter, stmt, vote, tm, strict=True)]
+        # red-dwarf's pivot needs one vote per cell: the latest (ties: the later row).
+        latest = {}
+        for i in np.lexsort((np.arange(len(tm)), tm)):
+            latest[(int(voter[i]), int(stmt[i]))] = (int(vote[i]), int(tm[i]))
+        votes = [{"participant_id": p, "statement_id": s, "vote": v, "modified": t}
+                 for (p, s), (v, t) in latest.items()]
+        del latest
     from reddwarf.implementations.polis import run_pipeline
 
     loaded = rss_mb()
