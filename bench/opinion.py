@@ -275,7 +275,7 @@ def machine() -> tuple[str, str]:
     try:
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
                                 text=True, cwd=ROOT).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "engine", "bench"],
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "engine", "bench/*.py"],
                                capture_output=True, text=True, cwd=ROOT).stdout.strip()
         commit += " (with uncommitted changes)" if dirty else ""
     except OSError:
