@@ -43,6 +43,7 @@ def test_estimator_equals_the_job_and_finds_the_planted_groups(votes):
     assert adjusted_rand_score(truth[grouped], model.labels_[grouped]) > 0.85
     assert set(model.repness_["group"].unique()) == {0, 1, 2}
     assert model.consensus_.height == len(model.statement_ids_) == 30
+    assert model.statements_["statement_id"].to_list() == model.statement_ids_.tolist()
 
 
 def test_a_sparse_matrix_keeps_passes_and_finds_the_planted_groups(votes):
