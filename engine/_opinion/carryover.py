@@ -61,12 +61,13 @@ def carried_start(x: np.ndarray, names: np.ndarray, last: Memberships, k: int,
     if not ids:  # nothing carried over: one cluster of everyone
         ids, members = [int(max(last.ids, default=-1)) + 1], [np.arange(len(x))]
     # Merge clusters whose centres coincide (the id of the larger one stays; ties: the later).
-    uniq_ids, uniq_members, uniq_centres = [], [], []
+    uniq_ids, uniq_members, at = [], [], {}
     for cid, mem in zip(ids, members, strict=True):
-        c = _mean(x, mem, weights)
-        same = next((i for i, u in enumerate(uniq_centres) if np.array_equal(u, c)), None)
+        key = (_mean(x, mem, weights) + 0.0).tobytes()  # exact equality (+0.0: no -0.0)
+        same = at.get(key)
         if same is None:
-            uniq_ids.append(cid), uniq_members.append(mem), uniq_centres.append(c)
+            at[key] = len(uniq_ids)
+            uniq_ids.append(cid), uniq_members.append(mem)
         else:
             if len(mem) >= len(uniq_members[same]):
                 uniq_ids[same] = cid
