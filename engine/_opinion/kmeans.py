@@ -1,12 +1,16 @@
 """Polis-style k-means: deterministic starts, weighted centres, silhouette choice of k.
 
 - Base clusters: k = min(100, voters) on the voters' 2-D projections, started from the first
-  k distinct rows in data order, iterated until every centre moves less than `tol` (0.01).
-- Groups: k-means on the base centres weighted by member count, for k = 2 ..
-  min(5, 2 + n_base // 12); the k with the best silhouette (on the base centres) wins.
+  k distinct rows in data order (or carried over from the last run, see `carryover`),
+  iterated until every centre moves less than `tol` (0.01), at most 100 steps.
+- Groups: k-means on the base centres (in base-cluster id order) weighted by member count,
+  for k = 2 .. min(5, 2 + n_base // 12), at most 20 steps (Polis passes its 100 under a key
+  its k-means does not read); the k with the best silhouette (on the base centres) wins,
+  the larger k on ties (Polis's max-key keeps the last maximum).
 - Subgroups: the same inside each group.
 Clusters that lose all members are dropped (as Polis does), so a result may have fewer than
-k clusters. The Lloyd step runs on NumPy or CuPy (`xp`); the rest is on ~100 points.
+k clusters; every cluster keeps the id it started with. The Lloyd step runs on NumPy or CuPy
+(`xp`); the rest is on ~100 points.
 """
 
 from __future__ import annotations
@@ -15,15 +19,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from engine._opinion import carryover
+
 CHUNK = 16384  # rows per distance block: memory stays O(CHUNK x k)
 SMALL = 4096  # points; above this the CPU runs the numba kernels (not worth loading below)
-
-
-def first_distinct_rows(x: np.ndarray, k: int) -> np.ndarray:
-    """The first `k` distinct rows of `x` in order (fewer when there are fewer)."""
-    x = np.asarray(x)
-    _, first = np.unique(x, axis=0, return_index=True)
-    return x[np.sort(first)[:k]]
 
 
 def assign(x, centres, xp=np):
@@ -43,18 +42,26 @@ def _steps():
     return kmeans_numba
 
 
+def first_distinct_rows(x: np.ndarray, k: int) -> np.ndarray:
+    """The first `k` distinct rows of `x` in order (fewer when there are fewer)."""
+    x = np.asarray(x)
+    return x[carryover.first_distinct_rows(x, k)]
+
+
 def lloyd(x, centres, weights=None, tol: float = 0.01, max_iter: int = 300, xp=np):
     """k-means from given centres until every centre moves < tol; empty clusters dropped.
 
-    Returns (labels, centres, n_iter), labels indexing the returned centres.
+    Returns (labels, centres, n_iter, kept): labels index the returned centres, `kept` the
+    starting centres they came from.
     """
     x = xp.asarray(x, dtype=xp.float64)
     c = xp.asarray(centres, dtype=xp.float64)
     w = xp.ones(len(x)) if weights is None else xp.asarray(weights, dtype=xp.float64)
     n_iter, first = 0, 1
+    kept = np.arange(len(c))
     if xp is np and weights is None and len(x) > SMALL:
         # Many points: the numba kernel with Hamerly's bounds (same result, far fewer distances).
-        c, n_iter = _steps().lloyd_unweighted(x, c, tol, max_iter)
+        c, n_iter, kept = _steps().lloyd_unweighted(x, c, tol, max_iter)
         first = max_iter + 1  # done: only the final assignment below
     for it in range(first, max_iter + 1):
         n_iter = it
@@ -69,6 +76,7 @@ def lloyd(x, centres, weights=None, tol: float = 0.01, max_iter: int = 300, xp=n
         c = new
         if not bool(alive.all()):
             c = c[alive]  # drop clusters that lost every member, then re-assign
+            kept = kept[_host(alive)]
             continue
         if float(moved.max()) < tol:
             break
@@ -79,7 +87,12 @@ def lloyd(x, centres, weights=None, tol: float = 0.01, max_iter: int = 300, xp=n
         remap = xp.full(len(c), -1, dtype=xp.int32)
         remap[used] = xp.arange(len(used), dtype=xp.int32)
         labels, c = remap[labels], c[used]
-    return labels, c, n_iter
+        kept = kept[_host(used)]
+    return labels, c, n_iter, kept
+
+
+def _host(a) -> np.ndarray:
+    return a if isinstance(a, np.ndarray) else a.get()
 
 
 @dataclass
@@ -88,22 +101,41 @@ class Clustering:
     centres: np.ndarray  # (k, 2)
     sizes: np.ndarray  # summed weights per cluster
     n_iter: int
+    ids: np.ndarray | None = None  # Polis's cluster ids (ascending), carried between runs
+
+    def memberships(self, names: np.ndarray) -> carryover.Memberships:
+        """What the next recomputation starts from (`names`: the clustered points' names)."""
+        return carryover.Memberships(self.ids, np.asarray(names), self.ids[self.labels])
 
 
-def base_clusters(x, k_max: int = 100, tol: float = 0.01, max_iter: int = 300, xp=np,
-                  init: np.ndarray | None = None) -> Clustering:
-    """Base clusters of the (in-conversation) voters' projections."""
+def run(x, k: int, weights=None, tol: float = 0.01, max_iter: int = 20, xp=np,
+        names: np.ndarray | None = None, last: carryover.Memberships | None = None
+        ) -> Clustering:
+    """Polis's k-means: started fresh or from `last` (points named by `names`, ascending),
+    clusters sorted by id."""
     host = x if xp is np else x.get()
-    k = min(k_max, len(host))
-    start = first_distinct_rows(host, k)
-    if init is not None and len(init):
-        # Warm start: the previous centres, topped up with new distinct rows up to k.
-        extra = first_distinct_rows(np.concatenate([np.asarray(init), host]), k + len(init))
-        start = np.concatenate([init, extra[len(init):]])[:k]
-    labels, centres, n_iter = lloyd(x, start, None, tol, max_iter, xp)
-    sizes = xp.bincount(labels, minlength=len(centres))
+    if last is not None and len(last.ids):
+        hw = None if weights is None else np.asarray(weights, np.float64)
+        ids, start = carryover.carried_start(host, names, last, k, hw)
+    else:
+        ids, start = carryover.fresh_start(host, k)
+    labels, centres, n_iter, kept = lloyd(x, start, weights, tol, max_iter, xp)
+    ids = ids[kept]
+    order = np.argsort(ids, kind="stable")  # Polis sorts clusterings by id
+    rank = np.empty(len(order), np.int32)
+    rank[order] = np.arange(len(order))
     to_host = (lambda a: a) if xp is np else (lambda a: a.get())
-    return Clustering(to_host(labels), to_host(centres), to_host(sizes), n_iter)
+    labels, centres = rank[to_host(labels)], to_host(centres)[order]
+    w = np.ones(len(labels)) if weights is None else np.asarray(weights, np.float64)
+    sizes = np.bincount(labels, weights=w, minlength=len(centres))
+    return Clustering(labels, centres, sizes, n_iter, ids[order])
+
+
+def base_clusters(x, k_max: int = 100, tol: float = 0.01, max_iter: int = 100, xp=np,
+                  names: np.ndarray | None = None,
+                  last: carryover.Memberships | None = None) -> Clustering:
+    """Base clusters of the (in-conversation) voters' projections, k = min(k_max, voters)."""
+    return run(x, min(k_max, len(x)), None, tol, max_iter, xp, names, last)
 
 
 def k_range(n_points: int, max_groups: int = 5) -> range:
@@ -132,31 +164,27 @@ def silhouette(points: np.ndarray, labels: np.ndarray) -> float:
 
 
 def group_candidates(centres: np.ndarray, weights: np.ndarray, max_groups: int = 5,
-                     tol: float = 0.01, max_iter: int = 300,
-                     warm: dict[int, np.ndarray] | None = None
+                     tol: float = 0.01, max_iter: int = 20, names: np.ndarray | None = None,
+                     last: dict[int, carryover.Memberships] | None = None
                      ) -> dict[int, tuple[Clustering, float]]:
-    """For every candidate k: the weighted k-means of the base centres and its silhouette.
-
-    Starts are the first k distinct base centres, or `warm[k]` (the previous run's centres).
-    """
+    """For every candidate k: the weighted k-means of the base centres (named by their ids,
+    `names`) and its silhouette, started from the first k distinct centres or from the last
+    run's groups of that k (`last[k]`)."""
     out = {}
+    names = np.arange(len(centres)) if names is None else names
     for k in k_range(len(centres), max_groups):
-        start = warm.get(k) if warm else None
-        if start is None or len(start) != k:
-            start = first_distinct_rows(centres, k)
-        if len(start) < 2:
-            continue
-        labels, c, n_iter = lloyd(centres, start, weights, tol, max_iter)
-        sizes = np.bincount(labels, weights=weights, minlength=len(c))
-        out[k] = (Clustering(labels, c, sizes, n_iter), silhouette(centres, labels))
+        prev = (last or {}).get(k)
+        c = run(centres, k, weights, tol, max_iter, np, names, prev)
+        if len(c.centres) >= 2 or prev is not None:
+            out[k] = (c, silhouette(centres, c.labels))
     return out
 
 
 def best_k(candidates: dict[int, tuple[Clustering, float]]) -> int | None:
-    """The k with the highest silhouette (the smaller k on ties)."""
+    """The k with the highest silhouette; the larger k on ties (Polis's max-key)."""
     if not candidates:
         return None
-    return max(sorted(candidates), key=lambda k: candidates[k][1])
+    return max(sorted(candidates, reverse=True), key=lambda k: candidates[k][1])
 
 
 def subgroups(centres: np.ndarray, weights: np.ndarray, group_of_base: np.ndarray,

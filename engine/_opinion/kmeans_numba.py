@@ -113,15 +113,18 @@ def _hamerly(x, c, tol, max_iter, labels):
 
 
 def lloyd_unweighted(x: np.ndarray, centres: np.ndarray, tol: float, max_iter: int):
-    """(labels before the last centre update, centres, n_iter); drops emptied clusters."""
+    """(centres, n_iter, kept): drops emptied clusters; `kept` indexes the starting centres
+    that survived, in order (cluster ids are carried by the caller)."""
     x = np.ascontiguousarray(x, np.float64)
     c = np.array(centres, np.float64)
+    kept = np.arange(len(c))
     labels = np.empty(len(x), np.int32)
     done = 0
     while True:
         c, n_iter, dropped = _hamerly(x, c, tol, max_iter - done, labels)
         done += n_iter
         if not dropped or done >= max_iter:
-            return c, done
+            return c, done, kept
         alive = np.bincount(labels, minlength=len(c)) > 0
         c = np.ascontiguousarray(c[alive])
+        kept = kept[alive]

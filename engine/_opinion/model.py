@@ -22,8 +22,10 @@ class Options:
     base_k: int = 100
     max_groups: int = 5
     tol: float = 0.01  # every centre moves less than this: converged
-    max_iter: int = 300
+    max_iter: int = 100  # base k-means steps (Polis's base-iters)
     base_k_per_voter: float = 0.0  # > 0: k = min(base_k, voters x this) (seed 003: 0.1)
+    pca_iters: int = 100  # > 0: Polis's power iteration (100 steps); 0: the converged PCA
+    group_iter: int = 20  # group k-means steps: Polis's default (its group-iters is never read)
 
 
 @dataclass
@@ -84,21 +86,26 @@ def fit(m: VoteMatrix, opts: Options, xp=np, state: dict | None = None,
     n_votes = np.diff(values.indptr)
     n_stmt = values.shape[1] if n_statements is None else n_statements
     dev_values = values if xp is np else _to_device(values)
+    seen = np.diff(values.tocsc().indptr) > 0
+    new = seen & ~state["seen"] if "seen" in state else None
     pca = sparsity_aware_pca(dev_values, m.moderated_out, scale_votes(values, m.moderated_out),
-                             xp, state.get("components"), n_stmt)
+                             xp, state.get("components"), n_stmt, power_iters=opts.pca_iters,
+                             new_statements=new)
     in_conv = in_conversation(n_votes, n_stmt, opts.min_votes, opts.min_in_conv)
+    if "in_conv" in state:  # once in, a voter stays in (Polis keeps the set between runs)
+        in_conv |= state["in_conv"]
     rows = np.flatnonzero(in_conv)
     x = pca.projection[rows]
     k_max = opts.base_k
     if opts.base_k_per_voter > 0:
         k_max = max(2, min(k_max, int(len(rows) * opts.base_k_per_voter)))
     base = kmeans.base_clusters(xp.asarray(x), k_max, opts.tol, opts.max_iter, xp,
-                                init=state.get("base_centres"))
+                                names=rows, last=state.get("base"))
     base_of_voter = np.full(values.shape[0], -1, np.int32)
     base_of_voter[rows] = base.labels
     weights = base.sizes.astype(np.float64)
     cands = kmeans.group_candidates(base.centres, weights, opts.max_groups, opts.tol,
-                                    opts.max_iter, state.get("group_centres"))
+                                    opts.group_iter, base.ids, state.get("groups"))
     this_k = kmeans.best_k(cands)
     if this_k is None:  # too few base clusters to split: one group
         labels = np.zeros(len(base.centres), np.int32)
@@ -111,27 +118,55 @@ def fit(m: VoteMatrix, opts: Options, xp=np, state: dict | None = None,
     k = this_k if count >= K_SMOOTHING or shown is None or shown not in cands else shown
     group_of_base = cands[k][0].labels
     sub = kmeans.subgroups(base.centres, weights, group_of_base, opts.max_groups, opts.tol,
-                           opts.max_iter)
+                           opts.group_iter)
     new_state = {
         "components": pca.components,
-        "base_centres": base.centres,
-        "group_centres": {kk: c.centres for kk, (c, _) in cands.items()},
+        "in_conv": in_conv, "seen": seen,
+        "base": base.memberships(rows),
+        "groups": {kk: c.memberships(base.ids) for kk, (c, _) in cands.items()
+                   if c.ids is not None},
         "last_k": this_k, "k_count": count, "k": k,
     }
     return Fit(pca, in_conv, base, base_of_voter, cands, k, group_of_base, sub), new_state
 
 
-def replay(m: VoteMatrix, opts: Options, every: int, xp=np, progress=None) -> Fit:
-    """Recompute along the votes' time order every `every` votes, warm-starting each step from
-    the last (PCA orientation, base and group centres) and smoothing k as Polis did live."""
+# What Polis keeps when its math worker reloads a conversation (a restart): the PCA, the base
+# clusters and the in-conversation set are stored with the results; the group clusterings
+# of every k and the k smoother are not, so the next run starts them afresh.
+RELOAD_DROPS = ("groups", "last_k", "k_count", "k")
+
+
+def replay_ends(order_time: np.ndarray, every: int, reload_gap: float | None
+                ) -> tuple[list[int], set[int]]:
+    """(ends, reloads): recompute after every `every` votes in time order, and after the last
+    vote before each pause longer than `reload_gap` (same unit as the times); `reloads` are
+    the ends whose recomputation follows such a pause (its group level starts afresh)."""
+    total = len(order_time)
+    ends = set(range(every, total, every)) | {total}
+    reloads: set[int] = set()
+    if reload_gap is not None and total > 1:
+        pauses = np.flatnonzero(np.diff(order_time) > reload_gap) + 1  # votes before a pause
+        ends |= set(pauses.tolist())
+        ordered = sorted(ends)
+        for p in pauses.tolist():
+            reloads.add(ordered[ordered.index(p) + 1])
+    return sorted(ends), reloads
+
+
+def replay(m: VoteMatrix, opts: Options, every: int, xp=np, progress=None,
+           reload_gap: float | None = None) -> Fit:
+    """Recompute along the votes' time order as Polis did live: every `every` votes, each run
+    carrying over the last one's state (PCA start, base and group memberships, k smoother),
+    with the group level restarted after pauses longer than `reload_gap` (vote time units)."""
     if m.time is None:
         rank = np.arange(len(m.vote))
+        ends, reloads = replay_ends(rank, every, None)
     else:
+        by_time = np.argsort(m.time, kind="stable")
         rank = np.empty(len(m.vote), np.int64)
-        rank[np.argsort(m.time, kind="stable")] = np.arange(len(m.vote))
-    total = len(m.vote)
+        rank[by_time] = np.arange(len(m.vote))
+        ends, reloads = replay_ends(m.time[by_time], every, reload_gap)
     voter = m.voter
-    ends = list(range(every, total, every)) + [total]
     state: dict = {}
     history = []
     fit_ = None
@@ -143,10 +178,13 @@ def replay(m: VoteMatrix, opts: Options, every: int, xp=np, progress=None) -> Fi
         values = _csr(voter[keep], m.statement[keep], m.vote[keep], m.shape)
         if (np.diff(values.indptr) > 0).sum() < 3 or seen_stmt.sum() < 2:
             continue
+        if end in reloads:
+            state = {k: v for k, v in state.items() if k not in RELOAD_DROPS}
         sub = VoteMatrix(values, m.voter_ids, m.statement_ids, m.moderated_out & seen_stmt)
         fit_, state = fit(sub, opts, xp, state, n_statements=int(seen_stmt.sum()))
         history.append({"votes": int(end), "best_k": int(state["last_k"]), "k": int(state["k"]),
-                        "silhouette": float(fit_.candidates[state["last_k"]][1])})
+                        "silhouette": float(fit_.candidates[state["last_k"]][1]),
+                        "reload": end in reloads})
     fit_.k_history = history
     return fit_
 

@@ -25,6 +25,13 @@ class PcaResult:
     projection: np.ndarray  # (n_voters, 2), scaled
     explained_variance_ratio: np.ndarray  # (2,)
     scale: np.ndarray  # (n_voters,) sqrt(n_statements / max(n_votes_cast, 1))
+    n_statements: int = 0  # in the scaling
+
+    def statement_projection(self) -> np.ndarray:
+        """(n_statements, 2): each statement where a voter who agreed with it alone would sit
+        on the map (Polis's comment projection, red-dwarf's projected_statements): the
+        statement's centred agree, 1 - mean, on its loadings, scaled by sqrt(n_statements)."""
+        return (np.sqrt(self.n_statements) * (1.0 - self.center))[:, None] * self.components.T
 
 
 def sparse_module(xp):
@@ -83,6 +90,38 @@ def top_components(a, k: int = 2, xp=np, block: int = 2, tol: float | None = Non
     return v.T, sing
 
 
+def power_components(a, k: int = 2, iters: int = 100, start=None, xp=np) -> np.ndarray:
+    """Polis's PCA: per component, power iteration on the deflated A^T A for `iters` steps
+    (stopping early only when the norm repeats exactly), from `start` (k, m) (the last run's
+    components, with 1 for statements new since then) or from ones. With a small eigengap
+    100 steps stop short of convergence, so the result depends on the start: the last run's
+    components carry over as Polis's do."""
+    m = a.shape[1]
+    starts = xp.ones((k, m)) if start is None else xp.asarray(start, dtype=xp.float64)
+    comps = []
+    for i in range(k):
+        v = starts[i].astype(a.dtype)
+
+        def deflate(w):  # what the components found so far explain is removed (Gram-Schmidt)
+            for pc in comps:
+                w = w - pc * xp.dot(pc, w)
+            return w
+
+        last = 0.0
+        for _ in range(iters + 1):
+            y = deflate(a.T @ (a @ deflate(v)))
+            norm = float(xp.linalg.norm(y))
+            if norm == 0:
+                v = y
+                break
+            v = y / norm
+            if norm == last:
+                break
+            last = norm
+        comps.append(v)
+    return xp.stack(comps)
+
+
 def orient(components, reference=None, xp=np):
     """Fix each component's sign: along `reference` (the previous run's components, for warm
     replays), else so that its largest-magnitude loading is positive."""
@@ -98,18 +137,30 @@ def orient(components, reference=None, xp=np):
 
 
 def sparsity_aware_pca(values, moderated_out, n_scale_votes, xp=np, reference=None,
-                       n_statements: int | None = None, n_components: int = 2) -> PcaResult:
+                       n_statements: int | None = None, n_components: int = 2,
+                       power_iters: int = 0, new_statements=None) -> PcaResult:
     """Polis's PCA of a CSR vote matrix (`values`, passes as explicit zeros).
 
     `n_scale_votes` is the per-voter vote count used in the scaling (cast votes, with
     moderated-out statements counted as the zeros they are set to); `n_statements` the
-    statement count there (default: the matrix's columns).
+    statement count there (default: the matrix's columns). `power_iters` > 0: Polis's power
+    iteration for that many steps from `reference` (1 at `new_statements`), else the
+    converged subspace.
     """
     # Large matrices in float32: half the memory and faster products; the subspace agrees
     # with float64 to ~1e-8, far below what moves a voter between clusters.
     dtype = np.float32 if values.nnz > FLOAT32_ABOVE else np.float64
     a, center = centred(values, moderated_out, xp, dtype)
-    comps, sing = top_components(a, n_components, xp, warm=reference)
+    if power_iters > 0:
+        start = None
+        if reference is not None:
+            start = np.array(reference, np.float64)
+            if new_statements is not None:
+                start[:, new_statements] = 1.0
+        comps = power_components(a, n_components, power_iters, start, xp)
+        sing = xp.sqrt(xp.maximum(((a @ comps.T) ** 2).sum(0), 0))
+    else:
+        comps, sing = top_components(a, n_components, xp, warm=reference)
     comps = orient(comps, None if reference is None else xp.asarray(reference), xp)
     m = values.shape[1] if n_statements is None else n_statements
     scale = xp.sqrt(m / xp.maximum(xp.asarray(n_scale_votes, dtype=xp.float64), 1.0))
@@ -118,4 +169,4 @@ def sparsity_aware_pca(values, moderated_out, n_scale_votes, xp=np, reference=No
     ratio = (sing ** 2) / total if total > 0 else xp.zeros_like(sing)
     to_host = (lambda x: x) if xp is np else (lambda x: x.get())
     return PcaResult(to_host(comps), to_host(center), to_host(proj), to_host(ratio),
-                     to_host(scale))
+                     to_host(scale), int(m))

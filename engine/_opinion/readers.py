@@ -76,11 +76,12 @@ def read_polis_export(folder: str | Path) -> PolisExport:
             moderated = cid[mod == -1]
         if "comment-body" in comments.column_names:
             text = dict(zip(cid.tolist(), comments["comment-body"].to_pylist(), strict=True))
-    # Polis numbers participants and comments in arrival order: sorted ids are data order.
+    # Participants in the order their first vote arrived, as in Polis's rating matrix.
     matrix = from_columns(votes["voter-id"], votes["comment-id"], votes["vote"],
                           votes["timestamp"].to_numpy(), where=str(votes_path),
-                          order="sorted", moderated_ids=moderated)
+                          order="encounter", moderated_ids=moderated)
     matrix.n_dropped_statements = max(0, listed - matrix.shape[1])
+    matrix.ns_per_time_unit = 1_000_000  # Polis timestamps are milliseconds
     groups: dict[int, int] = {}
     pv_path = folder / "participants-votes.csv"
     if pv_path.is_file():

@@ -28,6 +28,7 @@ class VoteMatrix:
     time: np.ndarray | None = field(repr=False, default=None)  # per stored vote (CSR order)
     n_raw_votes: int = 0  # before re-votes were resolved
     n_dropped_statements: int = 0  # listed (e.g. in comments.csv) but never voted on
+    ns_per_time_unit: int = 1  # times are ns (tables), ms (Polis exports) or s (synthetic)
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -58,6 +59,19 @@ def factorize(ids: np.ndarray | pa.Array, order: str) -> tuple[np.ndarray, np.nd
         enc = enc.combine_chunks()
     codes = enc.indices.to_numpy(zero_copy_only=False).astype(np.int32, copy=False)
     return codes, enc.dictionary.to_numpy(zero_copy_only=False)
+
+
+def encounter_codes(voter_ids, statement_codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(codes, uniques) numbering voters as Polis's rating matrix adds them: it reads the
+    votes ordered by (statement, voter), so voters come in order of the lowest statement
+    they voted on, then by id."""
+    codes, uniques = factorize(voter_ids, "sorted")
+    lowest = np.full(len(uniques), np.iinfo(np.int64).max)
+    np.minimum.at(lowest, codes, statement_codes)
+    order = np.lexsort((np.arange(len(uniques)), lowest))
+    rank = np.empty(len(order), np.int32)
+    rank[order] = np.arange(len(order), dtype=np.int32)
+    return rank[codes], uniques[order]
 
 
 def check_votes(vote: np.ndarray, where: str, row_ids=None) -> np.ndarray:
@@ -134,7 +148,9 @@ def from_columns(voter_ids, statement_ids, votes, times=None, where: str = "vote
     """Validate raw vote columns and build the matrix.
 
     `order="first"` keeps voters and statements in order of first appearance (data order),
-    `"sorted"` sorts ids (Polis numbers participants and comments as they arrive).
+    `"sorted"` sorts ids, `"encounter"` sorts statements and puts voters in the order
+    Polis's rating matrix has them (`encounter_codes`): that row order decides its k-means
+    starts.
     """
     if len(votes) == 0:  # before the checks of the votes' type (an empty CSV column has none)
         raise UserError(f"{where}: no votes")
@@ -145,9 +161,13 @@ def from_columns(voter_ids, statement_ids, votes, times=None, where: str = "vote
             raise UserError(f"{where}: missing {name} at row {row}")
     vote = check_votes(votes if not isinstance(votes, (pa.Array, pa.ChunkedArray))
                        else votes.to_numpy(zero_copy_only=False), where)
-    v_codes, v_ids = factorize(voter_ids, order)
-    s_codes, s_ids = factorize(statement_ids, order)
     t = None if times is None else np.asarray(times).astype("int64", copy=False)
+    if order == "encounter":
+        s_codes, s_ids = factorize(statement_ids, "sorted")
+        v_codes, v_ids = encounter_codes(voter_ids, s_codes)
+    else:
+        v_codes, v_ids = factorize(voter_ids, order)
+        s_codes, s_ids = factorize(statement_ids, order)
     mod = None
     if moderated_ids is not None:
         mod = np.isin(s_ids, np.asarray(moderated_ids))

@@ -85,8 +85,9 @@ def vote_matrix(votes: Any, params: Any, polis_export: bool = False):
                                              params.time_column or None), str(votes))
     if sp.issparse(votes):
         coo = sp.coo_matrix(votes)
+        # Rows as Polis's rating matrix would hold these votes (see votes.encounter_codes).
         return Votes(from_columns(coo.row, coo.col, coo.data, where="votes",
-                                  order="sorted"), "votes")
+                                  order="encounter"), "votes")
     table = inputs.as_table(votes, "votes")
     return Votes(readers.votes_from_table(table, "votes", params.voter_column,
                                           params.statement_column, params.vote_column,

@@ -39,6 +39,8 @@ class PolisModel:
     voter_ids_, statement_ids_ : ndarray
     repness_, consensus_ : polars.DataFrame
         Representativeness of every statement per group, and consensus statements.
+    statements_ : polars.DataFrame
+        Every statement's place on the opinion map (statement_id, x, y, extremity, ...).
     result_ : engine.Result
         Every table and metric of the run.
     """
@@ -69,6 +71,7 @@ class PolisModel:
             zero_copy_only=False)
         self.repness_ = result.to_polars("repness")
         self.consensus_ = result.to_polars("consensus")
+        self.statements_ = result.to_polars("statements")
         return self
 
     def fit_predict(self, votes: Any, y: Any = None) -> np.ndarray:

@@ -1,5 +1,5 @@
-"""Figures of `job=opinion`: the opinion map (voters in 2-D coloured by group, as Polis
-draws it)."""
+"""Figures of `job=opinion`: the opinion map (voters in 2-D coloured by group, statements
+where a voter agreeing with them alone would sit, as Polis draws it)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from engine.figures.canvas import GREY, color, panels
 from engine.figures.tables import frame, need, numeric, sample
 
 MAX_VOTERS = 5000
+LABELLED_STATEMENTS = 12  # the most extreme statements get their id written beside them
 
 
 def opinion_map(tables: Mapping[str, pa.Table], metrics: Mapping[str, Any]) -> Figure:
@@ -44,10 +45,28 @@ def opinion_map(tables: Mapping[str, pa.Table], metrics: Mapping[str, Any]) -> F
                    rasterized=True, label=f"group {g}")
         ax.annotate(f"group {g}", (float(np.nanmean(x[sel])), float(np.nanmean(y[sel]))),
                     ha="center", fontweight="bold", fontsize="small")
+    _draw_statements(ax, tables)
     if groups:
         ax.legend(fontsize="x-small", markerscale=1.5)
     ax.set(title="Opinion map", xlabel="PC1", ylabel="PC2")
     return fig
+
+
+def _draw_statements(ax, tables: Mapping[str, pa.Table]) -> None:
+    """Statements (statements.parquet) as small crosses; the most extreme ones labelled."""
+    if "statements" not in tables:
+        return
+    st = frame(tables, "statements")
+    if "moderated_out" in st.columns:
+        st = st.filter(~pl.col("moderated_out"))
+    if not len(st):
+        return
+    x, y = numeric(st, "x"), numeric(st, "y")
+    ax.scatter(x, y, marker="x", s=12, color="black", alpha=0.5, linewidths=0.8,
+               label="statements")
+    for i in np.argsort(-np.hypot(x, y))[:LABELLED_STATEMENTS]:
+        ax.annotate(str(st["statement_id"][int(i)]), (float(x[i]), float(y[i])),
+                    fontsize="xx-small", alpha=0.8, xytext=(2, 2), textcoords="offset points")
 
 
 FIGURES = {"opinion_map": opinion_map}

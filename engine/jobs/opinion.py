@@ -2,7 +2,8 @@
 
 Inputs: `data=polis_export data.path=DIR` (a Polis export folder), `data=files data.path=...`
 (CSV/Parquet with voter_id, statement_id, vote[, time]) or `data=synthetic` (planted groups).
-Outputs: voters.parquet, clusters.parquet, repness.parquet, consensus.parquet,
+Outputs: voters.parquet, statements.parquet (statements on the opinion map),
+clusters.parquet, repness.parquet, consensus.parquet,
 patterns.parquet, agreement.parquet (between groups), bridges.parquet, and
 voter_agreement.parquet (voter pairs, when the conversation is small).
 Objective: the silhouette (on the base-cluster centres) of the chosen number of groups.
@@ -41,10 +42,15 @@ class Params:
     base_k_per_voter: float = 0.0  # > 0: base k = min(base_k, voters x this); seed 003: 0.1
     max_groups: int = 5
     tol: float = 0.01  # k-means stops when every centre moves less than this
-    max_iter: int = 300
+    max_iter: int = 100  # base k-means steps (Polis's base-iters)
+    group_iter: int = 20  # group k-means steps (what Polis runs: its group-iters is never read)
+    pca_iters: int = 100  # Polis's power-iteration steps; 0: the converged PCA
     # true | false | auto: replay Polis exports (up to replay_max_votes), as Polis ran live
     replay: str = "auto"
-    replay_every: int = 500  # votes between recomputations when replaying
+    replay_every: int = 100  # votes between recomputations when replaying
+    # A pause in the votes longer than this (hours) means Polis's worker reloaded the
+    # conversation (it restarts at least daily): the group level starts afresh. 0: never.
+    replay_reload_hours: float = 24.0
     replay_max_votes: int = 200000
     pick_max: int = 5  # representative statements per group; consensus per direction
     z: float = 1.2816  # significance: one-sided 90 %
@@ -85,6 +91,7 @@ def load_votes(data: DataConfig, params: Params, seed: int, warnings: list[str] 
         code_s[used_s] = np.arange(len(used_s))
         m = votes.build_matrix(code_v[s.voter], code_s[s.statement], s.vote, s.time,
                                used_v, used_s)
+        m.ns_per_time_unit = 1_000_000_000  # seconds
         return m, s.truth.groups[used_v], "planted"
     raise UserError(f"data={data.name}: job=opinion reads data=polis_export, files or synthetic")
 
@@ -124,11 +131,13 @@ def compute(params: Params, loaded: Votes, ctx: RunContext) -> float:
     votes.check_size(m, params.min_voters, loaded.where)
     opts = model.Options(params.min_votes, params.min_in_conv, params.base_k,
                          params.max_groups, params.tol, params.max_iter,
-                         params.base_k_per_voter)
+                         params.base_k_per_voter, params.pca_iters, params.group_iter)
     do_replay = _replay_wanted(params, m, loaded.polis_export)
     with ctx.stage("cluster"):
         if do_replay:
-            fit = model.replay(m, opts, params.replay_every, ctx.backend.xp, ctx.progress)
+            gap = (params.replay_reload_hours * 3.6e12 / m.ns_per_time_unit
+                   if params.replay_reload_hours > 0 else None)
+            fit = model.replay(m, opts, params.replay_every, ctx.backend.xp, ctx.progress, gap)
         else:
             fit, _ = model.fit(m, opts, ctx.backend.xp)
     group = fit.group_of_voter()
@@ -158,6 +167,7 @@ def compute(params: Params, loaded: Votes, ctx: RunContext) -> float:
             tables["voter_agreement.parquet"] = _pairs_table(m, in_rows)
     with ctx.stage("write"):
         ctx.write_table("voters.parquet", _voters_table(m, fit, group, subgroup, bridge))
+        ctx.write_table("statements.parquet", _statements_table(m, fit))
         ctx.write_table("clusters.parquet", _clusters_table(fit, group, subgroup, base_counts))
         for name, table in tables.items():
             ctx.write_table(name, table)
@@ -177,6 +187,14 @@ def check(params: Params, data: DataConfig | None = None) -> None:
         raise UserError(f"job.base_k={params.base_k}: must be at least 1 (base clusters)")
     if params.max_groups < 2:  # groups are chosen among k = 2..max_groups
         raise UserError(f"job.max_groups={params.max_groups}: must be at least 2")
+    if params.max_iter < 1 or params.group_iter < 1:
+        raise UserError(f"job.max_iter={params.max_iter}, job.group_iter={params.group_iter}: "
+                        "k-means needs at least 1 step")
+    if params.pca_iters < 0:
+        raise UserError(f"job.pca_iters={params.pca_iters}: must be >= 0 (0: converged PCA)")
+    if params.replay_reload_hours < 0:
+        raise UserError(f"job.replay_reload_hours={params.replay_reload_hours}: must be >= 0 "
+                        "(0: never)")
     mode = str(params.replay).lower()
     if mode not in ("true", "false", "auto"):
         raise UserError(f"job.replay={params.replay!r}: expected true, false or auto")
@@ -232,6 +250,15 @@ def _voters_table(m, fit, group, subgroup, bridge) -> pa.Table:
         "subgroup": _nullable(subgroup), "in_conv": fit.in_conv,
         "bridge_score": pa.array(bridge, mask=group < 0),
     })
+
+
+def _statements_table(m, fit) -> pa.Table:
+    """Each statement's position on the opinion map (moderated-out ones sit at the origin)."""
+    xy = fit.pca.statement_projection()
+    return pa.table({"statement_id": _ids(m.statement_ids), "x": xy[:, 0], "y": xy[:, 1],
+                     "extremity": np.hypot(xy[:, 0], xy[:, 1]),
+                     "n_votes": np.diff(m.values.tocsc().indptr).astype(np.int32),
+                     "moderated_out": m.moderated_out})
 
 
 def _clusters_table(fit, group, subgroup, base_counts) -> pa.Table:

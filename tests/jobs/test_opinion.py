@@ -1,4 +1,4 @@
-"""job=opinion end to end: agreement with Polis on three real conversations, outputs, errors."""
+"""job=opinion end to end: agreement with Polis on four real conversations, outputs, errors."""
 
 from __future__ import annotations
 
@@ -48,7 +48,7 @@ def test_groups_agree_with_polis_at_least_as_well_as_red_dwarf(run_job, conversa
                                       f"data.path={POLIS / conversation}")
     assert metrics["replay"] is True
     ours, n_compared = ari_with_polis(conversation, our_groups(out))
-    assert ours >= red_dwarf_ari(conversation)
+    assert ours >= red_dwarf_ari(conversation) and ours >= 0.6
     # The job's own figure is this same ARI over the same participants.
     assert metrics["ari_polis"] == pytest.approx(ours, abs=1e-12)
     assert metrics["n_compared_polis"] == n_compared
@@ -56,19 +56,42 @@ def test_groups_agree_with_polis_at_least_as_well_as_red_dwarf(run_job, conversa
     assert objective == metrics["silhouette"] > 0
     voters = pl.read_parquet(out / "voters.parquet")
     assert voters.columns[:7] == ["voter_id", "x", "y", "n_votes", "base", "group", "subgroup"]
-    # In-conversation voters are exactly those Polis grouped (up to 2 on biodiversity,
-    # which Polis kept from earlier states).
-    assert abs(voters["group"].is_not_null().sum() - len(polis_groups(conversation))) <= 2
+    # Everyone Polis grouped is in the conversation; once in, a voter stays in, so the only
+    # others are a few who were topped up early on (fewer than 7 votes) at moments that the
+    # replay's schedule does not hit exactly.
+    grouped = voters.filter(pl.col("group").is_not_null())
+    extra = grouped.join(polis_groups(conversation), left_on="voter_id", right_on="participant",
+                         how="anti")
+    assert len(grouped) - len(extra) == len(polis_groups(conversation))
+    assert len(extra) <= 5 and (extra["n_votes"] < 7).all()
     assert (voters["group"].is_null() == ~voters["in_conv"]).all()
+    # Statements on the map where red-dwarf 0.4.0 projects them (frozen with the command in
+    # tests/data/polis/red_dwarf_groups.py), up to each axis's sign: Polis's 100-step power
+    # iteration lands within 1e-3 of red-dwarf's full SVD.
+    ours = pl.read_parquet(out / "statements.parquet").rename({"statement_id": "statement"})
+    both = ours.join(pl.read_csv(POLIS / conversation / "red_dwarf_statements.csv"),
+                     on="statement", suffix="_rd")
+    assert len(both) == len(ours) == metrics["n_statements"]
+    for axis in ("x", "y"):
+        sign = np.sign((both[axis] * both[f"{axis}_rd"]).sum())
+        np.testing.assert_allclose(both[axis] * sign, both[f"{axis}_rd"], atol=1e-3)
+    assert (both.filter(pl.col("moderated_out"))[["x", "y"]].to_numpy() == 0).all()
 
 
-@pytest.mark.parametrize("conversation", ["15-per-hour-seattle", "scoop-hivemind.biodiversity"])
-def test_without_replay_two_conversations_still_beat_red_dwarf(run_job, conversation):
-    # Without k smoothing, canadian-electoral-reform's best silhouette is at k = 3 (Polis
-    # kept 2): that is what replay=true (the default for exports) is for.
+ONCE_PICKS_ANOTHER_K = pytest.mark.xfail(
+    strict=True, reason="computed once on all votes, the best silhouette is at k = 3 where "
+    "Polis, which carried its groups along the conversation, kept 2: the replay (the default "
+    "for exports) recovers it")
+
+
+@pytest.mark.parametrize("conversation", [
+    pytest.param(c, marks=ONCE_PICKS_ANOTHER_K) if c == "canadian-electoral-reform" else c
+    for c in CONVERSATIONS])
+def test_without_replay_at_least_red_dwarf_and_polis_k(run_job, conversation):
     _, out, metrics = run_job("job=opinion", "data=polis_export", "job.replay=false",
                               f"data.path={POLIS / conversation}")
     assert metrics["replay"] is False
+    assert metrics["n_groups"] == polis_groups(conversation)["group"].n_unique()
     assert ari_with_polis(conversation, our_groups(out))[0] >= red_dwarf_ari(conversation)
 
 

@@ -39,7 +39,7 @@ def test_weighted_lloyd_matches_reference():
     x = blobs(400)
     w = np.random.default_rng(1).integers(1, 10, len(x)).astype(float)
     start = kmeans.first_distinct_rows(x, 4)
-    labels, centres, _ = kmeans.lloyd(x, start, w, tol=1e-9, max_iter=500)
+    labels, centres, _, _ = kmeans.lloyd(x, start, w, tol=1e-9, max_iter=500)
     ref_labels, ref_centres = plain_lloyd(x, start, w, 1e-9, 500)
     np.testing.assert_allclose(centres, ref_centres, atol=1e-8)
     assert np.array_equal(labels, ref_labels)
@@ -48,13 +48,13 @@ def test_weighted_lloyd_matches_reference():
 def test_hamerly_kernel_equals_plain_lloyd_and_sklearn():
     x = blobs(kmeans.SMALL + 1000, seed=2)  # above the size where the numba kernel runs
     start = kmeans.first_distinct_rows(x, 30)
-    labels, centres, n_iter = kmeans.lloyd(x, start, None, tol=0.01, max_iter=300)
+    labels, centres, n_iter, _ = kmeans.lloyd(x, start, None, tol=0.01, max_iter=300)
     ref_labels, ref_centres = plain_lloyd(x, start, np.ones(len(x)), 0.01, 300)
     np.testing.assert_allclose(centres, ref_centres, atol=1e-9)
     assert np.array_equal(labels, ref_labels)
     # scikit-learn from the same start, run to convergence, lands on the same partition.
     sk = KMeans(30, init=start, n_init=1, tol=0, max_iter=1000, algorithm="lloyd").fit(x)
-    tight, _, _ = kmeans.lloyd(x, start, None, tol=1e-12, max_iter=1000)
+    tight, _, _, _ = kmeans.lloyd(x, start, None, tol=1e-12, max_iter=1000)
     assert np.array_equal(sk.labels_, tight)
 
 

@@ -86,3 +86,47 @@ def test_seed_rule_base_k_is_a_tenth_of_the_voters():
     assert len(fit.base.centres) == int(fit.in_conv.sum() * 0.1) < 100
     default, _ = model.fit(mat, model.Options())  # Polis's rule: min(100, voters)
     assert len(default.base.centres) == 100
+
+
+def test_once_in_the_conversation_a_voter_stays_in():
+    mat, _ = synthetic_matrix(n=300, m=30, density=0.15, seed=3)
+    n_votes = np.diff(mat.values.indptr)
+    few = np.flatnonzero(n_votes < 7)[:3]
+    _, state = model.fit(mat, model.Options())
+    assert not state["in_conv"][few].any()
+    state["in_conv"][few] = True  # as if they had qualified in an earlier recomputation
+    fit, _ = model.fit(mat, model.Options(), state=state)
+    assert fit.in_conv[few].all() and (fit.group_of_voter()[few] >= 0).all()
+
+
+def test_silhouette_ties_go_to_the_larger_k():
+    from engine._opinion import kmeans
+
+    c = kmeans.Clustering(np.zeros(1, np.int32), np.zeros((1, 2)), np.ones(1), 1)
+    assert kmeans.best_k({2: (c, 0.4), 3: (c, 0.4), 4: (c, 0.1)}) == 3
+    assert kmeans.best_k({2: (c, 0.5), 3: (c, 0.4)}) == 2
+
+
+def test_replay_recomputes_every_n_votes_and_before_each_long_pause():
+    hour = 3.6e6
+    times = np.array([0, 1, 2, 3, 4, 5, 30 * hour, 30 * hour + 1, 30 * hour + 2, 31 * hour])
+    ends, reloads = model.replay_ends(times, 4, 24 * hour)
+    # Every 4 votes, at the end, and after vote 6 (the last before the 30 h pause); the
+    # first recomputation after the pause reloads.
+    assert ends == [4, 6, 8, 10]
+    assert reloads == {8}
+    assert model.replay_ends(times, 4, None) == ([4, 8, 10], set())
+
+
+def test_a_reload_restarts_the_group_level_and_shows_its_best_k_at_once():
+    mat, _ = synthetic_matrix(n=600, m=40, density=0.4, seed=6)
+    _, state = model.fit(mat, model.Options())
+    # A smoother that has shown k = 2 while 3 won once: without a reload k stays 2.
+    state.update(k=2, last_k=3, k_count=1)
+    kept, _ = model.fit(mat, model.Options(), state=dict(state))
+    assert kept.k == 2 and max(kept.candidates, key=lambda k: kept.candidates[k][1]) == 3
+    reloaded = {k: v for k, v in state.items() if k not in model.RELOAD_DROPS}
+    fresh, after = model.fit(mat, model.Options(), state=reloaded)
+    assert fresh.k == 3 and after["k_count"] == 1
+    # The base clusters carried over either way: same ids.
+    assert np.array_equal(fresh.base.ids, kept.base.ids)

@@ -7,7 +7,13 @@ import scipy.sparse as sp
 from sklearn.decomposition import PCA
 
 from engine._opinion.model import scale_votes
-from engine._opinion.pca import sparsity_aware_pca
+from engine._opinion.pca import (
+    centred,
+    orient,
+    power_components,
+    sparsity_aware_pca,
+    top_components,
+)
 from engine._opinion.votes import build_matrix
 
 
@@ -78,3 +84,69 @@ def test_deterministic_and_sign_fixed():
     c = sparsity_aware_pca(m.values, m.moderated_out, np.diff(m.values.indptr),
                            reference=-a.components)
     np.testing.assert_allclose(c.components, -a.components)
+
+
+def matrix_with_spectrum(singular, m=30, seed=0):
+    """A dense matrix (as CSR) with the given singular values and random singular vectors."""
+    rng = np.random.default_rng(seed)
+    u, _ = np.linalg.qr(rng.standard_normal((60, len(singular))))
+    v, _ = np.linalg.qr(rng.standard_normal((m, len(singular))))
+    return sp.csr_matrix(u @ np.diag(singular) @ v.T), v.T
+
+
+def aligned(a, b) -> float:
+    return abs(float(np.dot(a, b)) / np.linalg.norm(a) / np.linalg.norm(b))
+
+
+def test_power_iteration_converges_to_the_svd_when_the_gap_is_wide():
+    a, v = matrix_with_spectrum([5.0, 3.0, 1.0])
+    comps = power_components(a, 2, iters=100)
+    assert aligned(comps[0], v[0]) > 1 - 1e-12 and aligned(comps[1], v[1]) > 1 - 1e-9
+
+
+def test_power_iteration_depends_on_its_start_when_the_gap_is_small():
+    # sigma1 / sigma2 = 1.001: 100 steps shrink the second direction by only 0.82, so the
+    # result keeps much of the start; started from the exact components it stays there.
+    a, v = matrix_with_spectrum([1.001, 1.0, 0.2])
+    from_ones = power_components(a, 2, iters=100)
+    assert aligned(from_ones[0], v[0]) < 0.99
+    warm = power_components(a, 2, iters=100, start=v[:2])
+    assert aligned(warm[0], v[0]) > 1 - 1e-9 and aligned(warm[1], v[1]) > 1 - 1e-9
+    # The converged PCA does not depend on where it starts.
+    converged, _ = top_components(a, 2)
+    assert aligned(converged[0], v[0]) > 1 - 1e-6
+
+
+def test_new_statements_start_at_one_in_a_warm_power_iteration():
+    m = random_votes(seed=5)
+    ref = sparsity_aware_pca(m.values, m.moderated_out, np.diff(m.values.indptr),
+                             power_iters=100)
+    new = np.zeros(m.shape[1], bool)
+    new[[2, 9]] = True
+    warm = sparsity_aware_pca(m.values, m.moderated_out, np.diff(m.values.indptr),
+                              reference=ref.components, power_iters=3, new_statements=new)
+    start = ref.components.copy()
+    start[:, new] = 1.0
+    a, _ = centred(m.values, m.moderated_out)
+    expected = orient(power_components(a, 2, iters=3, start=start), ref.components)
+    np.testing.assert_allclose(warm.components, expected, atol=1e-12)
+
+
+def test_statement_projection_is_an_agree_only_voter_as_red_dwarf_and_polis_define_it():
+    # red-dwarf's projected_statements: a virtual voter who agrees with one statement and
+    # did not vote on the rest, mean-imputed, projected by the fitted PCA and scaled by
+    # sqrt(n_statements / 1). Rebuilt here with scikit-learn alone.
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import make_pipeline
+
+    m = random_votes(seed=6)
+    n, k = m.shape
+    dense = np.full((n, k), np.nan)
+    dense[m.voter, m.statement] = m.vote
+    pipe = make_pipeline(SimpleImputer(strategy="mean"), PCA(2, svd_solver="full")).fit(dense)
+    virtual = np.where(np.eye(k) == 1, 1.0, np.nan)
+    expected = pipe.transform(virtual) * np.sqrt(k)
+    got = sparsity_aware_pca(m.values, m.moderated_out, np.diff(m.values.indptr))
+    signs = np.sign((got.components * pipe[-1].components_).sum(1))
+    np.testing.assert_allclose(got.statement_projection() * signs[None, :], expected,
+                               atol=1e-6)

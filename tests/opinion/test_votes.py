@@ -83,7 +83,7 @@ def test_polis_export_reader_resolves_revotes_and_moderation():
     assert m.shape == (448, 174)
     assert m.n_raw_votes == 12018 and m.n_raw_votes - len(m.vote) == 68
     assert m.moderated_out.sum() == 22
-    assert m.voter_ids.tolist() == sorted(m.voter_ids.tolist())
+    assert m.statement_ids.tolist() == sorted(m.statement_ids.tolist())
     # Spot-check re-votes against a direct scan of votes.csv.
     import csv
 
@@ -94,6 +94,12 @@ def test_polis_export_reader_resolves_revotes_and_moderation():
             t = int(row["timestamp"])
             if key not in latest or t >= latest[key][0]:
                 latest[key] = (t, int(row["vote"]))
+    # Rows as Polis reads the votes (ordered by comment, then participant): by the lowest
+    # comment each participant voted on, then by participant id.
+    lowest = {}
+    for v, c in latest:
+        lowest[v] = min(c, lowest.get(v, c))
+    assert m.voter_ids.tolist() == sorted(lowest, key=lambda v: (lowest[v], v))
     dense = m.values.toarray()
     row_of = {v: i for i, v in enumerate(m.voter_ids.tolist())}
     col_of = {s: j for j, s in enumerate(m.statement_ids.tolist())}
@@ -130,3 +136,14 @@ def test_vote_files_csv_and_parquet(tmp_path):
     with pytest.raises(UserError, match="missing column 'voter_id'"):
         readers.read_vote_files(str(tmp_path / "w.csv"), "voter_id", "statement_id", "vote", None)
 
+
+
+def test_rows_in_polis_rating_matrix_order():
+    # Polis reads votes ordered by (comment, participant): voter 9 and 2 voted on statement
+    # "a" (the lowest), 5 only on "b"; ids order voters with the same lowest statement.
+    m = from_columns([5, 9, 2, 2, 5], ["b", "a", "c", "a", "c"], [1, 1, -1, 0, 1],
+                     times=[0, 1, 2, 3, 4], order="encounter")
+    assert m.voter_ids.tolist() == [2, 9, 5]
+    assert m.statement_ids.tolist() == ["a", "b", "c"]
+    dense = m.values.toarray()
+    assert dense.tolist() == [[0, 0, -1], [1, 0, 0], [0, 1, 1]]

@@ -9,7 +9,9 @@ tests. Reproduce (in a separate virtualenv):
 For each conversation it keeps the latest vote per (participant, comment) from votes.csv (ties:
 the later row; red-dwarf's pivot needs one vote per cell), runs
 reddwarf.implementations.polis.run_pipeline(votes=..., random_state=0) and writes
-red_dwarf_groups.csv: participant, group (only participants red-dwarf grouped).
+red_dwarf_groups.csv: participant, group (only participants red-dwarf grouped). A second run
+with the comments moderated out in comments.csv (mod_out_statement_ids, as Polis zeroes
+them) writes red_dwarf_statements.csv: statement, x, y (its projected statements).
 """
 
 import csv
@@ -41,6 +43,15 @@ def main() -> None:
             for pid in sorted(labels.index):
                 w.writerow([int(pid), int(labels[pid])])
         print(conv.name, len(labels), labels.nunique())
+        comments = list(csv.DictReader((conv / "comments.csv").open()))
+        mod_out = [int(c["comment-id"]) for c in comments if c["moderated"] == "-1"]
+        st = run_pipeline(votes=latest_votes(conv / "votes.csv"), random_state=0,
+                          mod_out_statement_ids=mod_out).statements_df
+        with (conv / "red_dwarf_statements.csv").open("w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(["statement", "x", "y"])
+            for sid in sorted(st.index):
+                w.writerow([int(sid), repr(float(st.loc[sid, "x"])), repr(float(st.loc[sid, "y"]))])
 
 
 if __name__ == "__main__":
