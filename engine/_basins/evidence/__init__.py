@@ -20,6 +20,7 @@ infinite z). A basin's combined evidence is the mean z over its rows.
 from __future__ import annotations
 
 import logging
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -85,7 +86,8 @@ def evaluate(sample: Sample, parts: dict[str, Regions], methods: list[str], opts
     for p, r in parts.items():
         for k, score in real[p].items():
             draws = np.asarray(nulls[p][k])
-            with np.errstate(all="ignore"):
+            with np.errstate(all="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN regions stay NaN
                 mean = np.nanmean(draws, 0) if len(draws) else np.full(len(r), np.nan)
                 sd = np.nanstd(draws, 0, ddof=1) if len(draws) > 1 else np.full(len(r), np.nan)
                 floor = np.nanmedian(sd) if np.isfinite(sd).any() else np.nan
