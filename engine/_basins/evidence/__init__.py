@@ -27,7 +27,7 @@ import numpy as np
 
 from engine._basins.evidence import density, metastability, reply
 from engine._basins.evidence.regions import Regions, of_part
-from engine._basins.evidence.sample import Sample, null_draw, of_rows
+from engine._basins.evidence.sample import Sample, null_draw, of_rows, parents_of
 from engine.errors import UserError
 
 log = logging.getLogger("engine")
@@ -44,6 +44,7 @@ class Options:
     landmarks: int = 2000
     knn_k: int = 15
     seed: int = 0
+    alpha: float = 1.0  # favourites' weight in the engagement (the job's alpha)
 
     def grid_cells(self, d: int) -> int:
         return int(min(self.grid, np.floor(2.0 ** (21 / max(d, 1)) + 1e-9)))
@@ -103,6 +104,26 @@ def evaluate(sample: Sample, parts: dict[str, Regions], methods: list[str], opts
     return out, info
 
 
+def of_job(rows, results: dict, methods: list[str], opts: Options, n_draws: int, xp=np
+           ) -> tuple[dict[str, np.ndarray], dict]:
+    """`evaluate` on the basins job's rows (`Rows`, with reply ids where read), its parts'
+    results and its null draws 0..n_draws-1 (`Rows.permuted_times`, the job's own)."""
+    parent, absent = None, 0
+    if rows.reply_to is not None:
+        parent, absent = parents_of(rows.ids, rows.reply_to)
+        if absent:
+            log.warning("evidence: %d replies name a parent id absent from the data "
+                        "(not counted as replies)", absent)
+    sample = of_rows(rows, opts.alpha, parent)
+    parts = {p: of_part(r.table, r.bins.starts, r.bins.size_days) for p, r in results.items()}
+    days = [rows.permuted_times(opts.seed, j).days for j in range(n_draws)]
+    cols, info = evaluate(sample, parts, methods, opts, days, xp)
+    if parent is not None:
+        info.update(evidence_replies=int((parent >= 0).sum()),
+                    evidence_reply_parents_absent=absent)
+    return cols, info
+
+
 def _all(sample, regions, methods, states, opts, xp) -> dict[str, np.ndarray]:
     out = {}
     for m in methods:
@@ -122,4 +143,4 @@ def combined(cols: dict[str, np.ndarray], part: str, basin_ids: np.ndarray) -> n
 
 
 __all__ = ["METHODS", "Options", "Regions", "Sample", "check_methods", "combined", "evaluate",
-           "of_part", "of_rows"]
+           "of_job", "of_part", "of_rows"]

@@ -51,8 +51,10 @@ def part_bins(days: np.ndarray, starts: np.ndarray, size: float) -> np.ndarray:
 
 def decayed(sample: Sample, row_bin: np.ndarray, b: int, end: float, tau: float) -> np.ndarray:
     """Weights of bin b's rows (b = -1: all rows before the part) at day `end`."""
-    w = np.where(row_bin == b, sample.weight * np.exp(-(end - sample.days) / tau), 0.0)
-    return np.where(np.isfinite(w), w, 0.0)
+    w = np.zeros(len(row_bin))
+    mine = row_bin == b
+    w[mine] = sample.weight[mine] * np.exp(-(end - sample.days[mine]) / tau)
+    return w
 
 
 def effective_rows(w: np.ndarray) -> float:
