@@ -113,11 +113,14 @@ class Params(Settings, _Name):
     # Evidence per basin and bin against the null draws (engine._basins.evidence): methods
     # (all by default, [] for none), the density's candidate bandwidths (x the rows' median
     # axis spread) and decay times (x bin), its grid, and the graph's landmarks per window.
-    evidence: list[str] = field(default_factory=lambda: ["density", "metastability", "reply"])
+    evidence: list[str] = field(default_factory=lambda: ["density", "transport", "metastability",
+                                                         "reply"])
     evidence_bandwidths: list[float] = field(default_factory=lambda: [0.1, 0.2, 0.4])
     evidence_tau_bins: list[float] = field(default_factory=lambda: [0.5, 1.0, 2.0])
     evidence_grid_cells: int = 128
     evidence_landmarks: int = 2000
+    evidence_transport_points: int = 300  # rows per snapshot of the transport plan
+    evidence_transport_reg: float = 0.2  # x the median squared distance
 
 
 def settings_of(p: Params) -> Settings:
@@ -167,7 +170,9 @@ def _check_evidence(p: Params) -> None:
         for v in values:
             if not v > 0:
                 raise UserError(f"job.{key}={_listed(values)}: {v} is not > 0")
-    for key in ("evidence_grid_cells", "evidence_landmarks"):
+    if not p.evidence_transport_reg > 0:
+        raise UserError(f"job.evidence_transport_reg={p.evidence_transport_reg}: must be > 0")
+    for key in ("evidence_grid_cells", "evidence_landmarks", "evidence_transport_points"):
         if getattr(p, key) < 3:
             raise UserError(f"job.{key}={getattr(p, key)}: must be >= 3")
 
@@ -547,9 +552,12 @@ def _run(params: Params, rows, warnings: list[str], ctx: RunContext, pool) -> fl
     # 13. Evidence per basin and bin, against the same null draws.
     evidence_cols = None
     if params.evidence:
-        opts = evidence.Options(final.bin_size_days, list(params.evidence_bandwidths),
-                                list(params.evidence_tau_bins), params.evidence_grid_cells,
-                                params.evidence_landmarks, final.knn_k, ctx.seed, final.alpha)
+        opts = evidence.Options(
+            final.bin_size_days, bandwidths=list(params.evidence_bandwidths),
+            tau_bins=list(params.evidence_tau_bins), grid=params.evidence_grid_cells,
+            landmarks=params.evidence_landmarks, knn_k=final.knn_k, seed=ctx.seed,
+            alpha=final.alpha, transport_points=params.evidence_transport_points,
+            transport_reg=params.evidence_transport_reg)
         with ctx.stage("evidence"):
             evidence_cols, info = evidence.of_job(rows, results, list(params.evidence), opts,
                                                   params.null_draws if params.null_model else 0,

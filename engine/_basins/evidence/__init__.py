@@ -4,6 +4,9 @@ bin, each against the basins job's time-shuffled null draws.
 Methods (`job.evidence`, all by default):
 - `density`: time-decayed kernel density at the basin's centre against all time
   (engine._basins.evidence.density);
+- `transport`: the drift field of entropic optimal transport between the two halves of the
+  scored window, and the share of it pointing into the basin
+  (engine._basins.evidence.transport);
 - `metastability`: conductance, mean first-passage time out of the basin and the spectral
   gap of the walk restricted to it, on a kNN graph over landmarks
   (engine._basins.evidence.metastability);
@@ -25,13 +28,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from engine._basins.evidence import density, metastability, reply
+from engine._basins.evidence import density, metastability, reply, transport
 from engine._basins.evidence.regions import Regions, of_part
 from engine._basins.evidence.sample import Sample, null_draw, of_rows, parents_of
 from engine.errors import UserError
 
 log = logging.getLogger("engine")
-METHODS = {"density": density, "metastability": metastability, "reply": reply}
+METHODS = {"density": density, "transport": transport, "metastability": metastability,
+           "reply": reply}
 COLUMNS = ("basin_id", "part", "bin", "method", "score", "null_mean", "null_sd", "z")
 
 
@@ -42,6 +46,8 @@ class Options:
     tau_bins: list[float] = field(default_factory=lambda: [0.5, 1.0, 2.0])  # x bin size
     grid: int = 128  # density grid cells per axis (fewer where d > 2: at most 2^21 cells)
     landmarks: int = 2000
+    transport_points: int = 300  # rows per snapshot of the transport plan
+    transport_reg: float = 0.2  # entropic regularisation, x the median squared distance
     knn_k: int = 15
     seed: int = 0
     alpha: float = 1.0  # favourites' weight in the engagement (the job's alpha)
@@ -63,6 +69,9 @@ def _score(name: str, sample: Sample, regions: Regions, state, opts: Options, xp
     if name == "metastability":
         return module.score(sample, regions, state, xp, landmarks=opts.landmarks,
                             k=opts.knn_k, seed=opts.seed)
+    if name == "transport":
+        return module.score(sample, regions, state, xp, points=opts.transport_points,
+                            reg=opts.transport_reg, seed=opts.seed)
     return module.score(sample, regions, state, xp)
 
 
