@@ -114,7 +114,7 @@ class Params(Settings, _Name):
     # (all by default, [] for none), the density's candidate bandwidths (x the rows' median
     # axis spread) and decay times (x bin), its grid, and the graph's landmarks per window.
     evidence: list[str] = field(default_factory=lambda: ["density", "transport", "metastability",
-                                                         "reply"])
+                                                         "reply", "barrier"])
     evidence_bandwidths: list[float] = field(default_factory=lambda: [0.1, 0.2, 0.4])
     evidence_tau_bins: list[float] = field(default_factory=lambda: [0.5, 1.0, 2.0])
     evidence_grid_cells: int = 128

@@ -11,7 +11,9 @@ Methods (`job.evidence`, all by default):
   gap of the walk restricted to it, on a kNN graph over landmarks
   (engine._basins.evidence.metastability);
 - `reply`: reply pull and inward moves, where the data has reply links
-  (engine._basins.evidence.reply).
+  (engine._basins.evidence.reply);
+- `barrier`: the density drop along the easiest exit path from the centre
+  (engine._basins.evidence.barrier).
 
 Every region (a cluster of bin t) is scored on bin t + 1 (engine._basins.evidence.regions).
 Each null draw j is the job's own (`Rows.permuted_times(seed, j)`), scored at the same
@@ -28,14 +30,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from engine._basins.evidence import density, metastability, reply, transport
+from engine._basins.evidence import barrier, density, metastability, reply, transport
 from engine._basins.evidence.regions import Regions, of_part
 from engine._basins.evidence.sample import Sample, null_draw, of_rows, parents_of
 from engine.errors import UserError
 
 log = logging.getLogger("engine")
 METHODS = {"density": density, "transport": transport, "metastability": metastability,
-           "reply": reply}
+           "reply": reply, "barrier": barrier}
+USES_DENSITY = ("density", "barrier")  # methods on the time-decayed density grid
 COLUMNS = ("basin_id", "part", "bin", "method", "score", "null_mean", "null_sd", "z")
 
 
@@ -83,8 +86,9 @@ def evaluate(sample: Sample, parts: dict[str, Regions], methods: list[str], opts
     if "reply" in methods and sample.parent is None:
         log.info("evidence: no reply links (data.reply_column); reply pull not scored")
         methods = [m for m in methods if m != "reply"]
-    states = {m: (density.prepare(sample, parts, opts, xp) if m == "density" else None)
-              for m in methods}
+    fitted = density.prepare(sample, parts, opts, xp) \
+        if any(m in USES_DENSITY for m in methods) else None
+    states = {m: fitted if m in USES_DENSITY else None for m in methods}
     real = {p: _all(sample, r, methods, states, opts, xp) for p, r in parts.items()}
     nulls = {p: {k: [] for k in real[p]} for p in parts}
     for j, days in enumerate(null_days):
@@ -108,8 +112,8 @@ def evaluate(sample: Sample, parts: dict[str, Regions], methods: list[str], opts
                 cols[c].append(np.asarray(v))
     out = {c: np.concatenate(v) if v else np.zeros(0) for c, v in cols.items()}
     info = {"evidence_methods": methods}
-    if "density" in states:
-        info.update(evidence_bandwidth=states["density"].h, evidence_tau_days=states["density"].tau)
+    if fitted is not None:
+        info.update(evidence_bandwidth=fitted.h, evidence_tau_days=fitted.tau)
     return out, info
 
 

@@ -121,19 +121,25 @@ def prepare(sample: Sample, parts: dict[str, Regions], opts, xp=np) -> State:
     return State(g, h, tau, flat, grids.density(g, H_all, h, xp), loglik)
 
 
-def score(sample: Sample, regions: Regions, state: State, xp=np) -> dict[str, np.ndarray]:
-    """ln f_{t+1}(c) - ln f_all(c) per region (bin t's rows left out of f_{t+1})."""
-    g, tau = state.grid, state.tau
-    out = np.full(len(regions), np.nan)
+def window_densities(sample: Sample, regions: Regions, state: State, xp=np):
+    """(t, f) for each bin t that chose a region: f the density at the end of bin t + 1 of
+    bin t + 1's rows and everything before bin t (bin t's own rows left out)."""
     wanted = set(regions.bin.tolist())
-    step = np.exp(-regions.size_days / tau)
-    ref = np.log(np.maximum(grids.at(g, state.reference, regions.centre, xp), FLOOR))
-    prev = None  # (before_t) of the previous bin
-    for t, (h_t, before, _) in enumerate(cumulative(sample, regions, tau, state.flat, g, xp)):
-        # bin t = chosen + 1: its rows, plus everything before the chosen bin decayed twice.
+    step = np.exp(-regions.size_days / state.tau)
+    prev = None  # everything before the previous bin, at its start
+    for t, (h_t, before, _) in enumerate(cumulative(sample, regions, state.tau, state.flat,
+                                                    state.grid, xp)):
         if t - 1 in wanted and prev is not None:
-            D = grids.density(g, h_t + prev * step * step, state.h, xp)
-            k = np.flatnonzero(regions.bin == t - 1)
-            out[k] = np.log(np.maximum(grids.at(g, D, regions.centre[k], xp), FLOOR)) - ref[k]
+            yield t - 1, grids.density(state.grid, h_t + prev * step * step, state.h, xp)
         prev = before
+
+
+def score(sample: Sample, regions: Regions, state: State, xp=np) -> dict[str, np.ndarray]:
+    """ln f_{t+1}(c) - ln f_all(c) per region."""
+    out = np.full(len(regions), np.nan)
+    ref = np.log(np.maximum(grids.at(state.grid, state.reference, regions.centre, xp), FLOOR))
+    for t, D in window_densities(sample, regions, state, xp):
+        k = np.flatnonzero(regions.bin == t)
+        out[k] = np.log(np.maximum(grids.at(state.grid, D, regions.centre[k], xp), FLOOR)) \
+            - ref[k]
     return {"density": out}

@@ -11,7 +11,7 @@ from tests.basins.evidence import planted_regions as pr
 
 def test_an_unknown_method_is_refused_listing_the_valid_ones():
     with pytest.raises(UserError, match=r"job.evidence=.*'drift'.*valid: density, "
-                                        r"transport, metastability, reply"):
+                                        r"transport, metastability, reply, barrier"):
         evidence.check_methods(["density", "drift"])
     assert evidence.check_methods(["reply", "density", "reply"]) == ["reply", "density"]
 
@@ -24,8 +24,8 @@ def test_columns_z_and_combined_evidence():
                                    evidence.Options(pr.BIN, seed=1), draws)
     assert tuple(cols) == evidence.COLUMNS
     # No reply links: reply is left out, the rest scored once per region.
-    assert info["evidence_methods"] == ["density", "transport", "metastability"]
-    assert len(cols["z"]) == 5 * len(regions)
+    assert info["evidence_methods"] == ["density", "transport", "metastability", "barrier"]
+    assert len(cols["z"]) == 6 * len(regions)
     sd = cols["null_sd"]
     floor = {m: np.nanmedian(sd[cols["method"] == m]) for m in np.unique(cols["method"])}
     expect = (cols["score"] - cols["null_mean"]) / np.fmax(

@@ -52,7 +52,8 @@ def test_evidence_table_and_combined_evidence(run):
     assert list(ev) == ["basin_id", "part", "bin", "method", "score", "null_mean", "null_sd",
                         "z"]
     assert set(ev["method"]) == {"density", "flow_convergence", "conductance", "exit_time",
-                                 "spectral_gap", "reply_pull", "inward_moves"}
+                                 "spectral_gap", "reply_pull", "inward_moves",
+                                 "escape_barrier"}
     assert m["evidence_reply_parents_absent"] == ABSENT
     assert m["evidence_replies"] == n_reply - ABSENT
     bins = pq.read_table(out / "bins.parquet").to_pydict()
@@ -65,7 +66,7 @@ def test_evidence_table_and_combined_evidence(run):
         mine = np.asarray(bins["part"]) == part
         last = np.asarray(bins["bin"])[mine].max()
         scored = int((np.asarray(bins["bin"])[mine] < last).sum())
-        assert sum(p == part for p in ev["part"]) == 7 * scored
+        assert sum(p == part for p in ev["part"]) == 8 * scored
 
 
 def test_unknown_method_is_one_error_line_with_exit_2(tmp_path):
@@ -74,7 +75,7 @@ def test_unknown_method_is_one_error_line_with_exit_2(tmp_path):
     assert result.returncode == 2, result.stderr
     assert result.stderr.strip() == ("error: job.evidence=['density', 'drift']: 'drift' is "
                                      "not a method (valid: density, transport, metastability, "
-                                     "reply)")
+                                     "reply, barrier)")
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").glob("*.parquet"))
 
 
