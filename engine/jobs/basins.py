@@ -559,11 +559,12 @@ def _run(params: Params, rows, warnings: list[str], ctx: RunContext, pool) -> fl
             alpha=final.alpha, transport_points=params.evidence_transport_points,
             transport_reg=params.evidence_transport_reg)
         with ctx.stage("evidence"):
-            evidence_cols, info = evidence.of_job(rows, results, list(params.evidence), opts,
-                                                  params.null_draws if params.null_model else 0,
-                                                  xp)
+            evidence_cols, info, field = evidence.of_job(
+                rows, results, list(params.evidence), opts,
+                params.null_draws if params.null_model else 0, xp)
         ctx.record(**info)
         ctx.write_table("evidence.parquet", _table(evidence_cols))
+        ctx.write_table("evidence_field.parquet", _table(field))
     detection = {}
     if params.null_model:
         with ctx.stage("detection limit"):

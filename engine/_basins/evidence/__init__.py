@@ -78,17 +78,30 @@ def _score(name: str, sample: Sample, regions: Regions, state, opts: Options, xp
     return module.score(sample, regions, state, xp)
 
 
-def evaluate(sample: Sample, parts: dict[str, Regions], methods: list[str], opts: Options,
-             null_days, xp=np) -> tuple[dict[str, np.ndarray], dict]:
-    """evidence.parquet's columns and the methods' fitted settings. `null_days`: the null
-    draws' shuffled days, one array per draw (at least 2)."""
-    methods = check_methods(methods)
+def usable(methods: list[str], sample: Sample) -> list[str]:
+    """The methods the sample can feed (reply pull needs reply links)."""
     if "reply" in methods and sample.parent is None:
         log.info("evidence: no reply links (data.reply_column); reply pull not scored")
-        methods = [m for m in methods if m != "reply"]
+        return [m for m in methods if m != "reply"]
+    return methods
+
+
+def fit(sample: Sample, parts: dict[str, Regions], methods: list[str], opts: Options, xp=np
+        ) -> dict:
+    """Per method, what it fits once on the real rows (the density's h and tau)."""
     fitted = density.prepare(sample, parts, opts, xp) \
         if any(m in USES_DENSITY for m in methods) else None
-    states = {m: fitted if m in USES_DENSITY else None for m in methods}
+    return {m: fitted if m in USES_DENSITY else None for m in methods}
+
+
+def evaluate(sample: Sample, parts: dict[str, Regions], methods: list[str], opts: Options,
+             null_days, xp=np, states: dict | None = None
+             ) -> tuple[dict[str, np.ndarray], dict]:
+    """evidence.parquet's columns and the methods' fitted settings. `null_days`: the null
+    draws' shuffled days, one array per draw (at least 2 for a z), iterated once."""
+    methods = usable(check_methods(methods), sample)
+    states = states or fit(sample, parts, methods, opts, xp)
+    fitted = next((states[m] for m in methods if m in USES_DENSITY), None)
     real = {p: _all(sample, r, methods, states, opts, xp) for p, r in parts.items()}
     nulls = {p: {k: [] for k in real[p]} for p in parts}
     for j, days in enumerate(null_days):
@@ -118,9 +131,10 @@ def evaluate(sample: Sample, parts: dict[str, Regions], methods: list[str], opts
 
 
 def of_job(rows, results: dict, methods: list[str], opts: Options, n_draws: int, xp=np
-           ) -> tuple[dict[str, np.ndarray], dict]:
+           ) -> tuple[dict[str, np.ndarray], dict, dict[str, np.ndarray]]:
     """`evaluate` on the basins job's rows (`Rows`, with reply ids where read), its parts'
-    results and its null draws 0..n_draws-1 (`Rows.permuted_times`, the job's own)."""
+    results and its null draws 0..n_draws-1 (`Rows.permuted_times`, the job's own); and
+    the `weather` of its last part."""
     parent, absent = None, 0
     if rows.reply_to is not None:
         parent, absent = parents_of(rows.ids, rows.reply_to)
@@ -129,12 +143,15 @@ def of_job(rows, results: dict, methods: list[str], opts: Options, n_draws: int,
                         "(not counted as replies)", absent)
     sample = of_rows(rows, opts.alpha, parent)
     parts = {p: of_part(r.table, r.bins.starts, r.bins.size_days) for p, r in results.items()}
-    days = [rows.permuted_times(opts.seed, j).days for j in range(n_draws)]
-    cols, info = evaluate(sample, parts, methods, opts, days, xp)
+    days = (rows.permuted_times(opts.seed, j).days for j in range(n_draws))  # one at a time
+    methods = usable(check_methods(methods), sample)
+    states = fit(sample, parts, methods, opts, xp)
+    cols, info = evaluate(sample, parts, methods, opts, days, xp, states)
     if parent is not None:
         info.update(evidence_replies=int((parent >= 0).sum()),
                     evidence_reply_parents_absent=absent)
-    return cols, info
+    last = list(parts)[-1]
+    return cols, info, weather(sample, parts[last], states, opts, xp)
 
 
 def _all(sample, regions, methods, states, opts, xp) -> dict[str, np.ndarray]:
@@ -156,4 +173,56 @@ def combined(cols: dict[str, np.ndarray], part: str, basin_ids: np.ndarray) -> n
 
 
 __all__ = ["METHODS", "Options", "Regions", "Sample", "check_methods", "combined", "evaluate",
-           "of_job", "of_part", "of_rows"]
+           "fit", "of_job", "of_part", "of_rows", "weather"]
+
+
+def weather(sample: Sample, regions: Regions, states: dict, opts: Options, xp=np,
+            cells: int = 48, arrows: int = 16) -> dict[str, np.ndarray]:
+    """The seed's "weather system" of the part's busiest window (the bin with most
+    regions): the time-decayed density on the first two axes (summed over the others) as
+    `cells` x `cells` block means, and the transport drift averaged in `arrows` x `arrows`
+    blocks. Columns: kind (density | drift), bin, x, y, value, u, v."""
+    out = {k: [] for k in ("kind", "x", "y", "value", "u", "v")}
+    if len(regions) == 0 or sample.coords.shape[1] < 2:
+        return {**{k: np.asarray(v, float) for k, v in out.items()},
+                "kind": np.zeros(0, str), "bin": np.zeros(0, np.int64)}
+    t = int(np.bincount(regions.bin).argmax())
+    one = Regions(regions.basin_id[regions.bin == t], regions.bin[regions.bin == t],
+                  regions.centre[regions.bin == t], regions.radius[regions.bin == t],
+                  regions.starts, regions.size_days)
+    state = next((states[m] for m in states if m in USES_DENSITY), None)
+    if state is not None:
+        for _, D in density.window_densities(sample, one, state, xp):
+            f = D.get() if hasattr(D, "get") else np.asarray(D)
+            f = f.reshape(f.shape[:2] + (-1,)).sum(2)  # the other axes summed out
+            g, step = state.grid, max(f.shape[0] // cells, 1)
+            n = f.shape[0] // step
+            f = f[:n * step, :n * step].reshape(n, step, n, step).mean((1, 3))
+            x = g.lo[0] + (np.arange(n) + 0.5) * step * g.cell[0]
+            y = g.lo[1] + (np.arange(n) + 0.5) * step * g.cell[1]
+            X, Y = np.meshgrid(x, y, indexing="ij")
+            _extend(out, "density", X.ravel(), Y.ravel(), f.ravel(), 0.0, 0.0)
+    flow = transport.window_drift(sample, *one.window(0), opts.transport_points,
+                                  opts.transport_reg, np.random.default_rng([opts.seed, 19, 4])
+                                  ) if "transport" in states else None
+    if flow is not None:
+        X, _, V = flow
+        lo, hi = X[:, :2].min(0), X[:, :2].max(0)
+        cell = np.minimum(((X[:, :2] - lo) / np.maximum(hi - lo, 1e-12) * arrows).astype(int),
+                          arrows - 1)
+        key = cell[:, 0] * arrows + cell[:, 1]
+        n = np.bincount(key, minlength=arrows * arrows)
+        used = np.flatnonzero(n)
+        mean = [np.bincount(key, w, arrows * arrows)[used] / n[used]
+                for w in (X[:, 0], X[:, 1], V[:, 0], V[:, 1])]
+        _extend(out, "drift", mean[0], mean[1], n[used].astype(float), mean[2], mean[3])
+    cols = {k: np.asarray(v) for k, v in out.items()}
+    cols["bin"] = np.full(len(cols["kind"]), t + 1)
+    return cols
+
+
+def _extend(out: dict, kind: str, x, y, value, u, v) -> None:
+    n = len(x)
+    for k, col in (("kind", np.full(n, kind)), ("x", x), ("y", y), ("value", value),
+                   ("u", np.broadcast_to(u, n)), ("v", np.broadcast_to(v, n))):
+        out[k].extend(np.asarray(col).tolist())

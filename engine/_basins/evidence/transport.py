@@ -55,21 +55,29 @@ def _snapshot(sample: Sample, rows: np.ndarray, points: int, rng) -> tuple[np.nd
     return sample.coords[rows], w / w.sum()
 
 
+def window_drift(sample: Sample, a: float, b: float, points: int, reg: float, rng):
+    """(source rows X, their masses, their drifts) from the first half of days [a, b) to
+    the second; None where a half holds fewer than two rows."""
+    mid = 0.5 * (a + b)
+    first = np.flatnonzero((sample.days >= a) & (sample.days < mid))
+    second = np.flatnonzero((sample.days >= mid) & (sample.days < b))
+    if len(first) < 2 or len(second) < 2:
+        return None
+    X, wa = _snapshot(sample, first, points, rng)
+    Y, wb = _snapshot(sample, second, points, rng)
+    return X, wa, drift(X, wa, Y, wb, reg)
+
+
 def score(sample: Sample, regions: Regions, state: None, xp=np, *, points: int = 300,
           reg: float = 0.2, seed: int = 0) -> dict[str, np.ndarray]:
     out = np.full(len(regions), np.nan)
     for t in np.unique(regions.bin):
         ks = np.flatnonzero(regions.bin == t)
-        a, b = regions.window(int(ks[0]))
-        mid = 0.5 * (a + b)
-        first = np.flatnonzero((sample.days >= a) & (sample.days < mid))
-        second = np.flatnonzero((sample.days >= mid) & (sample.days < b))
-        if len(first) < 2 or len(second) < 2:
+        flow = window_drift(sample, *regions.window(int(ks[0])), points, reg,
+                            np.random.default_rng([seed, 19, 3, int(t)]))
+        if flow is None:
             continue
-        rng = np.random.default_rng([seed, 19, 3, int(t)])
-        X, wa = _snapshot(sample, first, points, rng)
-        Y, wb = _snapshot(sample, second, points, rng)
-        V = drift(X, wa, Y, wb, reg)
+        X, wa, V = flow
         for k in ks:
             c, r = regions.centre[k], regions.radius[k]
             toward = c - X

@@ -54,6 +54,9 @@ def test_evidence_table_and_combined_evidence(run):
     assert set(ev["method"]) == {"density", "flow_convergence", "conductance", "exit_time",
                                  "spectral_gap", "reply_pull", "inward_moves",
                                  "escape_barrier"}
+    field = pq.read_table(out / "evidence_field.parquet").to_pydict()
+    assert set(field["kind"]) == {"density", "drift"}
+    assert "Basin evidence against the null" in (out / "report.html").read_text()
     assert m["evidence_reply_parents_absent"] == ABSENT
     assert m["evidence_replies"] == n_reply - ABSENT
     bins = pq.read_table(out / "bins.parquet").to_pydict()
