@@ -20,7 +20,8 @@ from engine._basins.evidence.sample import Sample
 
 NAMES = ("escape_barrier",)
 EXIT = 3.0  # radii from the centre where a walker has left the basin
-STEPS = 30  # bisection steps on the log level
+STEPS = 14  # bisection steps on the log level: the barrier to MAX_BARRIER / 2^14
+MAX_BARRIER = 20.0  # nats; deeper wells are reported at this depth
 
 
 def pass_level(f: np.ndarray, start: tuple[int, ...], exit_mask: np.ndarray) -> float:
@@ -34,7 +35,9 @@ def pass_level(f: np.ndarray, start: tuple[int, ...], exit_mask: np.ndarray) -> 
         labels, _ = ndimage.label(f >= level)
         return bool((labels[exit_mask] == labels[start]).any())
 
-    lo, hi = np.log(lo), np.log(hi)
+    lo, hi = max(np.log(max(lo, FLOOR)), np.log(hi) - MAX_BARRIER), np.log(hi)
+    if not reaches(np.exp(lo)):
+        return float(np.exp(lo))  # a barrier of MAX_BARRIER or more
     for _ in range(STEPS):
         mid = 0.5 * (lo + hi)
         if reaches(np.exp(mid)):

@@ -12,7 +12,8 @@ is the landmarks inside its core ball.
 
 Per set S (P = D^-1 W, the walk):
 - conductance: cut(S, not S) / min(vol S, vol not S) (low: a trap; the score is its -ln);
-- mean first-passage time out of S: m solves (I - P_SS) m = 1 (sparse solve, SciPy); the
+- mean first-passage time out of S: m solves (I - P_SS) m = 1 (sparse solve, SciPy, for
+  sets over DENSE_MAX landmarks; dense below); the
   score is ln(1 + its mean over S weighted by degree, the walk's stationary measure);
 - spectral gap of the walk restricted to S: 1 - lambda_max(P_SS) (the escape rate; the
   score is -ln gap).
@@ -31,7 +32,7 @@ from engine._basins.evidence.regions import Regions, inside
 from engine._basins.evidence.sample import Sample
 
 NAMES = ("conductance", "exit_time", "spectral_gap")
-DENSE_MAX = 400  # sets up to this size get a dense eigen-solve
+DENSE_MAX = 400  # sets up to this size get dense solves
 
 
 def knn_graph(X: np.ndarray, days: np.ndarray, weight: np.ndarray, k: int, tau_time: float
@@ -65,16 +66,19 @@ def set_scores(W: sp.csr_matrix, S: np.ndarray) -> tuple[float, float, float]:
     if rest <= 0 or cut <= 0:  # S is the whole graph, or cut off: the walk never leaves
         return 0.0, np.inf, 0.0
     conductance = float(cut / min(vol_s, rest))
-    P_ss = sp.diags(1.0 / deg[S]) @ W_ss
-    m = np.atleast_1d(spsolve((sp.identity(len(S)) - P_ss).tocsc(), np.ones(len(S))))
-    exit_time = float((deg[S] * m).sum() / vol_s)
-    # P_SS is similar to the symmetric D^-1/2 W_SS D^-1/2: same eigenvalues.
+    # P_SS is similar to the symmetric D^-1/2 W_SS D^-1/2: same eigenvalues. Small sets
+    # go dense (sparse bookkeeping costs more than the solve there).
     r = 1.0 / np.sqrt(deg[S])
-    M = sp.diags(r) @ W_ss @ sp.diags(r)
     if len(S) <= DENSE_MAX:
-        lam = float(np.linalg.eigvalsh(M.toarray())[-1])
+        w = W_ss.toarray()
+        m = np.linalg.solve(np.eye(len(S)) - w / deg[S][:, None], np.ones(len(S)))
+        lam = float(np.linalg.eigvalsh(w * r[:, None] * r[None, :])[-1])
     else:
+        P_ss = sp.diags(1.0 / deg[S]) @ W_ss
+        m = np.atleast_1d(spsolve((sp.identity(len(S)) - P_ss).tocsc(), np.ones(len(S))))
+        M = sp.diags(r) @ W_ss @ sp.diags(r)
         lam = float(eigsh(M, k=1, which="LA", return_eigenvectors=False)[0])
+    exit_time = float((deg[S] * m).sum() / vol_s)
     return conductance, exit_time, float(max(1.0 - lam, 1e-15))
 
 
