@@ -111,16 +111,17 @@ class Params(Settings, _Name):
     # results do not depend on it.
     workers: int = 0
     # Evidence per basin and bin against the null draws (engine._basins.evidence): methods
-    # (all by default, [] for none), the density's candidate bandwidths (x the rows' median
+    # (all but hawkes by default, [] for none), the density's candidate bandwidths (x the rows' median
     # axis spread) and decay times (x bin), its grid, and the graph's landmarks per window.
     evidence: list[str] = field(default_factory=lambda: ["density", "transport", "metastability",
-                                                         "reply", "barrier"])
+                                                         "reply", "barrier"])  # + hawkes
     evidence_bandwidths: list[float] = field(default_factory=lambda: [0.1, 0.2, 0.4])
     evidence_tau_bins: list[float] = field(default_factory=lambda: [0.5, 1.0, 2.0])
     evidence_grid_cells: int = 128
     evidence_landmarks: int = 2000
     evidence_transport_points: int = 300  # rows per snapshot of the transport plan
     evidence_transport_reg: float = 0.2  # x the median squared distance
+    evidence_hawkes_decay_days: float = 1.0  # decay of the self-excitation kernel
 
 
 def settings_of(p: Params) -> Settings:
@@ -170,8 +171,9 @@ def _check_evidence(p: Params) -> None:
         for v in values:
             if not v > 0:
                 raise UserError(f"job.{key}={_listed(values)}: {v} is not > 0")
-    if not p.evidence_transport_reg > 0:
-        raise UserError(f"job.evidence_transport_reg={p.evidence_transport_reg}: must be > 0")
+    for key in ("evidence_transport_reg", "evidence_hawkes_decay_days"):
+        if not getattr(p, key) > 0:
+            raise UserError(f"job.{key}={getattr(p, key)}: must be > 0")
     for key in ("evidence_grid_cells", "evidence_landmarks", "evidence_transport_points"):
         if getattr(p, key) < 3:
             raise UserError(f"job.{key}={getattr(p, key)}: must be >= 3")
@@ -557,7 +559,8 @@ def _run(params: Params, rows, warnings: list[str], ctx: RunContext, pool) -> fl
             tau_bins=list(params.evidence_tau_bins), grid=params.evidence_grid_cells,
             landmarks=params.evidence_landmarks, knn_k=final.knn_k, seed=ctx.seed,
             alpha=final.alpha, transport_points=params.evidence_transport_points,
-            transport_reg=params.evidence_transport_reg)
+            transport_reg=params.evidence_transport_reg,
+            hawkes_decay_days=params.evidence_hawkes_decay_days)
         with ctx.stage("evidence"):
             evidence_cols, info, field = evidence.of_job(
                 rows, results, list(params.evidence), opts,

@@ -1,7 +1,8 @@
 """Basin evidence beyond clustering (seed 001: what makes a basin real), each per basin and
 bin, each against the basins job's time-shuffled null draws.
 
-Methods (`job.evidence`, all by default):
+Methods (`job.evidence`; all but `hawkes` by default, see its module; the job's `Params`
+holds the default list):
 - `density`: time-decayed kernel density at the basin's centre against all time
   (engine._basins.evidence.density);
 - `transport`: the drift field of entropic optimal transport between the two halves of the
@@ -13,7 +14,9 @@ Methods (`job.evidence`, all by default):
 - `reply`: reply pull and inward moves, where the data has reply links
   (engine._basins.evidence.reply);
 - `barrier`: the density drop along the easiest exit path from the centre
-  (engine._basins.evidence.barrier).
+  (engine._basins.evidence.barrier);
+- `hawkes`: self- against cross-excitation of a Hawkes process on the window's regions,
+  fitted by EM (engine._basins.evidence.hawkes).
 
 Every region (a cluster of bin t) is scored on bin t + 1 (engine._basins.evidence.regions).
 Each null draw j is the job's own (`Rows.permuted_times(seed, j)`), scored at the same
@@ -30,14 +33,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from engine._basins.evidence import barrier, density, metastability, reply, transport
+from engine._basins.evidence import barrier, density, hawkes, metastability, reply, transport
 from engine._basins.evidence.regions import Regions, of_part
 from engine._basins.evidence.sample import Sample, null_draw, of_rows, parents_of
 from engine.errors import UserError
 
 log = logging.getLogger("engine")
 METHODS = {"density": density, "transport": transport, "metastability": metastability,
-           "reply": reply, "barrier": barrier}
+           "reply": reply, "barrier": barrier, "hawkes": hawkes}
 USES_DENSITY = ("density", "barrier")  # methods on the time-decayed density grid
 COLUMNS = ("basin_id", "part", "bin", "method", "score", "null_mean", "null_sd", "z")
 
@@ -51,6 +54,7 @@ class Options:
     landmarks: int = 2000
     transport_points: int = 300  # rows per snapshot of the transport plan
     transport_reg: float = 0.2  # entropic regularisation, x the median squared distance
+    hawkes_decay_days: float = 1.0  # the excitation kernel's decay time
     knn_k: int = 15
     seed: int = 0
     alpha: float = 1.0  # favourites' weight in the engagement (the job's alpha)
@@ -72,6 +76,8 @@ def _score(name: str, sample: Sample, regions: Regions, state, opts: Options, xp
     if name == "metastability":
         return module.score(sample, regions, state, xp, landmarks=opts.landmarks,
                             k=opts.knn_k, seed=opts.seed)
+    if name == "hawkes":
+        return module.score(sample, regions, state, xp, decay_days=opts.hawkes_decay_days)
     if name == "transport":
         return module.score(sample, regions, state, xp, points=opts.transport_points,
                             reg=opts.transport_reg, seed=opts.seed)

@@ -6,12 +6,13 @@ import pytest
 from engine._basins import evidence
 from engine._basins.evidence.regions import of_part
 from engine.errors import UserError
+from engine.jobs.basins import Params
 from tests.basins.evidence import planted_regions as pr
 
 
 def test_an_unknown_method_is_refused_listing_the_valid_ones():
     with pytest.raises(UserError, match=r"job.evidence=.*'drift'.*valid: density, "
-                                        r"transport, metastability, reply, barrier"):
+                                        r"transport, metastability, reply, barrier, hawkes"):
         evidence.check_methods(["density", "drift"])
     assert evidence.check_methods(["reply", "density", "reply"]) == ["reply", "density"]
 
@@ -20,7 +21,7 @@ def test_columns_z_and_combined_evidence():
     rows, _, regions, label = pr.case(1)
     sample = evidence.of_rows(rows, 1.0)
     draws = pr.null_days(rows, 1, 3)
-    cols, info = evidence.evaluate(sample, {"test": regions}, list(evidence.METHODS),
+    cols, info = evidence.evaluate(sample, {"test": regions}, Params().evidence,
                                    evidence.Options(pr.BIN, seed=1), draws)
     assert tuple(cols) == evidence.COLUMNS
     # No reply links: reply is left out, the rest scored once per region.

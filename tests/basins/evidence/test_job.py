@@ -78,7 +78,7 @@ def test_unknown_method_is_one_error_line_with_exit_2(tmp_path):
     assert result.returncode == 2, result.stderr
     assert result.stderr.strip() == ("error: job.evidence=['density', 'drift']: 'drift' is "
                                      "not a method (valid: density, transport, metastability, "
-                                     "reply, barrier)")
+                                     "reply, barrier, hawkes)")
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").glob("*.parquet"))
 
 
