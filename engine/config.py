@@ -32,6 +32,7 @@ class DataConfig:
     cluster_column: str = "cluster_id"
     category_column: str = "category"
     text_column: str = "full_text"
+    reply_column: str | None = None  # replied-to id (e.g. in_reply_to_status_id; job=basins)
     batch_rows: int = 65536
     drop_invalid: bool = False
     # Synthetic corpus sizes (data=synthetic). Tweets:

@@ -51,6 +51,7 @@ class Rows:
     coord_names: list[str] = field(default_factory=list)
     start: np.datetime64 | None = None  # the time of day 0
     n_dropped: int = 0  # invalid input rows left out (data.drop_invalid=true)
+    reply_to: np.ndarray | None = None  # replied-to id per row, None where not a reply
 
     def permuted_times(self, seed: int, draw: int = 0) -> Rows:
         """A null draw's rows: times shuffled across rows, positions and counts kept."""

@@ -110,6 +110,18 @@ class Params(Settings, _Name):
     # Processes for the per-bin work with cluster=local (0: one per core from 20k rows on);
     # results do not depend on it.
     workers: int = 0
+    # Evidence per basin and bin against the null draws (engine._basins.evidence): methods
+    # (all but hawkes by default, [] for none), the density's candidate bandwidths (x the rows' median
+    # axis spread) and decay times (x bin), its grid, and the graph's landmarks per window.
+    evidence: list[str] = field(default_factory=lambda: ["density", "transport", "metastability",
+                                                         "reply", "barrier"])  # + hawkes
+    evidence_bandwidths: list[float] = field(default_factory=lambda: [0.1, 0.2, 0.4])
+    evidence_tau_bins: list[float] = field(default_factory=lambda: [0.5, 1.0, 2.0])
+    evidence_grid_cells: int = 128
+    evidence_landmarks: int = 2000
+    evidence_transport_points: int = 300  # rows per snapshot of the transport plan
+    evidence_transport_reg: float = 0.2  # x the median squared distance
+    evidence_hawkes_decay_days: float = 1.0  # decay of the self-excitation kernel
 
 
 def settings_of(p: Params) -> Settings:
@@ -145,6 +157,26 @@ def check(p: Params, data: DataConfig | None = None) -> None:
     if p.detect_bins < 1:
         raise UserError(f"job.detect_bins={p.detect_bins}: must be >= 1")
     _check_early(p)
+    _check_evidence(p)
+
+
+def _check_evidence(p: Params) -> None:
+    from engine._basins import evidence
+
+    evidence.check_methods(list(p.evidence))
+    for key in ("evidence_bandwidths", "evidence_tau_bins"):
+        values = getattr(p, key)
+        if p.evidence and not values:
+            raise UserError(f"job.{key}=[]: name at least one value")
+        for v in values:
+            if not v > 0:
+                raise UserError(f"job.{key}={_listed(values)}: {v} is not > 0")
+    for key in ("evidence_transport_reg", "evidence_hawkes_decay_days"):
+        if not getattr(p, key) > 0:
+            raise UserError(f"job.{key}={getattr(p, key)}: must be > 0")
+    for key in ("evidence_grid_cells", "evidence_landmarks", "evidence_transport_points"):
+        if getattr(p, key) < 3:
+            raise UserError(f"job.{key}={getattr(p, key)}: must be >= 3")
 
 
 def _check_early(p: Params) -> None:
@@ -261,7 +293,7 @@ def load_rows(p: Params, data: DataConfig, seed: int):
             raise UserError("data=files needs data.path=FILE|DIR|GLOB")
         table, where = read_tables(data.path)
         rows, warnings = rows_of_table(p, table, where, data.id_column, data.time_column,
-                                       data.drop_invalid)
+                                       data.drop_invalid, data.reply_column)
         return rows, warnings, topics
     else:
         raise UserError(f"data={data.name!r}: job=basins reads data=synthetic or data=files")
@@ -271,18 +303,22 @@ def load_rows(p: Params, data: DataConfig, seed: int):
 
 
 def rows_of_table(p: Params, table: pa.Table, where: str, id_column: str, time_column: str,
-                  drop_invalid: bool = False):
+                  drop_invalid: bool = False, reply_column: str | None = None):
     """(Rows, warnings) of a table with the `job.coords` columns (default: the good-faith axes
     it has), a time column and the retweet / favourite counts."""
     names = list(p.coords) or [c for c in AXES if c in table.column_names]
     if not names:
         raise UserError(f"{where}: give the coordinate columns with job.coords=[x,y]")
-    for c in [id_column, time_column, *names]:
+    for c in [id_column, time_column, *names, *([reply_column] if reply_column else [])]:
         if c not in table.column_names:
             raise UserError(f"{where}: no column {c!r}")
     coords = np.stack([table.column(c).to_numpy(zero_copy_only=False).astype(np.float64)
                        for c in names], 1)
-    return _rows(p, table, coords, names, where, id_column, time_column, drop_invalid)
+    rows, warnings = _rows(p, table, coords, names, where, id_column, time_column, drop_invalid)
+    if reply_column:
+        keep = np.isfinite(coords).all(1)  # the rows _rows kept
+        rows.reply_to = np.asarray(table.column(reply_column).to_pylist(), object)[keep]
+    return rows, warnings
 
 
 def _rows(p: Params, table: pa.Table, coords: np.ndarray, names: list[str], where: str,
@@ -408,7 +444,7 @@ def compute(params: Params, rows, warnings: list[str], ctx: RunContext) -> float
 def _run(params: Params, rows, warnings: list[str], ctx: RunContext, pool) -> float:
     import pyarrow.parquet as pq
 
-    from engine._basins import early, lifecycle, summary, tuning
+    from engine._basins import early, evidence, lifecycle, summary, tuning
     from engine._basins.bins import split_point
 
     s = settings_of(params)
@@ -514,6 +550,24 @@ def _run(params: Params, rows, warnings: list[str], ctx: RunContext, pool) -> fl
                              duplicate_of=np.full(n, -1, np.int64))
     for part, r in results.items():
         mark_significant(r.table, sig[part])
+
+    # 13. Evidence per basin and bin, against the same null draws.
+    evidence_cols = None
+    if params.evidence:
+        opts = evidence.Options(
+            final.bin_size_days, bandwidths=list(params.evidence_bandwidths),
+            tau_bins=list(params.evidence_tau_bins), grid=params.evidence_grid_cells,
+            landmarks=params.evidence_landmarks, knn_k=final.knn_k, seed=ctx.seed,
+            alpha=final.alpha, transport_points=params.evidence_transport_points,
+            transport_reg=params.evidence_transport_reg,
+            hawkes_decay_days=params.evidence_hawkes_decay_days)
+        with ctx.stage("evidence"):
+            evidence_cols, info, field = evidence.of_job(
+                rows, results, list(params.evidence), opts,
+                params.null_draws if params.null_model else 0, xp)
+        ctx.record(**info)
+        ctx.write_table("evidence.parquet", _table(evidence_cols))
+        ctx.write_table("evidence_field.parquet", _table(field))
     detection = {}
     if params.null_model:
         with ctx.stage("detection limit"):
@@ -582,6 +636,9 @@ def _run(params: Params, rows, warnings: list[str], ctx: RunContext, pool) -> fl
                           for j, c in enumerate(rows.coord_names)}}
                 for part, r in results.items()}
         for part in results:
+            if evidence_cols is not None:
+                sums[part]["evidence_z"] = evidence.combined(evidence_cols, part,
+                                                             sums[part]["basin_id"])
             ctx.write_table(f"{part}_basins_summary.parquet", _table(sums[part]))
         validation = summary.validation_summary(
             sums["train"], sums["test"], train.metrics["continuation_auroc"],

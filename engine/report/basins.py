@@ -24,6 +24,8 @@ def sections(run_dir: Path) -> list[Section]:
     bins = read(run_dir, "bins.parquet")
     if bins is not None:
         out.append(bins_section(bins, tables, metrics))
+    if read(run_dir, "evidence.parquet") is not None:
+        out.append(evidence_section(run_dir, tables, metrics))
     tuning = read(run_dir, "tuning_results.parquet")
     if tuning is not None:
         out.append(tuning_section(tuning, tables, metrics))
@@ -69,6 +71,31 @@ def significance_section(run_dir: Path, metrics: dict) -> Section:
         s.heading(f"{split}: {len(sig)} significant of {len(df)} tracked basins")
         if len(sig):
             s.table(sig.select(cols), max_rows=15)
+    return s
+
+
+def evidence_section(run_dir: Path, tables: RunTables, metrics: dict) -> Section:
+    """The density and drift field, each basin's evidence over time, and per method the
+    median z of significant basins against the rest."""
+    from engine.figures import basins_evidence
+
+    s = Section("Basin evidence against the null")
+    s.plots(tables, metrics, basins_evidence.weather, basins_evidence.evidence_over_time)
+    ev = read(run_dir, "evidence.parquet")
+    rows = []
+    for split in ("train", "test"):
+        df = read(run_dir, f"{split}_basins_summary.parquet")
+        if df is None or "significant" not in df.columns:
+            continue
+        sig = set(df.filter(pl.col("significant"))["basin_id"].to_list())
+        part = ev.filter((pl.col("part") == split) & pl.col("z").is_finite())
+        for (method,), g in part.group_by(["method"], maintain_order=True):
+            mine = g["basin_id"].is_in(list(sig))
+            rows.append((split, method, g.filter(mine)["z"].median(),
+                         g.filter(~mine)["z"].median()))
+    if rows:
+        s.table(pl.DataFrame(rows, schema=["part", "method", "median z (significant)",
+                                           "median z (other)"], orient="row", strict=False))
     return s
 
 

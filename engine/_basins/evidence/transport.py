@@ -1,0 +1,88 @@
+"""Drift field and flow convergence: does the tweets' mass move toward a basin's centre?
+
+Within the window a region is scored on (the next bin), the rows of the first half are one
+snapshot, those of the second half the next (two snapshots inside the window, so the bin
+that chose the region stays out). An entropic optimal transport plan between them (POT,
+`ot.sinkhorn`, squared Euclidean cost, regularisation `reg` x the median
+cost; on at most `points` rows of each snapshot drawn at random, weighted by engagement)
+gives every source row a drift: the plan's barycentre of its targets minus the row (the
+seed's preferred "drift field"; the entropic smoothing averages it over neighbours).
+
+Score of a region: the inward flow near it, sum over the source rows x within two radii of
+the centre c of (their mass) x (the component of their drift pointing at c), in radii.
+Mass and direction both count: a basin gathers mass and pulls its surroundings in (the
+entropic plan's barycentres move toward where the next snapshot is dense). The null keeps
+every position, so a static blob pulls too; what it cannot do is gather rows in time, which
+is what a basin adds. (Measured on planted basins: the share of inward-pointing drifts
+separated them from background less well, AUROC 0.73-0.77 against 0.90-0.97, and reg 0.2
+beat 0.02, 0.05, 0.5 and 1.)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import ot
+
+from engine._basins.evidence.regions import Regions
+from engine._basins.evidence.sample import Sample
+
+NAMES = ("flow_convergence",)
+
+
+def plan(X: np.ndarray, a: np.ndarray, Y: np.ndarray, b: np.ndarray, reg: float | None):
+    """Transport plan from weights a at X to weights b at Y (each summing to 1): entropic
+    with `reg` x the median cost, exact (`ot.emd`) with reg None."""
+    M = ot.dist(X, Y)
+    if reg is None:
+        return ot.emd(a, b, M), M
+    scale = float(np.median(M)) or 1.0
+    # Plain Sinkhorn: at reg >= 0.01 x the median cost exp(-M / reg) stays far from
+    # underflow on a window's spread; the log-domain solver is ~50x slower.
+    return ot.sinkhorn(a, b, M, reg * scale, numItermax=1000, stopThr=1e-6, warn=False), M
+
+
+def drift(X: np.ndarray, a: np.ndarray, Y: np.ndarray, b: np.ndarray, reg: float) -> np.ndarray:
+    """Per source row: the barycentre of where the plan sends it, minus the row."""
+    P, _ = plan(X, a, Y, b, reg)
+    mass = np.maximum(P.sum(1, keepdims=True), 1e-300)
+    return (P @ Y) / mass - X
+
+
+def _snapshot(sample: Sample, rows: np.ndarray, points: int, rng) -> tuple[np.ndarray, np.ndarray]:
+    if len(rows) > points:
+        rows = rng.choice(rows, points, replace=False)
+    w = sample.weight[rows]
+    return sample.coords[rows], w / w.sum()
+
+
+def window_drift(sample: Sample, a: float, b: float, points: int, reg: float, rng):
+    """(source rows X, their masses, their drifts) from the first half of days [a, b) to
+    the second; None where a half holds fewer than two rows."""
+    mid = 0.5 * (a + b)
+    first = np.flatnonzero((sample.days >= a) & (sample.days < mid))
+    second = np.flatnonzero((sample.days >= mid) & (sample.days < b))
+    if len(first) < 2 or len(second) < 2:
+        return None
+    X, wa = _snapshot(sample, first, points, rng)
+    Y, wb = _snapshot(sample, second, points, rng)
+    return X, wa, drift(X, wa, Y, wb, reg)
+
+
+def score(sample: Sample, regions: Regions, state: None, xp=np, *, points: int = 300,
+          reg: float = 0.2, seed: int = 0) -> dict[str, np.ndarray]:
+    out = np.full(len(regions), np.nan)
+    for t in np.unique(regions.bin):
+        ks = np.flatnonzero(regions.bin == t)
+        flow = window_drift(sample, *regions.window(int(ks[0])), points, reg,
+                            np.random.default_rng([seed, 19, 3, int(t)]))
+        if flow is None:
+            continue
+        X, wa, V = flow
+        for k in ks:
+            c, r = regions.centre[k], regions.radius[k]
+            toward = c - X
+            dist = np.sqrt((toward ** 2).sum(1))
+            near = dist <= 2 * r
+            inward = (toward[near] * V[near]).sum(1) / np.maximum(dist[near], 1e-12)
+            out[k] = float((wa[near] * inward).sum() / r)
+    return {"flow_convergence": out}

@@ -1,0 +1,51 @@
+"""Entropic transport against POT's exact solver as the regularisation shrinks; the drift
+field on a known shift; planted basins gather flow above background and the null."""
+
+import numpy as np
+import ot
+import pytest
+
+from engine._basins.evidence import transport
+from tests.basins.evidence import planted_regions as pr
+
+
+def test_sinkhorn_cost_approaches_the_exact_cost_as_reg_shrinks():
+    rng = np.random.default_rng(0)
+    X, Y = rng.uniform(0, 1, (120, 2)), rng.normal(0.5, 0.2, (150, 2))
+    a, b = rng.uniform(1, 2, 120), rng.uniform(1, 2, 150)
+    a, b = a / a.sum(), b / b.sum()
+    P, M = transport.plan(X, a, Y, b, None)
+    exact = float((P * M).sum())
+    assert exact == pytest.approx(ot.emd2(a, b, M))
+    gaps = []
+    for reg in (0.2, 0.05, 0.01):
+        P, M = transport.plan(X, a, Y, b, reg)
+        assert np.allclose(P.sum(1), a, atol=1e-5) and np.allclose(P.sum(0), b, atol=1e-5)
+        gaps.append(float((P * M).sum()) - exact)
+    assert gaps[0] > gaps[1] > gaps[2] >= -1e-9 and gaps[2] < 0.05 * exact, gaps
+
+
+def test_drift_of_a_shifted_cloud_is_the_shift():
+    rng = np.random.default_rng(1)
+    X = rng.uniform(0, 1, (200, 2))
+    w = np.full(200, 1 / 200)
+    V = transport.drift(X, w, X + [0.05, -0.02], w, 0.01)
+    assert np.allclose(np.median(V, 0), [0.05, -0.02], atol=0.01)
+
+
+@pytest.fixture(scope="module")
+def runs():
+    return {seed: pr.evaluate(seed, ["transport"]) for seed in pr.SEEDS}
+
+
+def test_planted_basins_gather_flow_above_background_and_null(runs):
+    score_auc, z_auc = [], []
+    for cols, label, _ in runs.values():
+        (a, b), = pr.aurocs(cols, label).values()
+        score_auc.append(a)
+        z_auc.append(b)
+        assert np.nanmedian(cols["z"][label == 1]) > 0.5
+    # Measured (seeds 0-4, 4 draws): score AUROC 0.94-0.97, z AUROC 0.76-0.96: against the
+    # null the flow is the weakest method (the time shuffle keeps each static blob's pull).
+    assert min(score_auc) >= 0.8, score_auc
+    assert min(z_auc) >= 0.75 and np.mean(z_auc) >= 0.8, z_auc
