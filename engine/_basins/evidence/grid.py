@@ -76,6 +76,8 @@ def density(grid: Grid, H, h: float, xp=np):
 
 def at(grid: Grid, D, points: np.ndarray, xp=np) -> np.ndarray:
     """The grid's values at `points` (n, d), linear interpolation between cell centres."""
+    if len(points) == 0:  # no region to score (a part without clusters)
+        return np.zeros(0)
     pos = (xp.asarray(points, xp.float64) - xp.asarray(grid.lo)) / xp.asarray(grid.cell) - 0.5
     out = _ndimage(xp).map_coordinates(D, pos.T, order=1, mode="nearest")
     return out.get() if hasattr(out, "get") else np.asarray(out)
