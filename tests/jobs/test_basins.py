@@ -15,6 +15,9 @@ from tests.conftest import compose
 
 # Three null draws at alpha 0.25 keep significance on at a fraction of the default's cost.
 FEW_DRAWS = ("job.null_draws=3", "job.basin_alpha=0.25")
+# The evidence stage has its own tests (tests/basins/evidence); the many-run tests here are
+# about clustering, tracking and forecasting, and leave it out to keep the suite short.
+NO_EVIDENCE = "job.evidence=[]"
 SMALL = ("job=basins", "data.n_rows=8000", "data.n_topics=8", "data.n_basins=3",
          "job.n_bootstrap=5", "job.early_N=[2,3]", "job.early_S=[1]", "job.early_Tq=[0.5]",
          *FEW_DRAWS)
@@ -131,7 +134,7 @@ def test_forecasts_have_skill_and_early_detection_applies_the_train_choice(plant
 ENDINGS = ("job=basins", "data.n_rows=80000", "data.n_days=730", "data.n_topics=12",
            "data.n_basins=10", "data.basin_window=[0.04,0.08]", "job.n_bootstrap=5",
            "job.tune=false", "job.bin_size_days=14", "job.early_N=[3]", "job.early_S=[1]",
-           "job.early_Tq=[0.5]", *FEW_DRAWS)
+           "job.early_Tq=[0.5]", NO_EVIDENCE, *FEW_DRAWS)
 
 
 @pytest.fixture(scope="module")
@@ -165,7 +168,7 @@ def test_planted_endings_make_continuation_beat_the_time_shuffled_null(endings):
 CROWDED = ("job=basins", "data.n_rows=40000", "data.n_days=730", "data.n_topics=27",
            "data.n_basins=24", "data.basin_window=[0.1,0.2]", "job.n_bootstrap=5",
            "job.tune=false", "job.bin_size_days=14", "job.early_N=[3]", "job.early_S=[1]",
-           "job.early_Tq=[0.5]", "job.null_model=false")
+           "job.early_Tq=[0.5]", "job.null_model=false", NO_EVIDENCE)
 
 
 def random_pick_lifts(candidates: list[dict], n_draws: int, rng) -> np.ndarray:
