@@ -331,7 +331,7 @@ def validate_rows(batch: Batch, where: str | Path, id_column: str, drop_invalid:
     """(the batch without rows whose embedding has NaN/inf, how many were dropped); such rows
     are an error naming the first ids unless `drop_invalid`."""
     emb = batch.embeddings
-    bad = ~np.isfinite(emb).all(axis=1)
+    bad = nonfinite_rows(emb)
     if not bad.any():
         return batch, 0
     if not drop_invalid:
@@ -343,6 +343,15 @@ def validate_rows(batch: Batch, where: str | Path, id_column: str, drop_invalid:
         )
     keep = np.flatnonzero(~bad)
     return Batch(batch.table.take(pa.array(keep)), emb[keep]), int(bad.sum())
+
+
+def nonfinite_rows(emb: np.ndarray) -> np.ndarray:
+    """(n,) bool: rows holding a NaN or an infinity. float16 is tested on its bits (all five
+    exponent bits set): NumPy's isfinite widens every half float first, 3x slower, and this
+    test runs on every row the jobs read."""
+    if emb.dtype == np.float16 and emb.flags.c_contiguous:
+        return ((emb.view(np.uint16) & 0x7C00) == 0x7C00).any(axis=1)
+    return ~np.isfinite(emb).all(axis=1)
 
 
 def _rebatch(batches, size: int) -> Iterator[pa.Table]:

@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from engine.errors import UserError
-from engine.io.embeddings import EmbeddingFiles, embedding_array
+from engine.io.embeddings import EmbeddingFiles, embedding_array, nonfinite_rows
 
 
 @pytest.fixture
@@ -165,3 +165,18 @@ def test_csv_that_is_not_utf8_names_the_file_and_column(tmp_path):
     path.write_bytes(b"id,e0,e1,full_text\n1,0.1,0.2,caf\xe9\n2,0.3,0.1,ok\n")
     with pytest.raises(UserError, match=r"latin.csv: column 'full_text' is not UTF-8 text"):
         EmbeddingFiles(path)
+
+
+@pytest.mark.parametrize("contiguous", [True, False])
+def test_nonfinite_rows_of_half_floats_agree_with_isfinite(contiguous):
+    # Every float16 bit pattern once, plus the edge values: the bit test must flag exactly the
+    # NaNs and infinities (all exponent bits set), never the largest finite or a subnormal.
+    every = np.arange(1 << 16, dtype=np.uint32).astype(np.uint16).view(np.float16)
+    edges = np.array([65504, -65504, 6e-8, -0.0, np.inf, -np.inf, np.nan], np.float16)
+    emb = np.concatenate([every, edges, np.zeros(16 - (len(every) + len(edges)) % 16,
+                                                 np.float16)]).reshape(-1, 16)
+    if not contiguous:
+        emb = np.asfortranarray(emb)
+    want = ~np.isfinite(emb.astype(np.float32)).all(axis=1)
+    assert 0 < want.sum() < len(want)
+    np.testing.assert_array_equal(nonfinite_rows(emb), want)
