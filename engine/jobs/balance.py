@@ -49,7 +49,10 @@ class Params:
     top_k: int = 20  # rows of top_pairs.parquet per selection
     exclude_category: str | None = "coding"  # second top list leaves this category out
     error_sample: int = 500  # approximate methods: pairs re-solved with scipy for the error
-    tile_mb: int = 256  # largest similarity block held at once (float64)
+    # Largest similarity block held at once (float64). On the GPU the match kernels also
+    # stage each pair's block, transposed, in a scratch buffer as large as the pairs of the
+    # launch (at most the tile): budget up to twice tile_mb of device memory.
+    tile_mb: int = 256
 
 
 @dataclass
