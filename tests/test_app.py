@@ -76,6 +76,8 @@ def test_end_to_end_subprocess_writes_outputs_with_metrics_last(tmp_path):
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["backend"] == "cpu" and metrics["n_rows"] == 3000 and metrics["seed"] == 5
     assert "write tweets" in metrics["seconds"] and "numpy" in metrics["versions"]
+    assert set(metrics["cpu_seconds"]) == set(metrics["seconds"])
+    assert all(v >= 0 for v in metrics["cpu_seconds"].values())
     assert (out / ".hydra" / "config.yaml").exists()
     artifacts = [p for p in out.iterdir() if p.is_file() and p.name != "metrics.json"]
     newest = max(p.stat().st_mtime_ns for p in artifacts)

@@ -31,7 +31,7 @@ def scalars(metrics: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     """Flatten nested metrics to dotted names, keeping numbers, strings and booleans."""
     out: dict[str, Any] = {}
     for k, v in metrics.items():
-        if k in ("seconds", "versions"):
+        if k in ("seconds", "cpu_seconds", "versions"):
             continue
         if isinstance(v, dict):
             out.update(scalars(v, f"{prefix}{k}."))
@@ -49,6 +49,9 @@ def run_section(metrics: Mapping[str, Any], title: str = "Run") -> Section:
     head = {k: flat.pop(k) for k in HEADLINE if k in flat}
     if total:
         head["seconds (total)"] = total
+        cpu = sum(float(v) for v in (metrics.get("cpu_seconds") or {}).values())
+        if cpu:
+            head["CPU seconds (total)"] = round(cpu, 2)
     if not head and not flat:
         return s.note("No metrics recorded.")
     return s.add(key_values(head, "summary")).add(key_values(flat))

@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 from polars.testing import assert_frame_equal
 
 # Metrics that measure the run rather than the data: wall-clock figures and where it ran.
-VOLATILE = {"seconds", "messages_per_second", "apply_rows_per_s", "run", "run_id", "state_dir",
+VOLATILE = {"seconds", "cpu_seconds", "messages_per_second", "apply_rows_per_s", "run", "run_id", "state_dir",
             "cache"}
 
 
