@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from engine._project.linear_map import LinearMap
-from engine._project.stream import read_ahead
 from engine.io.embeddings import Batch
+from engine.io.read_ahead import read_ahead
 
 
 @dataclass

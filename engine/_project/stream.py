@@ -1,13 +1,10 @@
-"""Streaming helpers: read ahead in a thread, write projected row groups as they come."""
+"""Streaming helper: write projected row groups as they come."""
 
 from __future__ import annotations
 
 import contextlib
-import queue
-import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
-from typing import TypeVar
 
 import numpy as np
 import pyarrow as pa
@@ -15,45 +12,6 @@ import pyarrow as pa
 from engine.errors import UserError
 from engine.io.embeddings import Batch
 from engine.io.write import ParquetStreamWriter
-
-T = TypeVar("T")
-_DONE = object()
-
-
-def read_ahead(items: Iterable[T], depth: int = 2) -> Iterator[T]:
-    """Iterate `items` in a background thread, `depth` items ahead (Arrow/Parquet decoding and
-    the projection kernels release the GIL, so reading overlaps computing)."""
-    q: queue.Queue = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-
-    def produce() -> None:
-        try:
-            for item in items:
-                while not stop.is_set():
-                    try:
-                        q.put(item, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
-                    return
-            q.put(_DONE)
-        except BaseException as exc:  # handed to the consumer, raised there
-            q.put(exc)
-
-    thread = threading.Thread(target=produce, name="read-ahead", daemon=True)
-    thread.start()
-    try:
-        while True:
-            item = q.get()
-            if item is _DONE:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        stop.set()
-        thread.join()
 
 
 def projected_table(batch: Batch, columns: list[str], axes: list[str], values: np.ndarray

@@ -7,9 +7,10 @@ import pytest
 
 from engine._project.apply import Float32Map, cpu_projections, project_rows
 from engine._project.linear_map import LinearMap
-from engine._project.stream import read_ahead, write_projected
+from engine._project.stream import write_projected
 from engine.errors import UserError
 from engine.io.embeddings import Batch
+from engine.io.read_ahead import read_ahead
 
 
 def _map(d=37, k=3, seed=0):
