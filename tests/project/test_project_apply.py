@@ -10,7 +10,6 @@ from engine._project.linear_map import LinearMap
 from engine._project.stream import write_projected
 from engine.errors import UserError
 from engine.io.embeddings import Batch
-from engine.io.read_ahead import read_ahead
 
 
 def _map(d=37, k=3, seed=0):
@@ -73,13 +72,6 @@ def test_failure_midway_leaves_no_file(tmp_path):
     with pytest.raises(UserError, match="bad batch"):
         write_projected(path, cpu_projections(broken(), lmap), ["id"], lmap.axes)
     assert list(tmp_path.iterdir()) == []
-
-
-def test_read_ahead_keeps_order_and_stops_early():
-    assert list(read_ahead(iter(range(100)))) == list(range(100))
-    it = read_ahead(iter(range(1000)), depth=2)
-    assert [next(it) for _ in range(3)] == [0, 1, 2]
-    it.close()  # joins the reader thread without draining the source
 
 
 @pytest.mark.gpu
