@@ -52,12 +52,6 @@ def train_lists(X: np.ndarray, nlist: int, metric: str = "ip", seed: int = 0
     m = min(n, TRAIN_PER_LIST * nlist)
     sample = X if m == n else X[np.sort(rng.choice(n, m, replace=False))]
     sample = np.ascontiguousarray(sample, dtype=np.float32)
-    project = principal_axes(sample, TRAIN_DIM) if d > TRAIN_DIM else None
-    if project is not None:
-        sample = sample @ project
-    km = faiss.Kmeans(sample.shape[1], nlist, niter=NITER, seed=int(seed) % (2**31),
-                      spherical=metric == "ip" and project is None,
-                      max_points_per_centroid=TRAIN_PER_LIST)
     assign = np.empty(n, np.int64)
 
     def assign_block(lo):  # projected in blocks: memory stays ~1x the matrix
@@ -66,8 +60,17 @@ def train_lists(X: np.ndarray, nlist: int, metric: str = "ip", seed: int = 0
                                                     else rows, dtype=np.float32), 1)
         assign[lo : lo + len(rows)] = a[:, 0]
 
+    # The axes and the k-means run on one thread: their products are too small for BLAS's
+    # and OpenMP's threads to pay off (they spun for half the CPU); the assignment of every
+    # row is split into blocks, one per thread.
     with one_thread_each() as threads:
-        km.train(sample)  # one thread: its products are too small for OpenMP to pay off
+        project = principal_axes(sample, TRAIN_DIM) if d > TRAIN_DIM else None
+        if project is not None:
+            sample = sample @ project
+        km = faiss.Kmeans(sample.shape[1], nlist, niter=NITER, seed=int(seed) % (2**31),
+                          spherical=metric == "ip" and project is None,
+                          max_points_per_centroid=TRAIN_PER_LIST)
+        km.train(sample)
         with ThreadPoolExecutor(threads) as pool:
             list(pool.map(assign_block, range(0, n, ASSIGN_BLOCK)))
     return km.centroids, assign
