@@ -8,8 +8,9 @@ holds the default list):
 - `transport`: the drift field of entropic optimal transport between the two halves of the
   scored window, and the share of it pointing into the basin
   (engine._basins.evidence.transport);
-- `metastability`: conductance, mean first-passage time out of the basin and the spectral
-  gap of the walk restricted to it, on a kNN graph over landmarks
+- `metastability`: conductance, mean first-passage time out of the basin, the spectral
+  gap of the walk restricted to it and Markov stability at a few Markov times, on a kNN
+  graph over landmarks
   (engine._basins.evidence.metastability);
 - `reply`: reply pull and inward moves, where the data has reply links
   (engine._basins.evidence.reply);
