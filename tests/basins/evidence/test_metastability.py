@@ -93,3 +93,31 @@ def test_planted_basins_are_traps_above_background_and_null(metastability_runs):
     # Markov stability at t = 1, 4, 16 1.0 / 0.94-0.99, 0.93-0.98, 0.89-0.97.
     assert set(worst) == set(ms.NAMES)
     assert min(worst.values()) >= 0.8, worst
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize(("n", "size"), [(40, 12), (700, 450)])  # the dense and sparse solves
+def test_cupy_twin_equals_numpy(n, size):
+    import cupy
+    import cupyx.scipy.sparse as csp
+
+    W = sp.csr_matrix(_graph(n, n))
+    S = np.zeros((2, n), bool)
+    S[0, np.random.default_rng(1).choice(n, size, replace=False)] = True
+    S[1, : n // 4] = True
+    for s in S:
+        assert ms.set_scores(W, np.flatnonzero(s), cupy) == pytest.approx(
+            ms.set_scores(W, np.flatnonzero(s)), rel=1e-6)
+    ours = ms.markov_stability(csp.csr_matrix(W), S, ms.MARKOV_TIMES, cupy).get()
+    assert np.allclose(ours, ms.markov_stability(W, S), rtol=1e-9, atol=1e-15)
+
+
+@pytest.mark.gpu
+def test_cupy_scores_equal_numpy_on_planted_regions():
+    import cupy
+
+    rows, _, regions, _ = pr.case(0)
+    sample = pr.evidence.of_rows(rows, 1.0)
+    cpu, gpu = (ms.score(sample, regions, None, xp) for xp in (np, cupy))
+    for name in ms.NAMES:
+        assert np.allclose(gpu[name], cpu[name], rtol=1e-6, atol=1e-12, equal_nan=True), name
