@@ -20,8 +20,8 @@ Per set S (P = D^-1 W, the walk; pi = D 1 / vol, its stationary measure):
 - Markov stability at Markov times t in MARKOV_TIMES (Delvenne, Yaliraki & Barahona 2010):
   S's term of r(t) = trace(H^T (Pi P^t - pi pi^T) H) for the partition {S, rest}, i.e.
   pi(S) Pr(in S after t steps | started in S from pi) - pi(S)^2 (the score as is).
-Scores grow with metastability; an empty S scores as no trap (conductance 1, exit time 0,
-gap 1, stability 0).
+Scores grow with metastability and stay finite (a set the walk never leaves scores CAP);
+an empty S scores as no trap (conductance 1, exit time 0, gap 1, stability 0).
 
 Backends: the graph is built and sliced on the host (scipy; at most `landmarks` vertices);
 the solves, eigenvalues and walk steps run on `xp` (NumPy / SciPy or CuPy / cupyx).
@@ -42,6 +42,7 @@ MARKOV_TIMES = (1, 4, 16)  # walk steps: local, a core's scale, near mixing on 2
 NAMES = ("conductance", "exit_time", "spectral_gap",
          *(f"markov_stability_{t}" for t in MARKOV_TIMES))
 DENSE_MAX = 400  # sets up to this size get dense solves
+CAP = 1e15  # a walk that (all but) never leaves: exit time and 1 / gap reported as this
 
 
 def knn_graph(X: np.ndarray, days: np.ndarray, weight: np.ndarray, k: int, tau_time: float
@@ -92,7 +93,7 @@ def set_scores(W: sp.csr_matrix, S: np.ndarray, xp=np) -> tuple[float, float, fl
     cut = vol_s - W_ss.sum()
     rest = vol_all - vol_s
     if rest <= 0 or cut <= 0:  # S is the whole graph, or cut off: the walk never leaves
-        return 0.0, np.inf, 0.0
+        return 0.0, CAP, 1 / CAP
     conductance = float(cut / min(vol_s, rest))
     # P_SS is similar to the symmetric D^-1/2 W_SS D^-1/2: same eigenvalues. Small sets
     # go dense (sparse bookkeeping costs more than the solve there).
@@ -111,7 +112,9 @@ def set_scores(W: sp.csr_matrix, S: np.ndarray, xp=np) -> tuple[float, float, fl
         M = ssp.diags(r) @ w @ ssp.diags(r)
         lam = float(la.eigsh(M, k=1, which="LA", return_eigenvectors=False)[0])
     exit_time = float((d_s * m).sum() / vol_s)
-    return conductance, exit_time, float(max(1.0 - lam, 1e-15))
+    if not 0 <= exit_time < CAP:  # a set all but cut off: the solve is ill-conditioned
+        exit_time = CAP
+    return conductance, exit_time, float(max(1.0 - lam, 1 / CAP))
 
 
 def markov_stability(W, S: np.ndarray, times=MARKOV_TIMES, xp=np) -> np.ndarray:
@@ -156,7 +159,7 @@ def _score(sample, regions, xp, landmarks, k, seed) -> dict[str, np.ndarray]:
         stability = stability.get() if hasattr(stability, "get") else stability
         for i, r in enumerate(ks):
             phi, m, gap = set_scores(W, np.flatnonzero(members[i]), xp)
-            out["conductance"][r] = -np.log(max(phi, 1e-15))
+            out["conductance"][r] = -np.log(max(phi, 1 / CAP))
             out["exit_time"][r] = np.log1p(m)
             out["spectral_gap"][r] = -np.log(gap)
             for j, time in enumerate(MARKOV_TIMES):

@@ -52,6 +52,15 @@ def test_markov_stability_equals_the_dense_trace(n):
         assert ours[:2, j].sum() == pytest.approx(np.trace(H[:, :2].T @ B @ H[:, :2]))
 
 
+def test_a_set_the_walk_cannot_leave_scores_the_cap():
+    W = _graph(30, 5)
+    W[:10, 10:] = W[10:, :10] = 0  # vertices 0-9: a component of their own
+    assert ms.set_scores(sp.csr_matrix(W), np.arange(10)) == (0.0, ms.CAP, 1 / ms.CAP)
+    W[0, 10] = W[10, 0] = 1e-300  # all but cut off: the solve is ill-conditioned
+    phi, exit_time, gap = ms.set_scores(sp.csr_matrix(W), np.arange(10))
+    assert exit_time > 1e12 and gap <= 1e-12 and np.isfinite([phi, exit_time, gap]).all()
+
+
 def test_exit_time_matches_simulated_walks():
     W = _graph(30, 3)
     S = np.arange(10)
