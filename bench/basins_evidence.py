@@ -1,34 +1,57 @@
-"""What the basin evidence (engine._basins.evidence, all methods) costs on top of the basins
-job: one run of the job on the synthetic tweets with the defaults (8 null draws, which the
-evidence reuses), per-stage seconds, and the evidence stage against the rest of the job
+"""What the basin evidence (engine._basins.evidence, all default methods) costs on top of the
+basins job: the job on the 200k-row synthetic tweets (bench/basins.py's data, tune=false,
+the default 8 null draws, which the evidence reuses) with the evidence off and on; per-stage
+seconds, each method's scoring time, and the evidence stage against the rest of the job
 (target: at most 2x).
 
     PYTHONPATH=. python bench/basins_evidence.py --rows 200000
 
-Memory at 5.5M rows (d = 3 axes, float64): the sample holds coordinates, days, engagement
-and reply parents, 5.5M x (3 + 1 + 1 + 1) x 8 B = 264 MB; one null draw's days at a time
-(44 MB); the density grid is 128^3 cells x 8 B = 16 MB (three alive at once: the bin's
-histogram, the decayed history, the smoothed density) plus the rows' cell index (44 MB);
-per bin the decayed weights are one 44 MB temporary. The graph is built on at most
-`job.evidence_landmarks` (2,000) rows per window and the transport plan on
-`job.evidence_transport_points` (300) per snapshot, so neither grows with the rows. Peak
-about 0.5 GB beside the job's own arrays; time grows with rows x bins for the density's
-decayed histograms (one pass over the rows per bin and draw).
+Each method's time is its `score` summed over the real rows and every null draw (a timer
+around the module's `score`); the rest of the stage is the density's fit of h and tau,
+the Leiden communities and the bookkeeping.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 import tempfile
 import time
+from collections import defaultdict
 from pathlib import Path
 
-from bench.basins_planted import compose, header
+from bench._report import Run
+from bench.basins_planted import compose
+from engine._basins import evidence
 from engine.app import run_config
 
 OUT = Path(__file__).resolve().parent / "results" / "basins_evidence.md"
+SCORED = defaultdict(float)  # method -> seconds in its score()
+
+
+class Timed:
+    """A method module whose `score` adds its seconds to SCORED."""
+
+    def __init__(self, name: str, module) -> None:
+        self.name, self.module = name, module
+
+    def __getattr__(self, attr):
+        return getattr(self.module, attr)
+
+    def score(self, *args, **kwargs):
+        t0 = time.perf_counter()
+        try:
+            return self.module.score(*args, **kwargs)
+        finally:
+            SCORED[self.name] += time.perf_counter() - t0
+
+
+def job(rows: int, *extra: str) -> tuple[dict, float]:
+    out = Path(tempfile.mkdtemp(prefix="basins_evidence_"))
+    t0 = time.perf_counter()
+    run_config(compose("backend=cpu", "job=basins", f"data.n_rows={rows}", "job.tune=false",
+                       *extra), str(out))
+    return json.loads((out / "metrics.json").read_text()), time.perf_counter() - t0
 
 
 def main() -> None:
@@ -36,25 +59,30 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=200000)
     ap.add_argument("--out", type=Path, default=OUT)
     args = ap.parse_args()
-    run_config(compose("backend=cpu", "job=basins", "data.n_rows=2000", "job.tune=false",
-                       "job.null_draws=3"), tempfile.mkdtemp())  # warm: Numba, imports
-    out = Path(tempfile.mkdtemp(prefix="basins_evidence_"))
-    t0 = time.perf_counter()
-    run_config(compose("backend=cpu", "job=basins", f"data.n_rows={args.rows}",
-                       "job.tune=false"), str(out))
-    wall = time.perf_counter() - t0
-    m = json.loads((out / "metrics.json").read_text())
-    ev = m["seconds"]["evidence"]
-    lines = [*header(sys.argv[1:], "basins: the cost of the basin evidence",
-                     "bench/basins_evidence.py"), f"rows {args.rows}, tune=false", "",
-             "| stage | seconds |", "|---|---|"]
-    lines += [f"| {k} | {v:.1f} |" for k, v in m["seconds"].items()]
-    lines += [f"| **wall** | {wall:.1f} |", "",
-              f"- evidence / rest of the job: **{ev / (wall - ev):.2f}x** (target <= 2x), "
-              f"methods {m['evidence_methods']}, {m['null_draws']} null draws",
-              f"- density chose h = {m['evidence_bandwidth']:.4g}, "
-              f"tau = {m['evidence_tau_days']:.3g} days"]
-    args.out.write_text("\n".join(lines) + "\n")
+    run = Run(["scipy", "scikit-learn", "pot", "igraph", "numba"])
+    job(2000, "job.null_draws=3")  # warm: Numba, imports
+    off, wall_off = job(args.rows, "job.evidence=[]")
+    for name, module in list(evidence.METHODS.items()):
+        evidence.METHODS[name] = Timed(name, module)
+    on, wall_on = job(args.rows)
+    ev = on["seconds"]["evidence"]
+    rest = wall_on - ev
+    stages = sorted(set(off["seconds"]) | set(on["seconds"]))
+    lines = [f"- rows {args.rows} (synthetic tweets over a year, 3-D coordinates), "
+             f"tune=false, {on['null_draws']} null draws, methods {on['evidence_methods']}",
+             "", "| stage | evidence off (s) | on (s) |", "|---|---|---|"]
+    lines += [f"| {k} | {off['seconds'].get(k, 0):.1f} | {on['seconds'].get(k, 0):.1f} |"
+              for k in stages]
+    lines += [f"| **wall** | {wall_off:.1f} | {wall_on:.1f} |", "",
+              "| evidence method | score seconds (real + every null draw) |", "|---|---|"]
+    lines += [f"| {k} | {v:.1f} |" for k, v in SCORED.items()]
+    lines += [f"| fit (density h, tau), Leiden communities, bookkeeping | "
+              f"{ev - sum(SCORED.values()):.1f} |", "",
+              f"- evidence stage / the rest of the job: **{ev / rest:.2f}x** (target <= 2x); "
+              f"against the job without evidence: {ev / wall_off:.2f}x",
+              f"- density chose h = {on['evidence_bandwidth']:.4g}, "
+              f"tau = {on['evidence_tau_days']:.3g} days"]
+    run.write(args.out, "basins: the cost of the basin evidence", lines)
     print("\n".join(lines))
 
 

@@ -12,6 +12,7 @@ import polars as pl
 import pyarrow as pa
 from matplotlib.figure import Figure
 
+from engine._basins.evidence.communities import SUFFIX as LEIDEN_SUFFIX
 from engine.figures.canvas import color, panels
 from engine.figures.tables import FigureUnavailable, frame
 
@@ -43,7 +44,8 @@ def weather(tables: Mapping[str, pa.Table], metrics: Mapping[str, Any]) -> Figur
 
 def evidence_over_time(tables: Mapping[str, pa.Table], metrics: Mapping[str, Any]) -> Figure:
     """Mean z over the methods per basin and bin, the basins with most evidence, per part."""
-    ev = frame(tables, "evidence").filter(pl.col("z").is_finite())
+    ev = frame(tables, "evidence").filter(  # the per-bin Leiden communities are not tracked
+        pl.col("z").is_finite() & ~pl.col("part").str.ends_with(LEIDEN_SUFFIX))
     if len(ev) == 0:
         raise FigureUnavailable("no finite z in evidence")
     split = ev.partition_by("part", as_dict=False, maintain_order=True)

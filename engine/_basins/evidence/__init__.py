@@ -8,8 +8,9 @@ holds the default list):
 - `transport`: the drift field of entropic optimal transport between the two halves of the
   scored window, and the share of it pointing into the basin
   (engine._basins.evidence.transport);
-- `metastability`: conductance, mean first-passage time out of the basin and the spectral
-  gap of the walk restricted to it, on a kNN graph over landmarks
+- `metastability`: conductance, mean first-passage time out of the basin, the spectral
+  gap of the walk restricted to it and Markov stability at a few Markov times, on a kNN
+  graph over landmarks
   (engine._basins.evidence.metastability);
 - `reply`: reply pull and inward moves, where the data has reply links
   (engine._basins.evidence.reply);
@@ -19,6 +20,8 @@ holds the default list):
   fitted by EM (engine._basins.evidence.hawkes).
 
 Every region (a cluster of bin t) is scored on bin t + 1 (engine._basins.evidence.regions).
+With `metastability`, so is every Leiden community of bin t's landmark graph: part
+"<part>/leiden" in evidence.parquet (engine._basins.evidence.communities).
 Each null draw j is the job's own (`Rows.permuted_times(seed, j)`), scored at the same
 regions; z = (score - null_mean) / null_sd, the sd floored at the median sd of the
 method's regions in the part (a region whose draws all agree would otherwise get an
@@ -34,6 +37,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from engine._basins.evidence import barrier, density, hawkes, metastability, reply, transport
+from engine._basins.evidence import communities as leiden_parts
 from engine._basins.evidence.regions import Regions, of_part
 from engine._basins.evidence.sample import Sample, null_draw, of_rows, parents_of
 from engine.errors import UserError
@@ -108,6 +112,9 @@ def evaluate(sample: Sample, parts: dict[str, Regions], methods: list[str], opts
     methods = usable(check_methods(methods), sample)
     states = states or fit(sample, parts, methods, opts, xp)
     fitted = next((states[m] for m in methods if m in USES_DENSITY), None)
+    if "metastability" in methods:  # and per Leiden community (engine._basins.evidence.communities)
+        parts = {**parts, **{p + leiden_parts.SUFFIX: leiden_parts.of_part(
+            sample, r, opts.landmarks, opts.knn_k, opts.seed) for p, r in parts.items()}}
     real = {p: _all(sample, r, methods, states, opts, xp) for p, r in parts.items()}
     nulls = {p: {k: [] for k in real[p]} for p in parts}
     for j, days in enumerate(null_days):
@@ -161,6 +168,8 @@ def of_job(rows, results: dict, methods: list[str], opts: Options, n_draws: int,
 
 
 def _all(sample, regions, methods, states, opts, xp) -> dict[str, np.ndarray]:
+    if isinstance(regions, leiden_parts.Communities):  # scored by metastability alone
+        methods = ["metastability"]
     out = {}
     for m in methods:
         out.update(_score(m, sample, regions, states[m], opts, xp))

@@ -35,6 +35,10 @@ class Regions:
         s = self.starts[self.bin[k] + 1]
         return float(s), float(s + self.size_days)
 
+    def members(self, ks: np.ndarray, X: np.ndarray) -> np.ndarray:
+        """(len(ks), n): which rows of X lie in each of the regions ks (one bin's)."""
+        return np.stack([inside(X, self.centre[k], self.radius[k]) for k in ks])
+
     def left_out(self, k: int) -> tuple[float, float]:
         """Days [start, end) of the bin that chose region k."""
         s = self.starts[self.bin[k]]

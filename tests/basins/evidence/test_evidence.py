@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from engine._basins import evidence
+from engine._basins.evidence import communities, metastability
 from engine._basins.evidence.regions import of_part
 from engine.errors import UserError
 from engine.jobs.basins import Params
@@ -26,7 +27,11 @@ def test_columns_z_and_combined_evidence():
     assert tuple(cols) == evidence.COLUMNS
     # No reply links: reply is left out, the rest scored once per region.
     assert info["evidence_methods"] == ["density", "transport", "metastability", "barrier"]
-    assert len(cols["z"]) == 6 * len(regions)
+    names = {"density", "flow_convergence", *metastability.NAMES, "escape_barrier"}
+    assert set(cols["method"]) == names
+    assert set(cols["part"]) == {"test", "test" + communities.SUFFIX}
+    cols = {c: v[cols["part"] == "test"] for c, v in cols.items()}  # the regions' rows
+    assert len(cols["z"]) == len(names) * len(regions)
     sd = cols["null_sd"]
     floor = {m: np.nanmedian(sd[cols["method"] == m]) for m in np.unique(cols["method"])}
     expect = (cols["score"] - cols["null_mean"]) / np.fmax(

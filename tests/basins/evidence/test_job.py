@@ -9,6 +9,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from engine._basins.evidence import metastability
 from engine.app import run_config
 from engine.errors import UserError
 from engine.jobs.basins import Params, check
@@ -51,9 +52,13 @@ def test_evidence_table_and_combined_evidence(run):
     ev = pq.read_table(out / "evidence.parquet").to_pydict()
     assert list(ev) == ["basin_id", "part", "bin", "method", "score", "null_mean", "null_sd",
                         "z"]
-    assert set(ev["method"]) == {"density", "flow_convergence", "conductance", "exit_time",
-                                 "spectral_gap", "reply_pull", "inward_moves",
-                                 "escape_barrier"}
+    names = {"density", "flow_convergence", *metastability.NAMES, "reply_pull",
+             "inward_moves", "escape_barrier"}
+    assert set(ev["method"]) == names
+    # Each part's Leiden communities, scored by metastability alone.
+    assert set(ev["part"]) == {"train", "test", "train/leiden", "test/leiden"}
+    assert {m for m, p in zip(ev["method"], ev["part"], strict=True)
+            if p.endswith("/leiden")} == set(metastability.NAMES)
     field = pq.read_table(out / "evidence_field.parquet").to_pydict()
     assert set(field["kind"]) == {"density", "drift"}
     assert "Basin evidence against the null" in (out / "report.html").read_text()
@@ -69,7 +74,7 @@ def test_evidence_table_and_combined_evidence(run):
         mine = np.asarray(bins["part"]) == part
         last = np.asarray(bins["bin"])[mine].max()
         scored = int((np.asarray(bins["bin"])[mine] < last).sum())
-        assert sum(p == part for p in ev["part"]) == 8 * scored
+        assert sum(p == part for p in ev["part"]) == len(names) * scored
 
 
 def test_unknown_method_is_one_error_line_with_exit_2(tmp_path):
