@@ -639,6 +639,8 @@ def _run(params: Params, rows, warnings: list[str], ctx: RunContext, pool) -> fl
             if evidence_cols is not None:
                 sums[part]["evidence_z"] = evidence.combined(evidence_cols, part,
                                                              sums[part]["basin_id"])
+                sums[part]["evidence_growth_z"] = evidence.combined(
+                    evidence_cols, part, sums[part]["basin_id"], "density_growth", np.max)
             ctx.write_table(f"{part}_basins_summary.parquet", _table(sums[part]))
         validation = summary.validation_summary(
             sums["train"], sums["test"], train.metrics["continuation_auroc"],

@@ -3,8 +3,8 @@ bin, each against the basins job's time-shuffled null draws.
 
 Methods (`job.evidence`; all but `hawkes` by default, see its module; the job's `Params`
 holds the default list):
-- `density`: time-decayed kernel density at the basin's centre against all time
-  (engine._basins.evidence.density);
+- `density`: time-decayed kernel density at the basin's centre against all time, and its
+  growth over the scored bin (engine._basins.evidence.density);
 - `transport`: the drift field of entropic optimal transport between the two halves of the
   scored window, and the share of it pointing into the basin
   (engine._basins.evidence.transport);
@@ -22,7 +22,8 @@ Every region (a cluster of bin t) is scored on bin t + 1 (engine._basins.evidenc
 Each null draw j is the job's own (`Rows.permuted_times(seed, j)`), scored at the same
 regions; z = (score - null_mean) / null_sd, the sd floored at the median sd of the
 method's regions in the part (a region whose draws all agree would otherwise get an
-infinite z). A basin's combined evidence is the mean z over its rows.
+infinite z). A basin's combined evidence is the mean z over its rows; its growth evidence
+the largest z of its density growth (when it formed).
 """
 
 from __future__ import annotations
@@ -167,14 +168,18 @@ def _all(sample, regions, methods, states, opts, xp) -> dict[str, np.ndarray]:
     return out
 
 
-def combined(cols: dict[str, np.ndarray], part: str, basin_ids: np.ndarray) -> np.ndarray:
-    """Per basin (in `basin_ids` order): the mean z over its scored rows (NaN: none)."""
+def combined(cols: dict[str, np.ndarray], part: str, basin_ids: np.ndarray,
+             method: str | None = None, reduce=np.mean) -> np.ndarray:
+    """Per basin (in `basin_ids` order): `reduce` (the mean) of the z over its scored rows,
+    of one `method`'s only where given (NaN: none)."""
     out = np.full(len(basin_ids), np.nan)
     mine = (cols["part"] == part) & np.isfinite(cols["z"])
+    if method is not None:
+        mine &= cols["method"] == method
     for i, b in enumerate(basin_ids):
         z = cols["z"][mine & (cols["basin_id"] == b)]
         if len(z):
-            out[i] = float(z.mean())
+            out[i] = float(reduce(z))
     return out
 
 

@@ -26,7 +26,7 @@ def test_columns_z_and_combined_evidence():
     assert tuple(cols) == evidence.COLUMNS
     # No reply links: reply is left out, the rest scored once per region.
     assert info["evidence_methods"] == ["density", "transport", "metastability", "barrier"]
-    assert len(cols["z"]) == 6 * len(regions)
+    assert len(cols["z"]) == 7 * len(regions)
     sd = cols["null_sd"]
     floor = {m: np.nanmedian(sd[cols["method"] == m]) for m in np.unique(cols["method"])}
     expect = (cols["score"] - cols["null_mean"]) / np.fmax(
@@ -37,6 +37,10 @@ def test_columns_z_and_combined_evidence():
     for b, c in zip(ids, comb, strict=True):
         assert c == pytest.approx(np.nanmean(cols["z"][cols["basin_id"] == b]))
     assert comb[ids >= 0].min() > comb[ids < 0][0]  # every planted basin over the background
+    peak = evidence.combined(cols, "test", ids, "density_growth", np.max)
+    for b, c in zip(ids, peak, strict=True):
+        mine = (cols["basin_id"] == b) & (cols["method"] == "density_growth")
+        assert c == pytest.approx(np.nanmax(cols["z"][mine]))
 
 
 def test_regions_of_a_part_table_skip_its_last_bin():

@@ -51,7 +51,8 @@ def test_evidence_table_and_combined_evidence(run):
     ev = pq.read_table(out / "evidence.parquet").to_pydict()
     assert list(ev) == ["basin_id", "part", "bin", "method", "score", "null_mean", "null_sd",
                         "z"]
-    assert set(ev["method"]) == {"density", "flow_convergence", "conductance", "exit_time",
+    assert set(ev["method"]) == {"density", "density_growth", "flow_convergence",
+                                 "conductance", "exit_time",
                                  "spectral_gap", "reply_pull", "inward_moves",
                                  "escape_barrier"}
     field = pq.read_table(out / "evidence_field.parquet").to_pydict()
@@ -63,13 +64,14 @@ def test_evidence_table_and_combined_evidence(run):
     for part in ("train", "test"):
         s = pq.read_table(out / f"{part}_basins_summary.parquet").to_pydict()
         z, sig = np.asarray(s["evidence_z"], float), np.asarray(s["significant"], bool)
+        assert np.isfinite(np.asarray(s["evidence_growth_z"], float)).any()
         # Significant (planted) basins carry more evidence than the rest.
         assert sig.any() and np.nanmean(z[sig]) > np.nanmean(z[~sig]) + 0.5, (part, z, sig)
         # Every cluster but those of the part's last bin is scored by every method.
         mine = np.asarray(bins["part"]) == part
         last = np.asarray(bins["bin"])[mine].max()
         scored = int((np.asarray(bins["bin"])[mine] < last).sum())
-        assert sum(p == part for p in ev["part"]) == 8 * scored
+        assert sum(p == part for p in ev["part"]) == 9 * scored
 
 
 def test_unknown_method_is_one_error_line_with_exit_2(tmp_path):
