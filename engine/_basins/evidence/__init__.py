@@ -1,8 +1,7 @@
 """Basin evidence beyond clustering (seed 001: what makes a basin real), each per basin and
 bin, each against the basins job's time-shuffled null draws.
 
-Methods (`job.evidence`; all but `hawkes` by default, see its module; the job's `Params`
-holds the default list):
+Methods (`job.evidence`; all by default, the job's `Params` holds the list):
 - `density`: time-decayed kernel density at the basin's centre against all time, and its
   growth over the scored bin (engine._basins.evidence.density);
 - `transport`: the drift field of entropic optimal transport between the two halves of the
@@ -55,7 +54,7 @@ class Options:
     landmarks: int = 2000
     transport_points: int = 300  # rows per snapshot of the transport plan
     transport_reg: float = 0.2  # entropic regularisation, x the median squared distance
-    hawkes_decay_days: float = 1.0  # the excitation kernel's decay time
+    hawkes_decay_days: float = 0.25  # the excitation kernel's decay time (6 hours)
     knn_k: int = 15
     seed: int = 0
     alpha: float = 1.0  # favourites' weight in the engagement (the job's alpha)

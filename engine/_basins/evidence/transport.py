@@ -29,42 +29,44 @@ from engine._basins.evidence.sample import Sample
 NAMES = ("flow_convergence",)
 
 
-def plan(X: np.ndarray, a: np.ndarray, Y: np.ndarray, b: np.ndarray, reg: float | None):
+def plan(X, a, Y, b, reg: float | None):
     """Transport plan from weights a at X to weights b at Y (each summing to 1): entropic
-    with `reg` x the median cost, exact (`ot.emd`) with reg None."""
+    with `reg` x the median cost, exact (`ot.emd`) with reg None. POT picks its backend
+    from the arrays' type, so CuPy input is solved on the device."""
     M = ot.dist(X, Y)
     if reg is None:
         return ot.emd(a, b, M), M
-    scale = float(np.median(M)) or 1.0
+    scale = float(ot.backend.get_backend(M).median(M)) or 1.0
     # Plain Sinkhorn: at reg >= 0.01 x the median cost exp(-M / reg) stays far from
     # underflow on a window's spread; the log-domain solver is ~50x slower.
     return ot.sinkhorn(a, b, M, reg * scale, numItermax=1000, stopThr=1e-6, warn=False), M
 
 
-def drift(X: np.ndarray, a: np.ndarray, Y: np.ndarray, b: np.ndarray, reg: float) -> np.ndarray:
+def drift(X, a, Y, b, reg: float):
     """Per source row: the barycentre of where the plan sends it, minus the row."""
     P, _ = plan(X, a, Y, b, reg)
-    mass = np.maximum(P.sum(1, keepdims=True), 1e-300)
+    mass = ot.backend.get_backend(P).clip(P.sum(1, keepdims=True), 1e-300, None)
     return (P @ Y) / mass - X
 
 
-def _snapshot(sample: Sample, rows: np.ndarray, points: int, rng) -> tuple[np.ndarray, np.ndarray]:
+def _snapshot(sample: Sample, rows: np.ndarray, points: int, rng, xp):
     if len(rows) > points:
         rows = rng.choice(rows, points, replace=False)
     w = sample.weight[rows]
-    return sample.coords[rows], w / w.sum()
+    return xp.asarray(sample.coords[rows]), xp.asarray(w / w.sum())
 
 
-def window_drift(sample: Sample, a: float, b: float, points: int, reg: float, rng):
+def window_drift(sample: Sample, a: float, b: float, points: int, reg: float, rng, xp=np):
     """(source rows X, their masses, their drifts) from the first half of days [a, b) to
-    the second; None where a half holds fewer than two rows."""
+    the second, as `xp` arrays (rows drawn on the host); None where a half holds fewer
+    than two rows."""
     mid = 0.5 * (a + b)
     first = np.flatnonzero((sample.days >= a) & (sample.days < mid))
     second = np.flatnonzero((sample.days >= mid) & (sample.days < b))
     if len(first) < 2 or len(second) < 2:
         return None
-    X, wa = _snapshot(sample, first, points, rng)
-    Y, wb = _snapshot(sample, second, points, rng)
+    X, wa = _snapshot(sample, first, points, rng, xp)
+    Y, wb = _snapshot(sample, second, points, rng, xp)
     return X, wa, drift(X, wa, Y, wb, reg)
 
 
@@ -74,15 +76,19 @@ def score(sample: Sample, regions: Regions, state: None, xp=np, *, points: int =
     for t in np.unique(regions.bin):
         ks = np.flatnonzero(regions.bin == t)
         flow = window_drift(sample, *regions.window(int(ks[0])), points, reg,
-                            np.random.default_rng([seed, 19, 3, int(t)]))
-        if flow is None:
-            continue
-        X, wa, V = flow
-        for k in ks:
-            c, r = regions.centre[k], regions.radius[k]
-            toward = c - X
-            dist = np.sqrt((toward ** 2).sum(1))
-            near = dist <= 2 * r
-            inward = (toward[near] * V[near]).sum(1) / np.maximum(dist[near], 1e-12)
-            out[k] = float((wa[near] * inward).sum() / r)
+                            np.random.default_rng([seed, 19, 3, int(t)]), xp)
+        if flow is not None:
+            out[ks] = inward_flow(*flow, regions.centre[ks], regions.radius[ks])
     return {"flow_convergence": out}
+
+
+def inward_flow(X, mass, V, centres: np.ndarray, radii: np.ndarray) -> np.ndarray:
+    """Per centre c (radius r): sum over the source rows within 2 r of c of their mass times
+    their drift's component toward c, in radii (host floats; X, mass, V on any backend)."""
+    nx = ot.backend.get_backend(X)  # POT's array backend of X: numpy or cupy
+    c, r = nx.from_numpy(np.asarray(centres, float), type_as=X), nx.from_numpy(
+        np.asarray(radii, float), type_as=X)
+    toward = c[:, None, :] - X[None, :, :]  # (K, n, d)
+    dist = nx.sqrt((toward ** 2).sum(2))
+    inward = (toward * V[None]).sum(2) / nx.clip(dist, 1e-12, None)
+    return nx.to_numpy(((dist <= 2 * r[:, None]) * mass[None] * inward).sum(1) / r)

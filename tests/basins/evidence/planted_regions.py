@@ -4,8 +4,8 @@ centre, its spread as radius), and five background regions per bin sit far from 
 planted centre. Labels: 1 planted, 0 background.
 
 `cascade` re-times each planted basin's rows as a self-exciting burst (seeded): immigrants
-uniform over its window, each row begetting Poisson(`cascade`) children after Exp(1 day)
-delays, as discourse begets discourse; the generator's own basins arrive uniformly in their
+uniform over its window, each row begetting Poisson(`cascade`) children after
+Exp(CASCADE_DELAY_DAYS) delays, as discourse begets discourse (replies within hours); the generator's own basins arrive uniformly in their
 window, which a Hawkes process cannot tell from a raised background rate."""
 
 from __future__ import annotations
@@ -20,10 +20,11 @@ from engine.synthetic import planted
 
 N_ROWS, BIN, DRAWS = 20000, 14.0, 4
 SEEDS = (0, 1, 2, 3, 4)
+CASCADE_DELAY_DAYS = 0.25
 
 
-def cascade_days(rng, n: int, lo: float, hi: float, branching: float, decay: float = 1.0
-                 ) -> np.ndarray:
+def cascade_days(rng, n: int, lo: float, hi: float, branching: float,
+                 decay: float = CASCADE_DELAY_DAYS) -> np.ndarray:
     """n days in [lo, hi) of a Hawkes cluster process (children falling past hi are lost;
     immigrants are added until n rows are reached, the last cluster's surplus dropped)."""
     days, total = [], 0

@@ -25,8 +25,9 @@ def test_columns_z_and_combined_evidence():
                                    evidence.Options(pr.BIN, seed=1), draws)
     assert tuple(cols) == evidence.COLUMNS
     # No reply links: reply is left out, the rest scored once per region.
-    assert info["evidence_methods"] == ["density", "transport", "metastability", "barrier"]
-    assert len(cols["z"]) == 7 * len(regions)
+    assert info["evidence_methods"] == ["density", "transport", "metastability", "barrier",
+                                        "hawkes"]
+    assert len(cols["z"]) == 8 * len(regions)
     sd = cols["null_sd"]
     floor = {m: np.nanmedian(sd[cols["method"] == m]) for m in np.unique(cols["method"])}
     expect = (cols["score"] - cols["null_mean"]) / np.fmax(

@@ -65,12 +65,28 @@ def test_pairs_are_every_earlier_event_within_the_horizon():
     assert set(zip(i.tolist(), j.tolist(), strict=True)) == {p for p in brute if p[0] in some}
 
 
-def test_planted_cascades_score_above_background_and_null():
-    """Planted basins whose rows cascade (branching 0.8, 1-day delays). Measured (seeds
-    0-4, 4 draws): score AUROC 0.64-0.77, z AUROC 0.68-0.79, planted median z 0.6-2.6,
-    background's near 0: short of the 0.8 target, so hawkes stays out of the default."""
-    cols, label, _ = pr.evaluate(1, ["hawkes"], cascade=0.8)
-    (score_auc, z_auc), = pr.aurocs(cols, label).values()
-    assert np.nanmedian(cols["z"][label == 1]) > 1.0
-    assert abs(np.nanmedian(cols["z"][label == 0])) < 0.3
-    assert score_auc >= 0.7 and z_auc >= 0.7, (score_auc, z_auc)
+@pytest.fixture(scope="module")
+def runs():
+    return {seed: pr.evaluate(seed, ["hawkes"], cascade=0.8) for seed in pr.SEEDS}
+
+
+def test_planted_cascades_score_above_background_and_null(runs):
+    """Planted basins whose rows cascade (branching 0.8, 6-hour delays). Measured (seeds
+    0-4, 4 draws): score AUROC 0.986-0.994, z AUROC 0.967-0.992; planted median z 3.9-6.0,
+    the background's within 0.15 of 0. (With 1-day delays, 10 basin rows a day overlap into
+    a near-Poisson stream: z AUROC 0.68-0.79 at a 1-day kernel, 0.71 on seed 3 at 6 hours.)"""
+    score_auc, z_auc = [], []
+    for cols, label, _ in runs.values():
+        a, b = pr.aurocs(cols, label)["self_excitation"]
+        score_auc.append(a)
+        z_auc.append(b)
+        assert np.nanmedian(cols["z"][label == 1]) > 2.0
+        assert abs(np.nanmedian(cols["z"][label == 0])) < 0.3
+    assert min(score_auc) >= 0.9 and min(z_auc) >= 0.9, (score_auc, z_auc)
+
+
+def test_uniform_arrivals_carry_no_excitation():
+    """The generator's own basins arrive uniformly in their window: a raised rate, not a
+    cascade, so planted regions' z stays near the background's (no false excitation)."""
+    cols, label, _ = pr.evaluate(0, ["hawkes"])
+    assert abs(np.nanmedian(cols["z"][label == 1])) < 1.0

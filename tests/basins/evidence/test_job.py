@@ -54,7 +54,7 @@ def test_evidence_table_and_combined_evidence(run):
     assert set(ev["method"]) == {"density", "density_growth", "flow_convergence",
                                  "conductance", "exit_time",
                                  "spectral_gap", "reply_pull", "inward_moves",
-                                 "escape_barrier"}
+                                 "escape_barrier", "self_excitation"}
     field = pq.read_table(out / "evidence_field.parquet").to_pydict()
     assert set(field["kind"]) == {"density", "drift"}
     assert "Basin evidence against the null" in (out / "report.html").read_text()
@@ -71,7 +71,7 @@ def test_evidence_table_and_combined_evidence(run):
         mine = np.asarray(bins["part"]) == part
         last = np.asarray(bins["bin"])[mine].max()
         scored = int((np.asarray(bins["bin"])[mine] < last).sum())
-        assert sum(p == part for p in ev["part"]) == 9 * scored
+        assert sum(p == part for p in ev["part"]) == 10 * scored
 
 
 def test_unknown_method_is_one_error_line_with_exit_2(tmp_path):
