@@ -119,8 +119,8 @@ class Params(Settings, _Name):
     evidence_tau_bins: list[float] = field(default_factory=lambda: [0.5, 1.0, 2.0])
     evidence_grid_cells: int = 128
     evidence_landmarks: int = 2000
-    evidence_transport_points: int = 300  # rows per snapshot of the transport plan
-    evidence_transport_reg: float = 0.2  # x the median squared distance
+    evidence_transport_points: int = 300  # places per snapshot of the transport plan
+    evidence_transport_reg: float = 0.1  # x the median squared distance
     evidence_hawkes_decay_days: float = 0.25  # decay of the self-excitation kernel, days
 
 

@@ -52,8 +52,8 @@ class Options:
     tau_bins: list[float] = field(default_factory=lambda: [0.5, 1.0, 2.0])  # x bin size
     grid: int = 128  # density grid cells per axis (fewer where d > 2: at most 2^21 cells)
     landmarks: int = 2000
-    transport_points: int = 300  # rows per snapshot of the transport plan
-    transport_reg: float = 0.2  # entropic regularisation, x the median squared distance
+    transport_points: int = 300  # places (grid-cell centroids) per snapshot of the plan
+    transport_reg: float = 0.1  # entropic regularisation, x the median squared distance
     hawkes_decay_days: float = 0.25  # the excitation kernel's decay time (6 hours)
     knn_k: int = 15
     seed: int = 0
@@ -80,7 +80,7 @@ def _score(name: str, sample: Sample, regions: Regions, state, opts: Options, xp
         return module.score(sample, regions, state, xp, decay_days=opts.hawkes_decay_days)
     if name == "transport":
         return module.score(sample, regions, state, xp, points=opts.transport_points,
-                            reg=opts.transport_reg, seed=opts.seed)
+                            reg=opts.transport_reg)
     return module.score(sample, regions, state, xp)
 
 
@@ -213,8 +213,7 @@ def weather(sample: Sample, regions: Regions, states: dict, opts: Options, xp=np
             X, Y = np.meshgrid(x, y, indexing="ij")
             _extend(out, "density", X.ravel(), Y.ravel(), f.ravel(), 0.0, 0.0)
     flow = transport.window_drift(sample, *one.window(0), opts.transport_points,
-                                  opts.transport_reg, np.random.default_rng([opts.seed, 19, 4])
-                                  ) if "transport" in states else None
+                                  opts.transport_reg) if "transport" in states else None
     if flow is not None:
         X, _, V = flow
         lo, hi = X[:, :2].min(0), X[:, :2].max(0)
