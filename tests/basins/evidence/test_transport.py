@@ -18,12 +18,16 @@ def test_sinkhorn_cost_approaches_the_exact_cost_as_reg_shrinks():
     P, M = transport.plan(X, a, Y, b, None)
     exact = float((P * M).sum())
     assert exact == pytest.approx(ot.emd2(a, b, M))
-    gaps = []
+    P_exact = P
+    gaps, apart = [], []
     for reg in (0.2, 0.05, 0.01):
         P, M = transport.plan(X, a, Y, b, reg)
         assert np.allclose(P.sum(1), a, atol=1e-5) and np.allclose(P.sum(0), b, atol=1e-5)
         gaps.append(float((P * M).sum()) - exact)
+        apart.append(float(np.abs(P - P_exact).sum()))  # total variation x 2, at most 2
     assert gaps[0] > gaps[1] > gaps[2] >= -1e-9 and gaps[2] < 0.05 * exact, gaps
+    # The plans themselves close in on the exact one (measured 1.78, 1.45, 0.84).
+    assert apart[0] > apart[1] > apart[2] and apart[2] < 1.0, apart
 
 
 def test_drift_of_a_shifted_cloud_is_the_shift():
