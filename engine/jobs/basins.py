@@ -111,17 +111,17 @@ class Params(Settings, _Name):
     # results do not depend on it.
     workers: int = 0
     # Evidence per basin and bin against the null draws (engine._basins.evidence): methods
-    # (all but hawkes by default, [] for none), the density's candidate bandwidths (x the rows' median
+    # (all by default, [] for none), the density's candidate bandwidths (x the rows' median
     # axis spread) and decay times (x bin), its grid, and the graph's landmarks per window.
     evidence: list[str] = field(default_factory=lambda: ["density", "transport", "metastability",
-                                                         "reply", "barrier"])  # + hawkes
+                                                         "reply", "barrier", "hawkes"])
     evidence_bandwidths: list[float] = field(default_factory=lambda: [0.1, 0.2, 0.4])
     evidence_tau_bins: list[float] = field(default_factory=lambda: [0.5, 1.0, 2.0])
     evidence_grid_cells: int = 128
     evidence_landmarks: int = 2000
-    evidence_transport_points: int = 300  # rows per snapshot of the transport plan
-    evidence_transport_reg: float = 0.2  # x the median squared distance
-    evidence_hawkes_decay_days: float = 1.0  # decay of the self-excitation kernel
+    evidence_transport_points: int = 300  # places per snapshot of the transport plan
+    evidence_transport_reg: float = 0.1  # x the median squared distance
+    evidence_hawkes_decay_days: float = 0.25  # decay of the self-excitation kernel, days
 
 
 def settings_of(p: Params) -> Settings:
@@ -639,6 +639,8 @@ def _run(params: Params, rows, warnings: list[str], ctx: RunContext, pool) -> fl
             if evidence_cols is not None:
                 sums[part]["evidence_z"] = evidence.combined(evidence_cols, part,
                                                              sums[part]["basin_id"])
+                sums[part]["evidence_growth_z"] = evidence.combined(
+                    evidence_cols, part, sums[part]["basin_id"], "density_growth", np.max)
             ctx.write_table(f"{part}_basins_summary.parquet", _table(sums[part]))
         validation = summary.validation_summary(
             sums["train"], sums["test"], train.metrics["continuation_auroc"],

@@ -1,10 +1,9 @@
 """Basin evidence beyond clustering (seed 001: what makes a basin real), each per basin and
 bin, each against the basins job's time-shuffled null draws.
 
-Methods (`job.evidence`; all but `hawkes` by default, see its module; the job's `Params`
-holds the default list):
-- `density`: time-decayed kernel density at the basin's centre against all time
-  (engine._basins.evidence.density);
+Methods (`job.evidence`; all by default, the job's `Params` holds the list):
+- `density`: time-decayed kernel density at the basin's centre against all time, and its
+  growth over the scored bin (engine._basins.evidence.density);
 - `transport`: the drift field of entropic optimal transport between the two halves of the
   scored window, and the share of it pointing into the basin
   (engine._basins.evidence.transport);
@@ -25,7 +24,8 @@ With `metastability`, so is every Leiden community of bin t's landmark graph: pa
 Each null draw j is the job's own (`Rows.permuted_times(seed, j)`), scored at the same
 regions; z = (score - null_mean) / null_sd, the sd floored at the median sd of the
 method's regions in the part (a region whose draws all agree would otherwise get an
-infinite z). A basin's combined evidence is the mean z over its rows.
+infinite z). A basin's combined evidence is the mean z over its rows; its growth evidence
+the largest z of its density growth (when it formed).
 """
 
 from __future__ import annotations
@@ -56,9 +56,9 @@ class Options:
     tau_bins: list[float] = field(default_factory=lambda: [0.5, 1.0, 2.0])  # x bin size
     grid: int = 128  # density grid cells per axis (fewer where d > 2: at most 2^21 cells)
     landmarks: int = 2000
-    transport_points: int = 300  # rows per snapshot of the transport plan
-    transport_reg: float = 0.2  # entropic regularisation, x the median squared distance
-    hawkes_decay_days: float = 1.0  # the excitation kernel's decay time
+    transport_points: int = 300  # places (grid-cell centroids) per snapshot of the plan
+    transport_reg: float = 0.1  # entropic regularisation, x the median squared distance
+    hawkes_decay_days: float = 0.25  # the excitation kernel's decay time (6 hours)
     knn_k: int = 15
     seed: int = 0
     alpha: float = 1.0  # favourites' weight in the engagement (the job's alpha)
@@ -84,7 +84,7 @@ def _score(name: str, sample: Sample, regions: Regions, state, opts: Options, xp
         return module.score(sample, regions, state, xp, decay_days=opts.hawkes_decay_days)
     if name == "transport":
         return module.score(sample, regions, state, xp, points=opts.transport_points,
-                            reg=opts.transport_reg, seed=opts.seed)
+                            reg=opts.transport_reg)
     return module.score(sample, regions, state, xp)
 
 
@@ -176,14 +176,18 @@ def _all(sample, regions, methods, states, opts, xp) -> dict[str, np.ndarray]:
     return out
 
 
-def combined(cols: dict[str, np.ndarray], part: str, basin_ids: np.ndarray) -> np.ndarray:
-    """Per basin (in `basin_ids` order): the mean z over its scored rows (NaN: none)."""
+def combined(cols: dict[str, np.ndarray], part: str, basin_ids: np.ndarray,
+             method: str | None = None, reduce=np.mean) -> np.ndarray:
+    """Per basin (in `basin_ids` order): `reduce` (the mean) of the z over its scored rows,
+    of one `method`'s only where given (NaN: none)."""
     out = np.full(len(basin_ids), np.nan)
     mine = (cols["part"] == part) & np.isfinite(cols["z"])
+    if method is not None:
+        mine &= cols["method"] == method
     for i, b in enumerate(basin_ids):
         z = cols["z"][mine & (cols["basin_id"] == b)]
         if len(z):
-            out[i] = float(z.mean())
+            out[i] = float(reduce(z))
     return out
 
 
@@ -218,8 +222,7 @@ def weather(sample: Sample, regions: Regions, states: dict, opts: Options, xp=np
             X, Y = np.meshgrid(x, y, indexing="ij")
             _extend(out, "density", X.ravel(), Y.ravel(), f.ravel(), 0.0, 0.0)
     flow = transport.window_drift(sample, *one.window(0), opts.transport_points,
-                                  opts.transport_reg, np.random.default_rng([opts.seed, 19, 4])
-                                  ) if "transport" in states else None
+                                  opts.transport_reg) if "transport" in states else None
     if flow is not None:
         X, _, V = flow
         lo, hi = X[:, :2].min(0), X[:, :2].max(0)

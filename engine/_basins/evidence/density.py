@@ -9,11 +9,14 @@ warns against tuning many values): the pair whose density at the end of each bin
 rows of the next bin the highest mean log-likelihood (a forecast, so a small h that only
 fits the past loses).
 
-Score of a region (cluster of bin t, scored on bin t + 1, bin t's own rows left out):
-ln f_{t+1}(c) - ln f_all(c) at its centre c, f_all the density of all rows (no decay, same
-h). Under the time shuffle f_{t+1} follows f_all, so the score is near 0 wherever a place
-is as dense as it always is, and positive where tweets gather now. Its growth over time is
-the difference of consecutive bins' scores.
+Scores of a region (cluster of bin t, scored on bin t + 1, bin t's own rows left out), at
+its centre c:
+- `density`: ln f_{t+1}(c) - ln f_all(c), f_all the density of all rows (no decay, same
+  h). Under the time shuffle f_{t+1} follows f_all, so the score is near 0 wherever a place
+  is as dense as it always is, and positive where tweets gather now;
+- `density_growth`: ln f_{t+1}(c) - ln f_<t(c), f_<t the (normalised) density of what came
+  before bin t: how much the place's share of the mass grew over bin t + 1. Positive for a
+  basin that is forming, near 0 for one that is as strong as before (and under the null).
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from engine._basins.evidence.regions import Regions
 from engine._basins.evidence.sample import Sample
 from engine.errors import UserError
 
-NAMES = ("density",)
+NAMES = ("density", "density_growth")
 FLOOR = 1e-300  # a density of 0 read as this (its log stays finite)
 MIN_EFFECTIVE_ROWS = 10.0  # median effective rows behind a bin's density, at least
 PREDICT_ROWS = 2000  # rows of each next bin the forecast is scored on (a seeded sample)
@@ -124,22 +127,37 @@ def prepare(sample: Sample, parts: dict[str, Regions], opts, xp=np) -> State:
 def window_densities(sample: Sample, regions: Regions, state: State, xp=np):
     """(t, f) for each bin t that chose a region: f the density at the end of bin t + 1 of
     bin t + 1's rows and everything before bin t (bin t's own rows left out)."""
+    for t, after, _ in _window_histograms(sample, regions, state, xp):
+        yield t, grids.density(state.grid, after, state.h, xp)
+
+
+def _window_histograms(sample: Sample, regions: Regions, state: State, xp=np):
+    """(t, decayed cell sums at the end of bin t + 1, those of everything before bin t) for
+    each bin t that chose a region (bin t's own rows in neither)."""
     wanted = set(regions.bin.tolist())
     step = np.exp(-regions.size_days / state.tau)
     prev = None  # everything before the previous bin, at its start
     for t, (h_t, before, _) in enumerate(cumulative(sample, regions, state.tau, state.flat,
                                                     state.grid, xp)):
         if t - 1 in wanted and prev is not None:
-            yield t - 1, grids.density(state.grid, h_t + prev * step * step, state.h, xp)
+            yield t - 1, h_t + prev * step * step, prev
         prev = before
 
 
 def score(sample: Sample, regions: Regions, state: State, xp=np) -> dict[str, np.ndarray]:
-    """ln f_{t+1}(c) - ln f_all(c) per region."""
-    out = np.full(len(regions), np.nan)
-    ref = np.log(np.maximum(grids.at(state.grid, state.reference, regions.centre, xp), FLOOR))
-    for t, D in window_densities(sample, regions, state, xp):
+    """ln f_{t+1}(c) - ln f_all(c) and ln f_{t+1}(c) - ln f_<t(c) per region."""
+    out = {name: np.full(len(regions), np.nan) for name in NAMES}
+    g = state.grid
+
+    def log_at(D, c):
+        return np.log(np.maximum(grids.at(g, D, c, xp), FLOOR))
+
+    ref = log_at(state.reference, regions.centre)
+    for t, after, before in _window_histograms(sample, regions, state, xp):
         k = np.flatnonzero(regions.bin == t)
-        out[k] = np.log(np.maximum(grids.at(state.grid, D, regions.centre[k], xp), FLOOR)) \
-            - ref[k]
-    return {"density": out}
+        now = log_at(grids.density(g, after, state.h, xp), regions.centre[k])
+        out["density"][k] = now - ref[k]
+        if float(before.sum()) > 0:  # nothing before the part's first bin: no growth
+            out["density_growth"][k] = now - log_at(grids.density(g, before, state.h, xp),
+                                                    regions.centre[k])
+    return out

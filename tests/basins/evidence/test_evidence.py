@@ -26,8 +26,10 @@ def test_columns_z_and_combined_evidence():
                                    evidence.Options(pr.BIN, seed=1), draws)
     assert tuple(cols) == evidence.COLUMNS
     # No reply links: reply is left out, the rest scored once per region.
-    assert info["evidence_methods"] == ["density", "transport", "metastability", "barrier"]
-    names = {"density", "flow_convergence", *metastability.NAMES, "escape_barrier"}
+    assert info["evidence_methods"] == ["density", "transport", "metastability", "barrier",
+                                        "hawkes"]
+    names = {"density", "density_growth", "flow_convergence", *metastability.NAMES,
+             "escape_barrier", "self_excitation"}
     assert set(cols["method"]) == names
     assert set(cols["part"]) == {"test", "test" + communities.SUFFIX}
     cols = {c: v[cols["part"] == "test"] for c, v in cols.items()}  # the regions' rows
@@ -42,6 +44,10 @@ def test_columns_z_and_combined_evidence():
     for b, c in zip(ids, comb, strict=True):
         assert c == pytest.approx(np.nanmean(cols["z"][cols["basin_id"] == b]))
     assert comb[ids >= 0].min() > comb[ids < 0][0]  # every planted basin over the background
+    peak = evidence.combined(cols, "test", ids, "density_growth", np.max)
+    for b, c in zip(ids, peak, strict=True):
+        mine = (cols["basin_id"] == b) & (cols["method"] == "density_growth")
+        assert c == pytest.approx(np.nanmax(cols["z"][mine]))
 
 
 def test_regions_of_a_part_table_skip_its_last_bin():

@@ -52,8 +52,8 @@ def test_evidence_table_and_combined_evidence(run):
     ev = pq.read_table(out / "evidence.parquet").to_pydict()
     assert list(ev) == ["basin_id", "part", "bin", "method", "score", "null_mean", "null_sd",
                         "z"]
-    names = {"density", "flow_convergence", *metastability.NAMES, "reply_pull",
-             "inward_moves", "escape_barrier"}
+    names = {"density", "density_growth", "flow_convergence", *metastability.NAMES,
+             "reply_pull", "inward_moves", "escape_barrier", "self_excitation"}
     assert set(ev["method"]) == names
     # Each part's Leiden communities, scored by metastability alone.
     assert set(ev["part"]) == {"train", "test", "train/leiden", "test/leiden"}
@@ -68,6 +68,7 @@ def test_evidence_table_and_combined_evidence(run):
     for part in ("train", "test"):
         s = pq.read_table(out / f"{part}_basins_summary.parquet").to_pydict()
         z, sig = np.asarray(s["evidence_z"], float), np.asarray(s["significant"], bool)
+        assert np.isfinite(np.asarray(s["evidence_growth_z"], float)).any()
         # Significant (planted) basins carry more evidence than the rest.
         assert sig.any() and np.nanmean(z[sig]) > np.nanmean(z[~sig]) + 0.5, (part, z, sig)
         # Every cluster but those of the part's last bin is scored by every method.
