@@ -180,7 +180,49 @@ def run_ours(dataset: str, tmp: Path, replay: bool) -> dict:
            "rss_loaded_mb": loaded}
     if dataset in CONVERSATIONS:
         out["labels"] = labels
+        out["smoother"] = smoother_at_end(fit.k_history)
+        if (FOLDERS[dataset] / "math_blob_clusters.json").exists():
+            out["blob"] = against_polis_blob(FOLDERS[dataset], m, fit)
     return out
+
+
+def smoother_at_end(history: list[dict]) -> dict:
+    """The replay's last best k and how many recomputations in a row it won at the end."""
+    if not history:
+        return {}
+    last = history[-1]["best_k"]
+    run = next((i for i, h in enumerate(reversed(history)) if h["best_k"] != last),
+               len(history))
+    return {"best_k": int(last), "wins_in_a_row": run, "shown_k": int(history[-1]["k"])}
+
+
+def against_polis_blob(folder: Path, m, fit) -> dict:
+    """Where ours and Polis part, from Polis's own math blob: |correlation| of our projection
+    with Polis's base-cluster centres (per axis, over participants), and what our group level
+    makes of Polis's base clusters (cold start, base ids in Polis's order)."""
+    from engine._opinion import kmeans
+
+    blob = json.loads((folder / "math_blob_clusters.json").read_text())
+    bc = blob["base-clusters"]
+    centres = np.c_[bc["x"], bc["y"]]
+    group_of = {b: g["id"] for g in blob["group-clusters"] for b in g["members"]}
+    row = {int(v): i for i, v in enumerate(m.voter_ids)}
+    mine, theirs = [], []
+    for members, centre in zip(bc["members"], centres, strict=True):
+        for p in members:
+            mine.append(fit.pca.projection[row[p]])
+            theirs.append(centre)
+    mine, theirs = np.array(mine), np.array(theirs)
+    corr = [abs(float(np.corrcoef(mine[:, a], theirs[:, a])[0, 1])) for a in (0, 1)]
+    ids = np.array(bc["id"])
+    cands = kmeans.group_candidates(centres, np.array(bc["count"], np.float64), 5, 0.01, 20,
+                                    ids)
+    k = kmeans.best_k(cands)
+    polis = np.array([group_of[b] for b in ids])
+    from sklearn.metrics import adjusted_rand_score
+
+    return {"projection_corr": corr, "k_on_polis_bases": int(k),
+            "ari_on_polis_bases": float(adjusted_rand_score(polis, cands[k][0].labels))}
 
 
 def run_reddwarf(dataset: str, tmp: Path) -> dict:
@@ -323,6 +365,12 @@ def peer_version(python: str) -> str:
     return proc.stdout.strip() or "not installed"
 
 
+def replay_moves(stab: dict) -> list[str]:
+    """The stability changes under which the replay's own groups move (self ARI < 0.9)."""
+    moved = [n for n, r in stab.items() if isinstance(r, dict) and r.get("self", 1) < 0.9]
+    return ["our replay itself moves under " + ", ".join(moved)] if moved else []
+
+
 def why(ours: dict, rd: dict, ours_once: dict, stab: dict, polis_k: int) -> str:
     """The facts behind a disagreement, from this run's own numbers."""
     reasons = []
@@ -333,9 +381,7 @@ def why(ours: dict, rd: dict, ours_once: dict, stab: dict, polis_k: int) -> str:
         reasons.append(f"history matters: one computation on all votes scores "
                        f"{ours_once.get('ari', float('nan')):.2f} (k {ours_once.get('k')}), "
                        "red-dwarf has no replay")
-    moved = [n for n, r in stab.items() if isinstance(r, dict) and r.get("self", 1) < 0.9]
-    if moved:
-        reasons.append("our replay itself moves under " + ", ".join(moved))
+    reasons += replay_moves(stab)
     if not reasons:
         reasons.append("same k; the split differs near the boundary (red-dwarf: full SVD, "
                        "k-means++ with random_state=0, no carry-over)")
@@ -355,6 +401,28 @@ def targets(chosen, polis_ks: dict[str, int]) -> str:
     worst = min(gaps) if gaps else (float("nan"), "-")
     return (f"same k on {same_k}/{len(chosen)}; mean ARI {np.mean(scores):.3f}; smallest "
             f"margin over red-dwarf {worst[0]:+.3f} ({worst[1]})")
+
+
+def why_polis(ours: dict, polis_k: int, stab: dict) -> str:
+    """Where our replay and Polis's exported groups part, from this run's own numbers."""
+    reasons = []
+    if ours.get("k") != polis_k:
+        reasons.append(f"k differs (ours {ours.get('k')}, Polis {polis_k})")
+    sm, blob = ours.get("smoother", {}), ours.get("blob")
+    if blob:
+        r = min(blob["projection_corr"])
+        same = blob["k_on_polis_bases"] == polis_k and blob["ari_on_polis_bases"] > 0.999
+        reasons.append(f"our projection against Polis's base-cluster centres: |r| = {r:.3f} "
+                       f"({'the PCA agrees' if r > 0.999 else 'the PCA differs'}); our group "
+                       f"level on Polis's own base clusters: k {blob['k_on_polis_bases']}, ARI "
+                       f"{blob['ari_on_polis_bases']:.3f} "
+                       f"({'it agrees' if same else 'it differs'})")
+    if sm and sm["best_k"] != sm["shown_k"]:
+        reasons.append(f"replay moment: its last recomputations find k {sm['best_k']} best, "
+                       f"but only {sm['wins_in_a_row']} in a row before the log ends, and the "
+                       f"k smoother shows a new k after 4 (it shows k {sm['shown_k']})")
+    reasons += replay_moves(stab)
+    return "; ".join(reasons) or "-"
 
 
 def main() -> None:
@@ -445,6 +513,18 @@ def write_report(rows, args, argv: str) -> None:
         "",
         "The issue's targets are for conversations the job was not tuned on, i.e. the held-out "
         f"set ({'; '.join(held) or 'none here'}). Nothing was tuned on it after it was added.",
+        "",
+        "## Where ours and Polis disagree, and why",
+        "",
+        "For the held-out conversation Polis's math blob gives its base clusters too, so the "
+        "projection and the group level can be checked apart.",
+        "",
+        "| conversation | ours vs Polis | k ours / Polis | why |",
+        "|---|---|---|---|",
+        *[f"| {ds} | {fmt(res['ours-replay'], 'ari', '.3f')} | "
+          f"{res['ours-replay'].get('k')} / {polis_ks[ds]} | "
+          f"{why_polis(res['ours-replay'], polis_ks[ds], res.get('stability', {}))} |"
+          for ds, res in conv_rows],
         "",
         "## Where ours and red-dwarf disagree, and why",
         "",
