@@ -71,3 +71,19 @@ def test_polis_groups_unfold_the_math_blob(conversation):
     assert frozen == expected
     # Polis groups exactly the participants in the conversation.
     assert set(frozen) == set(b["in-conv"])
+
+
+@pytest.mark.parametrize("conversation", CONVERSATIONS)
+def test_group_centres_are_their_base_centres_weighted_mean(conversation):
+    # A k-means fixed point: each Polis group sits at the count-weighted mean of its base
+    # clusters (a check on the transcribed coordinates too).
+    import numpy as np
+
+    b = blob(conversation)
+    bc = b["base-clusters"]
+    where = {i: (x, y, n) for i, x, y, n in zip(bc["id"], bc["x"], bc["y"], bc["count"],
+                                               strict=True)}
+    for group in b["group-clusters"]:
+        pts = np.array([where[i] for i in group["members"]])
+        centre = np.average(pts[:, :2], axis=0, weights=pts[:, 2])
+        np.testing.assert_allclose(centre, group["center"], rtol=0, atol=1e-12)
