@@ -371,7 +371,8 @@ def replay_moves(stab: dict) -> list[str]:
     return ["our replay itself moves under " + ", ".join(moved)] if moved else []
 
 
-def why(ours: dict, rd: dict, ours_once: dict, stab: dict, polis_k: int) -> str:
+def why(ours: dict, rd: dict, ours_once: dict, stab: dict, polis_k: int,
+        between: float) -> str:
     """The facts behind a disagreement, from this run's own numbers."""
     reasons = []
     if ours.get("k") != rd.get("k"):
@@ -383,7 +384,8 @@ def why(ours: dict, rd: dict, ours_once: dict, stab: dict, polis_k: int) -> str:
                        "red-dwarf has no replay")
     reasons += replay_moves(stab)
     if not reasons:
-        reasons.append("same k; the split differs near the boundary (red-dwarf: full SVD, "
+        where = "near the boundary" if between >= 0.7 else "widely"
+        reasons.append(f"same k; the split differs {where} (red-dwarf: full SVD, "
                        "k-means++ with random_state=0, no carry-over)")
     return "; ".join(reasons)
 
@@ -412,7 +414,8 @@ def why_polis(ours: dict, polis_k: int, stab: dict) -> str:
     if blob:
         r = min(blob["projection_corr"])
         same = blob["k_on_polis_bases"] == polis_k and blob["ari_on_polis_bases"] > 0.999
-        reasons.append(f"our projection against Polis's base-cluster centres: |r| = {r:.3f} "
+        reasons.append(f"our projection against Polis's base-cluster centres: correlation "
+                       f"{r:.3f} per axis, up to sign "
                        f"({'the PCA agrees' if r > 0.999 else 'the PCA differs'}); our group "
                        f"level on Polis's own base clusters: k {blob['k_on_polis_bases']}, ARI "
                        f"{blob['ari_on_polis_bases']:.3f} "
@@ -538,7 +541,7 @@ def write_report(rows, args, argv: str) -> None:
                    if "labels" in o and "labels" in rd else float("nan"))
         lines.append(f"| {ds} | {between:.3f} | {fmt(o, 'ari', '.3f')} | "
                      f"{fmt(rd, 'ari', '.3f')} | "
-                     f"{why(o, rd, res['ours'], res.get('stability', {}), polis_ks[ds])} |")
+                     f"{why(o, rd, res['ours'], res.get('stability', {}), polis_ks[ds], between)} |")
     lines += [
         "",
         "## Stability: the replay against itself",
