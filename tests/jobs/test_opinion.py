@@ -15,6 +15,12 @@ from engine.errors import UserError
 POLIS = Path(__file__).resolve().parents[1] / "data" / "polis"
 
 CONVERSATIONS = sorted(p.name for p in POLIS.iterdir() if (p / "votes.csv").exists())
+# Never used to choose the job's settings (tests/data/opinion/README.md).
+HELD_OUT = Path(__file__).resolve().parents[1] / "data" / "opinion"
+HELD_OUT_CONVERSATIONS = sorted(p.name for p in HELD_OUT.iterdir() if (p / "votes.csv").exists())
+# A little under the replay's ARI measured when the conversation was added (0.368, against
+# red-dwarf's 0.082; bench/results/opinion.md): a floor against regressions, not a target.
+HELD_OUT_FLOOR = {"r6vbnhffkxbd7ifmfbdrd-vw": 0.33}
 
 
 def polis_groups(conversation: str) -> pl.DataFrame:
@@ -227,3 +233,38 @@ def test_vote_csv_that_is_not_utf8_names_the_file(run_job, tmp_path):
                      + b"".join(b"v\xe9%d,s%d,1\n" % (i, i % 3) for i in range(20)))  # Latin-1
     with pytest.raises(UserError, match=r"votes.csv: column 'voter_id' is not UTF-8 text"):
         run_job("job=opinion", "data=files", f"data.path={path}")
+
+
+def held_out_polis_groups(conversation: str) -> pl.DataFrame:
+    """Clojure Polis's groups, unfolded from its math blob (polis_groups.csv)."""
+    return pl.read_csv(HELD_OUT / conversation / "polis_groups.csv",
+                       columns=["participant", "group"])
+
+
+def held_out_ari(conversation: str, groups: pl.DataFrame) -> tuple[float, int]:
+    both = held_out_polis_groups(conversation).join(groups, on="participant",
+                                                    suffix="_other")
+    return adjusted_rand_score(both["group"], both["group_other"]), len(both)
+
+
+@pytest.mark.parametrize("conversation", HELD_OUT_CONVERSATIONS)
+def test_held_out_groups_against_polis_and_red_dwarf(run_job, conversation):
+    _, out, metrics = run_job("job=opinion", "data=polis_export",
+                              f"data.path={HELD_OUT / conversation}")
+    assert metrics["replay"] is True
+    ours, n_compared = held_out_ari(conversation, our_groups(out))
+    # red-dwarf 0.4.0's groups, frozen by tests/data/polis/red_dwarf_groups.py FOLDER.
+    red_dwarf = held_out_ari(conversation,
+                             pl.read_csv(HELD_OUT / conversation / "red_dwarf_groups.csv"))[0]
+    assert n_compared == len(held_out_polis_groups(conversation))  # all Polis grouped
+    assert ours >= HELD_OUT_FLOOR[conversation]
+    assert ours >= red_dwarf - 0.05
+
+
+@pytest.mark.xfail(strict=True, reason="held out: the replay settles on 2 groups where Polis "
+                   "kept 4 (bench/results/opinion.md); the issue's k target is not met here")
+@pytest.mark.parametrize("conversation", HELD_OUT_CONVERSATIONS)
+def test_held_out_k_is_polis_k(run_job, conversation):
+    _, _, metrics = run_job("job=opinion", "data=polis_export",
+                            f"data.path={HELD_OUT / conversation}")
+    assert metrics["n_groups"] == held_out_polis_groups(conversation)["group"].n_unique()

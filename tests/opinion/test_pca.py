@@ -150,3 +150,26 @@ def test_statement_projection_is_an_agree_only_voter_as_red_dwarf_and_polis_defi
     signs = np.sign((got.components * pipe[-1].components_).sum(1))
     np.testing.assert_allclose(got.statement_projection() * signs[None, :], expected,
                                atol=1e-6)
+
+
+def test_projection_is_polis_own_on_the_held_out_conversation():
+    # Clojure Polis's base clusters of the held-out conversation are single participants
+    # (68 < 100), so their centres are Polis's own projection of each participant: the job's
+    # defaults (100 power-iteration steps, sparsity scaling) reproduce it up to each axis's
+    # sign, computed once on all votes.
+    import json
+    from pathlib import Path
+
+    from engine._opinion import model, readers
+
+    folder = Path(__file__).resolve().parents[1] / "data" / "opinion" / "r6vbnhffkxbd7ifmfbdrd-vw"
+    blob = json.loads((folder / "math_blob_clusters.json").read_text())
+    bc = blob["base-clusters"]
+    assert all(len(m) == 1 for m in bc["members"])
+    polis = np.c_[bc["x"], bc["y"]]
+    m = readers.read_polis_export(folder).matrix
+    row = {int(v): i for i, v in enumerate(m.voter_ids)}
+    fit, _ = model.fit(m, model.Options())
+    ours = fit.pca.projection[[row[p[0]] for p in bc["members"]]]
+    sign = np.sign((ours * polis).sum(0))
+    np.testing.assert_allclose(ours * sign, polis, atol=1e-6)

@@ -4,17 +4,20 @@ red-dwarf is not a dependency of the engine, so its labels are frozen rather tha
 tests. Reproduce (in a separate virtualenv):
 
     python -m venv /tmp/rd && /tmp/rd/bin/pip install red-dwarf==0.4.0
-    /tmp/rd/bin/python tests/data/polis/red_dwarf_groups.py
+    /tmp/rd/bin/python tests/data/polis/red_dwarf_groups.py [FOLDER ...]
 
-For each conversation it keeps the latest vote per (participant, comment) from votes.csv (ties:
+Without arguments it runs on every conversation beside this script; with folders (e.g. the
+held-out tests/data/opinion/r6vbnhffkxbd7ifmfbdrd-vw), on those. For each conversation it keeps the latest vote per (participant, comment) from votes.csv (ties:
 the later row; red-dwarf's pivot needs one vote per cell), runs
 reddwarf.implementations.polis.run_pipeline(votes=..., random_state=0) and writes
 red_dwarf_groups.csv: participant, group (only participants red-dwarf grouped). A second run
 with the comments moderated out in comments.csv (mod_out_statement_ids, as Polis zeroes
-them) writes red_dwarf_statements.csv: statement, x, y (its projected statements).
+them) writes red_dwarf_statements.csv: statement, x, y (its projected statements). A folder
+without comments.csv has nothing moderated out.
 """
 
 import csv
+import sys
 from pathlib import Path
 
 from reddwarf.implementations.polis import run_pipeline
@@ -33,8 +36,17 @@ def latest_votes(path: Path) -> list[dict]:
             for (p, s), (v, t) in latest.items()]
 
 
-def main() -> None:
-    for conv in sorted(p for p in HERE.iterdir() if (p / "votes.csv").exists()):
+def moderated_out(conv: Path) -> list[int]:
+    if not (conv / "comments.csv").exists():
+        return []
+    comments = list(csv.DictReader((conv / "comments.csv").open()))
+    return [int(c["comment-id"]) for c in comments if c["moderated"] == "-1"]
+
+
+def main(folders: list[str]) -> None:
+    convs = ([Path(f) for f in folders] if folders
+             else sorted(p for p in HERE.iterdir() if (p / "votes.csv").exists()))
+    for conv in convs:
         labels = run_pipeline(votes=latest_votes(conv / "votes.csv"),
                               random_state=0).participants_df["cluster_id"].dropna()
         with (conv / "red_dwarf_groups.csv").open("w", newline="") as f:
@@ -43,10 +55,8 @@ def main() -> None:
             for pid in sorted(labels.index):
                 w.writerow([int(pid), int(labels[pid])])
         print(conv.name, len(labels), labels.nunique())
-        comments = list(csv.DictReader((conv / "comments.csv").open()))
-        mod_out = [int(c["comment-id"]) for c in comments if c["moderated"] == "-1"]
         st = run_pipeline(votes=latest_votes(conv / "votes.csv"), random_state=0,
-                          mod_out_statement_ids=mod_out).statements_df
+                          mod_out_statement_ids=moderated_out(conv)).statements_df
         with (conv / "red_dwarf_statements.csv").open("w", newline="") as f:
             w = csv.writer(f)
             w.writerow(["statement", "x", "y"])
@@ -55,4 +65,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])
