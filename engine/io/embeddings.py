@@ -108,9 +108,8 @@ def _open_table_batches(path: Path, columns: list[str] | None, batch_rows: int):
             # row groups already read, so memory grows with the file (~0.9 GB per 1M x 768
             # float16 rows); without it, it stays at a few row groups.
             # Decoded in a thread of its own, a batch ahead: Parquet decoding is the longest
-            # serial chain of a streamed job, and it then never waits for the caller's
-            # conversion, validation or compute (the project job's apply stage: 1M x 768
-            # float16, ...).
+            # serial chain of a streamed job (the project job's apply stage), and it then
+            # never waits for the caller's conversion, validation or compute.
             pf = pq.ParquetFile(path, pre_buffer=False)
             yield from read_ahead(pf.iter_batches(batch_size=batch_rows, columns=columns),
                                   depth=1)
