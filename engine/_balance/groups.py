@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from engine.errors import UserError
+from engine.io.embeddings import nonfinite_rows
 
 log = logging.getLogger("engine")
 
@@ -45,7 +46,7 @@ def check_embeddings(emb: np.ndarray, ids: np.ndarray, where: str) -> None:
     step = 65536
     for lo in range(0, len(emb), step):
         block = np.asarray(emb[lo:lo + step], dtype=np.float64)
-        bad = np.flatnonzero(~np.isfinite(block).all(axis=1))
+        bad = np.flatnonzero(nonfinite_rows(block))
         if len(bad):
             raise UserError(f"{where}: non-finite (NaN/inf) embedding in row with id "
                             f"{_py(ids[lo + bad[0]])!r} ({len(bad)} such rows in this block)")

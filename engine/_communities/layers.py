@@ -24,7 +24,7 @@ import pyarrow.parquet as pq
 import scipy.sparse as sp
 
 from engine.errors import UserError
-from engine.io.embeddings import expand_paths
+from engine.io.embeddings import expand_paths, nonfinite_rows
 from engine.io.write import write_parquet
 
 TORCH_SUFFIXES = {".pt", ".pth", ".json"}
@@ -105,7 +105,7 @@ def read_torch_layer(f: Path) -> Layer:
                                 f"expected ({width},)")
             rows.append(v)
         dense = np.stack(rows)
-        bad = ~np.isfinite(dense).all(axis=1)
+        bad = nonfinite_rows(dense)
         if bad.any():
             pid = ids[lo + int(np.flatnonzero(bad)[0])]
             raise UserError(f"{f}: prompt {pid!r} has NaN or infinite activations")
