@@ -148,7 +148,7 @@ def _same_column(a: pa.ChunkedArray, b: pa.ChunkedArray) -> bool:
 def test_basins_on_dask_writes_what_the_in_process_run_writes(run_job):
     """The basins job maps its bins through ctx.map: the same artifacts either way."""
     tiny = ["job=basins", "job.tune=false", "job.null_model=false", "data.n_rows=3000",
-            "data.n_days=120", "job.n_bootstrap=3"]
+            "data.n_days=120", "job.n_bootstrap=3", "job.evidence=[]"]
     objective, local_dir, _ = run_job(*tiny)
     dask_objective, dask_dir, on_dask = run_job(*tiny, "cluster=dask", "cluster.n_workers=2")
     assert on_dask["cluster"]["maps"] > 0 and on_dask["cluster"]["workers"] == 2

@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # A few months of synthetic tweets: enough for the basins objective (train continuation AUROC)
 # to be defined, few enough for a run in seconds.
 BASINS = ["job=basins", "job.tune=false", "job.null_model=false",
-          "data.n_rows=3000", "data.n_days=120", "job.n_bootstrap=3"]
+          "data.n_rows=3000", "data.n_days=120", "job.n_bootstrap=3", "job.evidence=[]"]
 TINY = ["job=synth", "data.n_labelled=20", "data.dim=8", "data.n_topics=4",
         "data.n_basins=2", "data.n_users=20"]
 

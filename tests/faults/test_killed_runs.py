@@ -45,10 +45,11 @@ JOBS = {
     "opinion": ["job=opinion", "data.n_voters=300", "data.n_statements=20"],
     "stream": ["job=stream", "data.n_messages=3000", "data.dim=8", "data.batch_rows=500"],
     "basins": ["job=basins", "data.n_rows=3000", "data.n_days=120", "job.n_bootstrap=3",
-               "job.max_combos=2", "job.null_model=false"],
+               "job.max_combos=2", "job.null_model=false",
+               "job.evidence=[hawkes]"],  # one cheap method: its artefact is still written
     "pipeline": ["job=pipeline", "data.n_rows=3000", "data.n_days=120", "data.dim=8",
                  "data.n_labelled=400", "job.basins.n_bootstrap=3", "job.basins.null_model=false",
-                 "job.communities.knn=flat", "job.summary=false"],
+                 "job.communities.knn=flat", "job.summary=false", "job.basins.evidence=[hawkes]"],
 }
 ARTEFACT_SUFFIXES = (".parquet", ".npz", ".json", ".html")  # what atomic writes make
 RERUNS = 2  # kill points rerun per job: the real kill and the first copy

@@ -42,7 +42,7 @@ def tweets_with_invalid_rows(tmp_path_factory):
     ("balance", [], 1),
     ("stream", ["job.sort=true"], 1),
     ("pipeline", ["job.project.ratings_path={dir}/ratings.parquet", "job.basins.n_bootstrap=3",
-                  "job.basins.null_model=false"], 1),
+                  "job.basins.null_model=false", "job.basins.evidence=[]"], 1),
 ])
 def test_each_job_counts_a_dropped_row_once(run_job, tweets_with_invalid_rows, job, extra,
                                             dropped):
@@ -82,7 +82,7 @@ def test_basins_counts_rows_without_coordinates(run_job, tweets_with_invalid_row
                              "x": x, "y": y}), path)
     settings = ("job=basins", "data=files", f"data.path={path}", "job.coords=[x,y]",
                 "job.tune=false", "job.bin_size_days=14", "job.n_bootstrap=3",
-                "job.null_model=false")
+                "job.null_model=false", "job.evidence=[]")
     _, _, metrics = run_job(*settings, "data.drop_invalid=true")
     assert metrics["n_dropped_rows"] == 1 and metrics["n_rows"] == 1499
     from engine.errors import UserError

@@ -15,7 +15,8 @@ from engine.report import build_report, write_report
 from tests.conftest import compose
 
 TINY_PIPELINE = ("job=pipeline", "data.n_rows=3000", "data.n_labelled=800",
-                 "job.basins.n_bootstrap=4", "job.basins.bin_size_days=14")
+                 "job.basins.n_bootstrap=4", "job.basins.bin_size_days=14",
+                 "job.basins.evidence=[]")  # its section: tests/basins/evidence/test_job.py
 
 
 def run(tmp_path_factory, *overrides):

@@ -29,7 +29,6 @@ AUROC 0.73-0.77 against 0.90-0.97).
 from __future__ import annotations
 
 import numpy as np
-import ot
 
 from engine._basins.evidence.regions import Regions
 from engine._basins.evidence.sample import Sample
@@ -41,6 +40,7 @@ def plan(X, a, Y, b, reg: float | None):
     """Transport plan from weights a at X to weights b at Y (each summing to 1): entropic
     with `reg` x the median cost, exact (`ot.emd`) with reg None. POT picks its backend
     from the arrays' type, so CuPy input is solved on the device."""
+    import ot  # here: importing POT takes seconds (it probes torch, jax, ...)
     M = ot.dist(X, Y)
     if reg is None:
         return ot.emd(a, b, M), M
@@ -52,6 +52,7 @@ def plan(X, a, Y, b, reg: float | None):
 
 def drift(X, a, Y, b, reg: float):
     """Per source row: the barycentre of where the plan sends it, minus the row."""
+    import ot
     P, _ = plan(X, a, Y, b, reg)
     mass = ot.backend.get_backend(P).clip(P.sum(1, keepdims=True), 1e-300, None)
     return (P @ Y) / mass - X
@@ -102,6 +103,7 @@ def score(sample: Sample, regions: Regions, state: None, xp=np, *, points: int =
 def inward_flow(X, mass, V, centres: np.ndarray, radii: np.ndarray) -> np.ndarray:
     """Per centre c (radius r): sum over the source rows within 2 r of c of their mass times
     their drift's component toward c, in radii (host floats; X, mass, V on any backend)."""
+    import ot
     nx = ot.backend.get_backend(X)  # POT's array backend of X: numpy or cupy
     c, r = nx.from_numpy(np.asarray(centres, float), type_as=X), nx.from_numpy(
         np.asarray(radii, float), type_as=X)
