@@ -5,15 +5,16 @@ not on PyPI and not a dependency of the engine, so its labels are frozen rather 
 the tests. The version used is delphi at commit cdc238c2 of compdemocracy/polis
 (cdc238c27e0357cd5c92436e9fcaf8465c901959): `polismath/conversation/conversation.py`,
 `polismath/pca_kmeans_rep/pca.py`, `clusters.py` and `corr.py` as they are at that commit;
-`repness.py`, `named_matrix.py` and `utils/general.py` from commit f8f76b25 (f8f76b25b4dbfed0f2ec
-76d75197e4051e4c6f44), the nearest versions that provide what conversation.py imports; empty
-`__init__.py` files. Its `polismath` package must sit in the folder given as --delphi.
+`repness.py`, `named_matrix.py` and `utils/general.py` as they are at commit
+f8f76b25b4dbfed0f2ec76d75197e4051e4c6f44, versions that provide what conversation.py and
+clusters.py import (agree, disagree, pass_vote, weighted_mean(s)); empty `__init__.py`
+files. Its `polismath` package must sit in the folder given as --delphi.
 
 Reproduce (general.py at f8f76b25 needs Python 3.12; delphi's code is AGPL-3.0 and stays
 outside this repository):
 
     python3.12 -m venv /tmp/delphi-venv
-    /tmp/delphi-venv/bin/pip install pandas==2.3.3 numpy scipy natsort
+    /tmp/delphi-venv/bin/pip install pandas==2.3.3 numpy==2.5.5 scipy==1.18.1 natsort==8.4.0
     /tmp/delphi-venv/bin/python tests/data/polis/delphi_groups.py --delphi /path/to/delphi \\
         [FOLDER ...]
 
