@@ -273,7 +273,7 @@ def test_held_out_groups_against_polis_and_red_dwarf(run_job, conversation):
 
 
 @pytest.mark.xfail(strict=True, reason="held out: ARI 0.368 against delphi's 0.433 "
-                   "(bench/results/opinion.md): delphi's 3 groups (a k set by its participant "
+                   "(bench/opinion.py's delphi column): delphi's 3 groups (a k set by its participant "
                    "count) land nearer Polis's 4 than the replay's 2; the issue's target of "
                    "none more than 0.05 under delphi is not met here")
 @pytest.mark.parametrize("conversation", HELD_OUT_CONVERSATIONS)
