@@ -43,18 +43,29 @@ def red_dwarf_ari(conversation: str) -> float:
     return ari_with_polis(conversation, rd)[0]
 
 
+def delphi_groups(folder: Path) -> pl.DataFrame:
+    # delphi's groups (Polis's Python port at commit cdc238c2 of compdemocracy/polis), frozen
+    # by tests/data/polis/delphi_groups.py (its docstring holds the command).
+    return pl.read_csv(folder / "delphi_groups.csv")
+
+
+def delphi_ari(conversation: str) -> float:
+    return ari_with_polis(conversation, delphi_groups(POLIS / conversation))[0]
+
+
 def our_groups(out) -> pl.DataFrame:
     return (pl.read_parquet(out / "voters.parquet").filter(pl.col("group").is_not_null())
             .select(pl.col("voter_id").alias("participant"), "group"))
 
 
 @pytest.mark.parametrize("conversation", CONVERSATIONS)
-def test_groups_agree_with_polis_at_least_as_well_as_red_dwarf(run_job, conversation):
+def test_groups_agree_with_polis_at_least_as_well_as_red_dwarf_and_delphi(run_job, conversation):
     objective, out, metrics = run_job("job=opinion", "data=polis_export",
                                       f"data.path={POLIS / conversation}")
     assert metrics["replay"] is True
     ours, n_compared = ari_with_polis(conversation, our_groups(out))
     assert ours >= red_dwarf_ari(conversation) and ours >= 0.6
+    assert ours >= delphi_ari(conversation)
     # The job's own figure is this same ARI over the same participants.
     assert metrics["ari_polis"] == pytest.approx(ours, abs=1e-12)
     assert metrics["n_compared_polis"] == n_compared
@@ -259,6 +270,33 @@ def test_held_out_groups_against_polis_and_red_dwarf(run_job, conversation):
     assert n_compared == len(held_out_polis_groups(conversation))  # all Polis grouped
     assert ours >= HELD_OUT_FLOOR[conversation]
     assert ours >= red_dwarf - 0.05
+
+
+@pytest.mark.xfail(strict=True, reason="held out: ARI 0.368 against delphi's 0.433 "
+                   "(bench/opinion.py's delphi column): delphi's 3 groups (a k set by its participant "
+                   "count) land nearer Polis's 4 than the replay's 2; the issue's target of "
+                   "none more than 0.05 under delphi is not met here")
+@pytest.mark.parametrize("conversation", HELD_OUT_CONVERSATIONS)
+def test_held_out_groups_not_more_than_0_05_under_delphi(run_job, conversation):
+    _, out, _ = run_job("job=opinion", "data=polis_export",
+                        f"data.path={HELD_OUT / conversation}")
+    ours = held_out_ari(conversation, our_groups(out))[0]
+    assert ours >= held_out_ari(conversation, delphi_groups(HELD_OUT / conversation))[0] - 0.05
+
+
+@pytest.mark.parametrize("folder", [POLIS / c for c in CONVERSATIONS]
+                         + [HELD_OUT / c for c in HELD_OUT_CONVERSATIONS], ids=lambda f: f.name)
+def test_frozen_delphi_groups_cover_every_voter(folder):
+    # delphi at cdc238c2 projects and clusters every participant with a vote (no
+    # in-conversation filter) and numbers its groups by size, largest first: a truncated,
+    # shuffled or foreign file fails here.
+    delphi = delphi_groups(folder)
+    voters = pl.read_csv(folder / "votes.csv", columns=["voter-id"])["voter-id"].unique()
+    assert delphi["participant"].is_unique().all()
+    assert set(delphi["participant"]) == set(voters)
+    sizes = delphi["group"].value_counts().sort("group")
+    assert sizes["group"].to_list() == list(range(len(sizes)))
+    assert sizes["count"].to_list() == sorted(sizes["count"], reverse=True)
 
 
 @pytest.mark.xfail(strict=True, reason="held out: the replay settles on 2 groups where Polis "
