@@ -131,17 +131,26 @@ def our_groups(m, fit) -> dict[int, int]:
     return {int(v): int(x) for v, x in zip(m.voter_ids, g, strict=True) if x >= 0}
 
 
-def replay_fit(m, every: int | None = None, reload_hours: float | None = None):
+def replay_fit(m, every: int | None = None, reload_hours: float | None = None,
+               schedule: str | None = None):
+    """The job's replay of `m`, with its defaults unless `every`, `reload_hours` or `schedule`
+    (votes | polling) say otherwise."""
+    from dataclasses import replace
+
     from engine._opinion import model
+    from engine.jobs.opinion import replay_times
 
     p, opts = job_options()
-    hours = p.replay_reload_hours if reload_hours is None else reload_hours
-    gap = hours * 3.6e12 / m.ns_per_time_unit if hours > 0 else None
-    return model.replay(m, opts, every or p.replay_every, reload_gap=gap)
+    p = replace(p, replay_every=every or p.replay_every,
+                replay_reload_hours=(p.replay_reload_hours if reload_hours is None
+                                     else reload_hours),
+                replay_schedule=schedule or p.replay_schedule)
+    gap, polling = replay_times(p, m)
+    return model.replay(m, opts, p.replay_every, reload_gap=gap, polling_interval=polling)
 
 
 def run_ours(dataset: str, tmp: Path, replay: bool) -> dict:
-    from engine._opinion import model, repness
+    from engine._opinion import model, readers, repness
     from engine._opinion.votes import from_columns
 
     if dataset in CONVERSATIONS:
@@ -155,7 +164,8 @@ def run_ours(dataset: str, tmp: Path, replay: bool) -> dict:
         if (folder / "comments.csv").exists():
             c = pacsv.read_csv(folder / "comments.csv")
             moderated = c["comment-id"].to_numpy()[c["moderated"].to_numpy() == -1]
-        ref, order, unit = polis_reference(folder), "encounter", 10**6
+        ref, order = polis_reference(folder), "encounter"
+        unit = readers.polis_time_unit(cols[3])
     else:
         cols, ref = synthetic_columns(int(dataset), tmp)
         moderated, order, unit = np.array([], np.int64), "first", 10**9
