@@ -155,6 +155,9 @@ def sparsity_aware_pca(values, moderated_out, n_scale_votes, xp=np, reference=No
         start = None
         if reference is not None:
             start = np.array(reference, np.float64)
+            # A component that came out all zero (e.g. everyone voted alike) is no start:
+            # Polis's wrapped-pca drops it and starts that component afresh.
+            start[~start.any(axis=1)] = 1.0
             if new_statements is not None:
                 start[:, new_statements] = 1.0
         comps = power_components(a, n_components, power_iters, start, xp)
