@@ -62,13 +62,13 @@ DELPHI_NOTE = (
     "`pca.py` takes those arguments. Writing the missing functions ourselves would make the "
     "column ours, not delphi's. Its documented Clojure behaviours are what the job follows "
     "(row order, carried cluster ids, first-k-distinct starts, power-iteration PCA, k smoother, "
-    "reloads). The held-out conversation is one of delphi's own `real_data/` cases (`vw`).")
+    "reloads). The held-out VW conversation is one of delphi's own `real_data/` cases.")
 
 
 # -- data ---------------------------------------------------------------------------------
 def polis_reference(folder: Path) -> dict[int, int]:
     """Participant -> Polis group: an export's participants-votes.csv `group-id`, or for a
-    held-out conversation polis_groups.csv (unfolded from Polis's math blob)."""
+    conversation without one polis_groups.csv (unfolded from Polis's math blob)."""
     import csv
 
     if (folder / "participants-votes.csv").exists():
@@ -499,7 +499,8 @@ def write_report(rows, args, argv: str) -> None:
         "after pauses over 24 h (the job's default for Polis exports); `ours (once)` is one "
         "computation on all votes. `tuned`: the conversations those settings were chosen on "
         "(Polis's `group-id` from the export); `held out`: never looked at while choosing "
-        "them (Polis's groups unfolded from its math blob, tests/data/opinion).",
+        "them (tests/data/opinion: Polis's `group-id` from the export, or its groups unfolded "
+        "from its math blob).",
         "",
         "| conversation | set | Polis k | ours (replay) ARI | k | ours (once) ARI | k | "
         "red-dwarf ARI | k | compared |",
@@ -529,7 +530,8 @@ def write_report(rows, args, argv: str) -> None:
         "",
         "## Where ours and Polis disagree, and why",
         "",
-        "For the held-out conversation Polis's math blob gives its base clusters too, so the "
+        "Where a held-out conversation comes with Polis's math blob, its base clusters give "
+        "a second check, so the "
         "projection and the group level can be checked apart.",
         "",
         "| conversation | ours vs Polis | k ours / Polis | why |",
