@@ -7,8 +7,8 @@ Run from the repository root (red-dwarf lives in its own environment, see --redd
 
 Agreement: the adjusted Rand index (ARI) with Polis's own groups over the participants both
 grouped, on every conversation in tests/data/polis (`group-id` of participants-votes.csv: the
-conversations the replay's settings were chosen on) and in tests/data/opinion (polis_groups.csv,
-unfolded from Clojure Polis's math blob: held out, never tuned on); on synthetic
+conversations the replay's settings were chosen on) and in tests/data/opinion (`group-id`, or
+polis_groups.csv unfolded from Clojure Polis's math blob: held out, never tuned on); on synthetic
 votes (n voters x 1,000 statements, 10 % density, 3 planted groups), with the planted groups.
 Tools: `ours (replay)`, the job's default for Polis exports (recomputed along the vote log as
 Polis ran live); `ours (once)`, one computation on all votes; red-dwarf 0.4.0's
