@@ -7,8 +7,8 @@ Run from the repository root (red-dwarf lives in its own environment, see --redd
 
 Agreement: the adjusted Rand index (ARI) with Polis's own groups over the participants both
 grouped, on every conversation in tests/data/polis (`group-id` of participants-votes.csv: the
-conversations the replay's settings were chosen on) and in tests/data/opinion (polis_groups.csv,
-unfolded from Clojure Polis's math blob: held out, never tuned on); on synthetic
+conversations the replay's settings were chosen on) and in tests/data/opinion (`group-id`, or
+polis_groups.csv unfolded from Clojure Polis's math blob: held out, never tuned on); on synthetic
 votes (n voters x 1,000 statements, 10 % density, 3 planted groups), with the planted groups.
 Tools: `ours (replay)`, the job's default for Polis exports (recomputed along the vote log as
 Polis ran live); `ours (once)`, one computation on all votes; red-dwarf 0.4.0's
@@ -60,14 +60,14 @@ DELPHI_NOTE = (
     "and needs its own environment, so it is not run here). At that commit delphi's groups "
     "come from one k-means on every voter's 2-D projection, with k set by the number of "
     "participants; its later parity work (silhouette k, two-level clustering, Clojure row "
-    "order) is not in it. The held-out conversation is one of delphi's own `real_data/` "
-    "cases (`vw`).")
+    "order) is not in it. One held-out conversation (`vw`) is one of delphi's own "
+    "`real_data/` cases.")
 
 
 # -- data ---------------------------------------------------------------------------------
 def polis_reference(folder: Path) -> dict[int, int]:
     """Participant -> Polis group: an export's participants-votes.csv `group-id`, or for a
-    held-out conversation polis_groups.csv (unfolded from Polis's math blob)."""
+    conversation without one polis_groups.csv (unfolded from Polis's math blob)."""
     import csv
 
     if (folder / "participants-votes.csv").exists():
@@ -130,17 +130,26 @@ def our_groups(m, fit) -> dict[int, int]:
     return {int(v): int(x) for v, x in zip(m.voter_ids, g, strict=True) if x >= 0}
 
 
-def replay_fit(m, every: int | None = None, reload_hours: float | None = None):
+def replay_fit(m, every: int | None = None, reload_hours: float | None = None,
+               schedule: str | None = None):
+    """The job's replay of `m`, with its defaults unless `every`, `reload_hours` or `schedule`
+    (votes | polling) say otherwise."""
+    from dataclasses import replace
+
     from engine._opinion import model
+    from engine.jobs.opinion import replay_times
 
     p, opts = job_options()
-    hours = p.replay_reload_hours if reload_hours is None else reload_hours
-    gap = hours * 3.6e12 / m.ns_per_time_unit if hours > 0 else None
-    return model.replay(m, opts, every or p.replay_every, reload_gap=gap)
+    p = replace(p, replay_every=every or p.replay_every,
+                replay_reload_hours=(p.replay_reload_hours if reload_hours is None
+                                     else reload_hours),
+                replay_schedule=schedule or p.replay_schedule)
+    gap, polling = replay_times(p, m)
+    return model.replay(m, opts, p.replay_every, reload_gap=gap, polling_interval=polling)
 
 
 def run_ours(dataset: str, tmp: Path, replay: bool) -> dict:
-    from engine._opinion import model, repness
+    from engine._opinion import model, readers, repness
     from engine._opinion.votes import from_columns
 
     if dataset in CONVERSATIONS:
@@ -154,7 +163,8 @@ def run_ours(dataset: str, tmp: Path, replay: bool) -> dict:
         if (folder / "comments.csv").exists():
             c = pacsv.read_csv(folder / "comments.csv")
             moderated = c["comment-id"].to_numpy()[c["moderated"].to_numpy() == -1]
-        ref, order, unit = polis_reference(folder), "encounter", 10**6
+        ref, order = polis_reference(folder), "encounter"
+        unit = readers.polis_time_unit(cols[3])
     else:
         cols, ref = synthetic_columns(int(dataset), tmp)
         moderated, order, unit = np.array([], np.int64), "first", 10**9
@@ -527,7 +537,8 @@ def write_report(rows, args, argv: str) -> None:
         "after pauses over 24 h (the job's default for Polis exports); `ours (once)` is one "
         "computation on all votes. `tuned`: the conversations those settings were chosen on "
         "(Polis's `group-id` from the export); `held out`: never looked at while choosing "
-        "them (Polis's groups unfolded from its math blob, tests/data/opinion).",
+        "them (tests/data/opinion: Polis's `group-id` from the export, or its groups unfolded "
+        "from its math blob).",
         "",
         "| conversation | set | Polis k | ours (replay) ARI | k | ours (once) ARI | k | "
         "red-dwarf ARI | k | delphi ARI | k | compared |",
@@ -562,7 +573,8 @@ def write_report(rows, args, argv: str) -> None:
         "",
         "## Where ours and Polis disagree, and why",
         "",
-        "For the held-out conversation Polis's math blob gives its base clusters too, so the "
+        "Where a held-out conversation comes with Polis's math blob, its base clusters give "
+        "a second check, so the "
         "projection and the group level can be checked apart.",
         "",
         "| conversation | ours vs Polis | k ours / Polis | why |",

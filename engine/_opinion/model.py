@@ -136,13 +136,27 @@ def fit(m: VoteMatrix, opts: Options, xp=np, state: dict | None = None,
 RELOAD_DROPS = ("groups", "last_k", "k_count", "k")
 
 
-def replay_ends(order_time: np.ndarray, every: int, reload_gap: float | None
-                ) -> tuple[list[int], set[int]]:
-    """(ends, reloads): recompute after every `every` votes in time order, and after the last
-    vote before each pause longer than `reload_gap` (same unit as the times); `reloads` are
-    the ends whose recomputation follows such a pause (its group level starts afresh)."""
+def polling_ends(order_time: np.ndarray, polling_interval: float) -> list[int]:
+    """Clojure Polis's recompute moments (poller.clj, conv_man.clj): the math worker polls the
+    votes table every `polling_interval` for votes created since its last poll, and each
+    conversation's actor runs one update on every batch that brought it votes. So the ends are
+    the vote counts at the close of each polling window holding a vote. Windows are multiples
+    of the interval on the clock: the poller's phase is not in an export."""
+    window = np.floor_divide(order_time, polling_interval)
+    return (np.flatnonzero(np.diff(window) != 0) + 1).tolist() + [len(order_time)]
+
+
+def replay_ends(order_time: np.ndarray, every: int, reload_gap: float | None,
+                polling_interval: float | None = None) -> tuple[list[int], set[int]]:
+    """(ends, reloads): recompute after every `every` votes in time order (or, given a
+    `polling_interval`, at Polis's polling moments, `polling_ends`), and after the last vote
+    before each pause longer than `reload_gap` (same unit as the times); `reloads` are the
+    ends whose recomputation follows such a pause (its group level starts afresh)."""
     total = len(order_time)
-    ends = set(range(every, total, every)) | {total}
+    if polling_interval is None:
+        ends = set(range(every, total, every)) | {total}
+    else:
+        ends = set(polling_ends(order_time, polling_interval))
     reloads: set[int] = set()
     if reload_gap is not None and total > 1:
         pauses = np.flatnonzero(np.diff(order_time) > reload_gap) + 1  # votes before a pause
@@ -154,18 +168,21 @@ def replay_ends(order_time: np.ndarray, every: int, reload_gap: float | None
 
 
 def replay(m: VoteMatrix, opts: Options, every: int, xp=np, progress=None,
-           reload_gap: float | None = None) -> Fit:
-    """Recompute along the votes' time order as Polis did live: every `every` votes, each run
+           reload_gap: float | None = None, polling_interval: float | None = None) -> Fit:
+    """Recompute along the votes' time order as Polis did live: every `every` votes, or with a
+    `polling_interval` (vote time units) at Polis's own moments (`polling_ends`), each run
     carrying over the last one's state (PCA start, base and group memberships, k smoother),
     with the group level restarted after pauses longer than `reload_gap` (vote time units)."""
     if m.time is None:
+        if polling_interval is not None:
+            raise ValueError("a polling schedule needs vote times")
         rank = np.arange(len(m.vote))
         ends, reloads = replay_ends(rank, every, None)
     else:
         by_time = np.argsort(m.time, kind="stable")
         rank = np.empty(len(m.vote), np.int64)
         rank[by_time] = np.arange(len(m.vote))
-        ends, reloads = replay_ends(m.time[by_time], every, reload_gap)
+        ends, reloads = replay_ends(m.time[by_time], every, reload_gap, polling_interval)
     voter = m.voter
     state: dict = {}
     history = []
@@ -178,13 +195,19 @@ def replay(m: VoteMatrix, opts: Options, every: int, xp=np, progress=None,
         values = _csr(voter[keep], m.statement[keep], m.vote[keep], m.shape)
         if (np.diff(values.indptr) > 0).sum() < 3 or seen_stmt.sum() < 2:
             continue
+        runs = 1
         if end in reloads:
             state = {k: v for k, v in state.items() if k not in RELOAD_DROPS}
+            # Polis's conversation actor recomputes once as it loads, then again for the
+            # batch that woke it (conv_man.clj, conv-actor): two wins for the k smoother.
+            runs = 2 if polling_interval is not None else 1
         sub = VoteMatrix(values, m.voter_ids, m.statement_ids, m.moderated_out & seen_stmt)
-        fit_, state = fit(sub, opts, xp, state, n_statements=int(seen_stmt.sum()))
-        history.append({"votes": int(end), "best_k": int(state["last_k"]), "k": int(state["k"]),
-                        "silhouette": float(fit_.candidates[state["last_k"]][1]),
-                        "reload": end in reloads})
+        for _ in range(runs):
+            fit_, state = fit(sub, opts, xp, state, n_statements=int(seen_stmt.sum()))
+            history.append({"votes": int(end), "best_k": int(state["last_k"]),
+                            "k": int(state["k"]),
+                            "silhouette": float(fit_.candidates[state["last_k"]][1]),
+                            "reload": end in reloads})
     fit_.k_history = history
     return fit_
 

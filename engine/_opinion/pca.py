@@ -124,12 +124,12 @@ def power_components(a, k: int = 2, iters: int = 100, start=None, xp=np) -> np.n
 
 def orient(components, reference=None, xp=np):
     """Fix each component's sign: along `reference` (the previous run's components, for warm
-    replays), else so that its largest-magnitude loading is positive."""
+    replays), else (or where the reference is orthogonal, e.g. all zero) so that its
+    largest-magnitude loading is positive."""
     out = components.copy()
     for i in range(out.shape[0]):
-        if reference is not None:
-            sign = xp.sign(xp.dot(out[i], reference[i]))
-        else:
+        sign = 0.0 if reference is None else xp.sign(xp.dot(out[i], reference[i]))
+        if float(sign) == 0:  # no reference, or one it has nothing in common with
             sign = xp.sign(out[i, xp.argmax(xp.abs(out[i]))])
         if float(sign) < 0:
             out[i] = -out[i]
@@ -155,6 +155,9 @@ def sparsity_aware_pca(values, moderated_out, n_scale_votes, xp=np, reference=No
         start = None
         if reference is not None:
             start = np.array(reference, np.float64)
+            # A component that came out all zero (e.g. everyone voted alike) is no start:
+            # Polis's wrapped-pca drops it and starts that component afresh.
+            start[~start.any(axis=1)] = 1.0
             if new_statements is not None:
                 start[:, new_statements] = 1.0
         comps = power_components(a, n_components, power_iters, start, xp)

@@ -51,6 +51,12 @@ class Params:
     # A pause in the votes longer than this (hours) means Polis's worker reloaded the
     # conversation (it restarts at least daily): the group level starts afresh. 0: never.
     replay_reload_hours: float = 24.0
+    # When the replay recomputes: `votes`, every replay_every votes; `polling`, at Clojure
+    # Polis's own moments: its math worker polls the votes table every
+    # replay_vote_polling_interval_ms (Polis's vote-polling-interval, default 1000) and
+    # recomputes a conversation once per poll that brought it votes.
+    replay_schedule: str = "votes"
+    replay_vote_polling_interval_ms: float = 1000.0
     replay_max_votes: int = 200000
     pick_max: int = 5  # representative statements per group; consensus per direction
     z: float = 1.2816  # significance: one-sided 90 %
@@ -135,9 +141,9 @@ def compute(params: Params, loaded: Votes, ctx: RunContext) -> float:
     do_replay = _replay_wanted(params, m, loaded.polis_export)
     with ctx.stage("cluster"):
         if do_replay:
-            gap = (params.replay_reload_hours * 3.6e12 / m.ns_per_time_unit
-                   if params.replay_reload_hours > 0 else None)
-            fit = model.replay(m, opts, params.replay_every, ctx.backend.xp, ctx.progress, gap)
+            gap, polling = replay_times(params, m)
+            fit = model.replay(m, opts, params.replay_every, ctx.backend.xp, ctx.progress, gap,
+                               polling)
         else:
             fit, _ = model.fit(m, opts, ctx.backend.xp)
     group = fit.group_of_voter()
@@ -200,6 +206,24 @@ def check(params: Params, data: DataConfig | None = None) -> None:
         raise UserError(f"job.replay={params.replay!r}: expected true, false or auto")
     if mode != "false" and params.replay_every < 1:
         raise UserError(f"job.replay_every={params.replay_every}: must be >= 1")
+    if str(params.replay_schedule).lower() not in ("votes", "polling"):
+        raise UserError(f"job.replay_schedule={params.replay_schedule!r}: expected votes or "
+                        "polling")
+    if not params.replay_vote_polling_interval_ms > 0:
+        raise UserError("job.replay_vote_polling_interval_ms="
+                        f"{params.replay_vote_polling_interval_ms}: must be > 0 (milliseconds)")
+
+
+def replay_times(params: Params, m) -> tuple[float | None, float | None]:
+    """(reload gap, polling interval) in the votes' time unit; None where not used."""
+    gap = (params.replay_reload_hours * 3.6e12 / m.ns_per_time_unit
+           if params.replay_reload_hours > 0 else None)
+    if str(params.replay_schedule).lower() != "polling":
+        return gap, None
+    if m.time is None:
+        raise UserError("job.replay_schedule=polling: the votes have no times to poll by "
+                        "(job.time_column)")
+    return gap, params.replay_vote_polling_interval_ms * 1e6 / m.ns_per_time_unit
 
 
 def _replay_wanted(params: Params, m, polis_export: bool) -> bool:

@@ -178,6 +178,37 @@ def test_files_input_with_revotes(run_job, tmp_path):
     assert pat["consensus_score"].to_list() == [1.0, 1.0]  # the re-votes were replaced
 
 
+def test_polling_replay_recomputes_once_per_second_that_holds_votes(run_job, tmp_path):
+    # 20 participants in two camps (each off their camp's line on one comment), each casting
+    # all 8 votes within one second, one participant a second (milliseconds, as older
+    # exports): Polis's worker, polling every second, updates once per participant. The first
+    # update with 3 voters is the first the job can cluster, so 18 recomputations, the last
+    # after all 160 votes.
+    def vote(v, c):
+        return (1 if v % 2 else -1) * (1 if c % 2 else -1) * (-1 if c == v % 8 else 1)
+
+    rows = [f"{1_600_000_000_000 + 1000 * v + 100 * c},x,{c},{v},{vote(v, c)}\n"
+            for v in range(20) for c in range(8)]
+    (tmp_path / "votes.csv").write_text("timestamp,datetime,comment-id,voter-id,vote\n"
+                                        + "".join(rows))
+    _, out, metrics = run_job("job=opinion", "data=polis_export", f"data.path={tmp_path}",
+                              "job.replay_schedule=polling")
+    assert metrics["replay"] is True
+    assert [h["votes"] for h in metrics["k_history"]] == [8 * v for v in range(3, 21)]
+    groups = pl.read_parquet(out / "voters.parquet").sort("voter_id")["group"].to_list()
+    assert groups[0::2] == [groups[0]] * 10 and groups[1::2] == [groups[1]] * 10
+    assert groups[0] != groups[1]
+
+
+def test_polling_without_vote_times_is_one_user_error(run_job, tmp_path):
+    path = tmp_path / "votes.csv"
+    path.write_text("voter_id,statement_id,vote\n"
+                    + "".join(f"v{i},s{i % 3},{1 - 2 * (i % 2)}\n" for i in range(40)))
+    with pytest.raises(UserError, match="job.replay_schedule=polling: the votes have no times"):
+        run_job("job=opinion", "data=files", f"data.path={path}", "job.replay=true",
+                "job.replay_schedule=polling")
+
+
 @pytest.mark.parametrize("content, message", [
     ("voter_id,statement_id,vote\n" + "".join(f"v{i},s{i % 3},2\n" for i in range(20)),
      "vote 2 at row 0"),
@@ -218,6 +249,8 @@ def test_empty_polis_export_is_one_user_error(run_job, tmp_path):
 @pytest.mark.parametrize("override, message", [
     ("job.base_k=0", "job.base_k=0: must be at least 1"),  # was: argmin of an empty sequence
     ("job.max_groups=0", "job.max_groups=0: must be at least 2"),  # was: one group, silently
+    ("job.replay_schedule=often", "job.replay_schedule='often': expected votes or polling"),
+    ("job.replay_vote_polling_interval_ms=0", "must be > 0"),
 ])
 def test_impossible_settings_are_refused(run_job, override, message):
     with pytest.raises(UserError, match=message):
@@ -247,9 +280,14 @@ def test_vote_csv_that_is_not_utf8_names_the_file(run_job, tmp_path):
 
 
 def held_out_polis_groups(conversation: str) -> pl.DataFrame:
-    """Clojure Polis's groups, unfolded from its math blob (polis_groups.csv)."""
-    return pl.read_csv(HELD_OUT / conversation / "polis_groups.csv",
-                       columns=["participant", "group"])
+    """Clojure Polis's groups: the export's participants-votes.csv `group-id`, or unfolded
+    from its math blob (polis_groups.csv)."""
+    folder = HELD_OUT / conversation
+    if (folder / "participants-votes.csv").exists():
+        return (pl.read_csv(folder / "participants-votes.csv",
+                            columns=["participant", "group-id"])
+                .drop_nulls().rename({"group-id": "group"}))
+    return pl.read_csv(folder / "polis_groups.csv", columns=["participant", "group"])
 
 
 def held_out_ari(conversation: str, groups: pl.DataFrame) -> tuple[float, int]:
@@ -267,16 +305,31 @@ def test_held_out_groups_against_polis_and_red_dwarf(run_job, conversation):
     # red-dwarf 0.4.0's groups, frozen by tests/data/polis/red_dwarf_groups.py FOLDER.
     red_dwarf = held_out_ari(conversation,
                              pl.read_csv(HELD_OUT / conversation / "red_dwarf_groups.csv"))[0]
-    assert n_compared == len(held_out_polis_groups(conversation))  # all Polis grouped
-    assert ours >= HELD_OUT_FLOOR[conversation]
-    assert ours >= red_dwarf - 0.05
+    folder = HELD_OUT / conversation
+    if (folder / "participants-votes.csv").exists():
+        # Everyone Polis grouped with 7+ votes passes our in-conversation rule too (older
+        # Polis, e.g. 2017's freshwater, also grouped participants with a single vote).
+        pv = pl.read_csv(folder / "participants-votes.csv",
+                         columns=["participant", "group-id", "n-votes"]).drop_nulls()
+        active = set(pv.filter(pl.col("n-votes") >= 7)["participant"].to_list())
+        assert active <= set(our_groups(out)["participant"].to_list())
+    else:
+        assert n_compared == len(held_out_polis_groups(conversation))  # all Polis grouped
+    if conversation in HELD_OUT_FLOOR:
+        assert ours >= HELD_OUT_FLOOR[conversation]
+    assert ours >= red_dwarf - 0.05  # the capability's target on unseen conversations
 
 
-@pytest.mark.xfail(strict=True, reason="held out: ARI 0.368 against delphi's 0.433 "
-                   "(bench/opinion.py's delphi column): delphi's 3 groups (a k set by its participant "
-                   "count) land nearer Polis's 4 than the replay's 2; the issue's target of "
-                   "none more than 0.05 under delphi is not met here")
-@pytest.mark.parametrize("conversation", HELD_OUT_CONVERSATIONS)
+DELPHI_AHEAD = pytest.mark.xfail(strict=True, reason="held out: ARI 0.368 against delphi's "
+                                 "0.433 (bench/opinion.py's delphi column): delphi's 3 groups (a "
+                                 "k set by its participant count) land nearer Polis's 4 than the "
+                                 "replay's 2; the target of none more than 0.05 under delphi is "
+                                 "not met here")
+
+
+@pytest.mark.parametrize("conversation", [
+    pytest.param(c, marks=DELPHI_AHEAD) if c == "r6vbnhffkxbd7ifmfbdrd-vw" else c
+    for c in HELD_OUT_CONVERSATIONS])
 def test_held_out_groups_not_more_than_0_05_under_delphi(run_job, conversation):
     _, out, _ = run_job("job=opinion", "data=polis_export",
                         f"data.path={HELD_OUT / conversation}")
@@ -299,9 +352,14 @@ def test_frozen_delphi_groups_cover_every_voter(folder):
     assert sizes["count"].to_list() == sorted(sizes["count"], reverse=True)
 
 
-@pytest.mark.xfail(strict=True, reason="held out: the replay settles on 2 groups where Polis "
-                   "kept 4 (bench/results/opinion.md); the issue's k target is not met here")
-@pytest.mark.parametrize("conversation", HELD_OUT_CONVERSATIONS)
+K_MISSED = pytest.mark.xfail(strict=True, reason="held out: the replay settles on 2 groups "
+                             "where Polis kept 4 (bench/results/opinion.md); the k target is "
+                             "not met here")
+
+
+@pytest.mark.parametrize("conversation", [
+    pytest.param(c, marks=K_MISSED) if c == "r6vbnhffkxbd7ifmfbdrd-vw" else c
+    for c in HELD_OUT_CONVERSATIONS])
 def test_held_out_k_is_polis_k(run_job, conversation):
     _, _, metrics = run_job("job=opinion", "data=polis_export",
                             f"data.path={HELD_OUT / conversation}")

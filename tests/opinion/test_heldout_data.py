@@ -1,9 +1,10 @@
-"""The held-out Polis conversation is what Polis itself computed on: its votes and its groups.
+"""The held-out Polis conversations are what Polis itself computed on: its votes and its groups.
 
-tests/data/opinion/*/ hold an openData votes.csv and the group-deciding keys of Clojure Polis's
-math blob for the same conversation (see tests/data/opinion/README.md). These tests tie the
-two together independently of the engine, so that the held-out ARIs measure the engine and
-not a transcription slip.
+tests/data/opinion/*/ hold an openData votes.csv and, for each conversation, Polis's own groups:
+either the group-deciding keys of Clojure Polis's math blob (math_blob_clusters.json) or the
+export's participants-votes.csv (group-id, with every participant's vote counts and votes), see
+tests/data/opinion/README.md. These tests tie the vote log to Polis's side independently of
+the engine, so that the held-out ARIs measure the engine and not a transcription slip.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ from pathlib import Path
 import pytest
 
 HELD_OUT = Path(__file__).resolve().parents[1] / "data" / "opinion"
-CONVERSATIONS = sorted(p.name for p in HELD_OUT.iterdir() if (p / "votes.csv").exists())
+CONVERSATIONS = sorted(p.name for p in HELD_OUT.iterdir()
+                       if (p / "math_blob_clusters.json").exists())
+EXPORTS = sorted(p.name for p in HELD_OUT.iterdir() if (p / "participants-votes.csv").exists())
 
 
 def blob(conversation: str) -> dict:
@@ -87,3 +90,48 @@ def test_group_centres_are_their_base_centres_weighted_mean(conversation):
         pts = np.array([where[i] for i in group["members"]])
         centre = np.average(pts[:, :2], axis=0, weights=pts[:, 2])
         np.testing.assert_allclose(centre, group["center"], rtol=0, atol=1e-12)
+
+
+def latest_votes(conversation: str) -> dict[tuple[int, int], int]:
+    """(participant, comment) -> the vote that stands: the latest by timestamp (ties: the
+    later row), independently of the engine's reader."""
+    with (HELD_OUT / conversation / "votes.csv").open() as fh:
+        rows = list(csv.DictReader(fh))
+    order = sorted(range(len(rows)), key=lambda i: (int(rows[i]["timestamp"]), i))
+    return {(int(rows[i]["voter-id"]), int(rows[i]["comment-id"])): int(rows[i]["vote"])
+            for i in order}
+
+
+def participants(conversation: str) -> list[dict]:
+    with (HELD_OUT / conversation / "participants-votes.csv").open() as fh:
+        return list(csv.DictReader(fh))
+
+
+@pytest.mark.parametrize("conversation", EXPORTS)
+def test_vote_log_gives_polis_participant_counts_and_votes(conversation):
+    latest = latest_votes(conversation)
+    rows = participants(conversation)
+    comment_columns = [c for c in rows[0] if c.isdigit()]
+    by_participant: dict[int, dict[int, int]] = defaultdict(dict)
+    for (p, c), v in latest.items():
+        by_participant[p][c] = v
+    # Everyone in the log is a row of participants-votes.csv and the other way round.
+    assert {int(r["participant"]) for r in rows} == set(by_participant)
+    for r in rows:
+        mine = by_participant[int(r["participant"])]
+        values = list(mine.values())
+        assert (int(r["n-votes"]), int(r["n-agree"]), int(r["n-disagree"])) == (
+            len(values), values.count(1), values.count(-1))
+        # Each comment column holds that participant's standing vote (blank: none).
+        assert {int(c): int(r[c]) for c in comment_columns if r[c] != ""} == {
+            c: v for c, v in mine.items() if str(c) in comment_columns}
+
+
+@pytest.mark.parametrize("conversation", EXPORTS)
+def test_summary_agrees_with_polis_groups(conversation):
+    with (HELD_OUT / conversation / "summary.csv").open() as fh:
+        summary = {row[0]: row[1] for row in csv.reader(fh) if len(row) >= 2}
+    rows = participants(conversation)
+    groups = {r["group-id"] for r in rows if r["group-id"] != ""}
+    assert int(summary["voters"]) == len(rows)
+    assert int(summary["groups"]) == len(groups) >= 2

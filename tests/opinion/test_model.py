@@ -130,3 +130,55 @@ def test_a_reload_restarts_the_group_level_and_shows_its_best_k_at_once():
     assert fresh.k == 3 and after["k_count"] == 1
     # The base clusters carried over either way: same ids.
     assert np.array_equal(fresh.base.ids, kept.base.ids)
+
+
+def test_polling_schedule_recomputes_once_per_poll_that_brought_votes():
+    # Polis's worker polls every second (1000 ms) and runs one update per poll with new
+    # votes. Votes at 0, 200 and 999 ms arrive in the first poll, 1000 and 1500 in the second,
+    # none in the next two, 4000 and 4001 in the fifth, 10000 alone: 4 recomputations, after
+    # votes 3, 5, 7 and 8.
+    times = np.array([0, 200, 999, 1000, 1500, 4000, 4001, 10_000])
+    assert model.polling_ends(times, 1000) == [3, 5, 7, 8]
+    assert model.replay_ends(times, 100, None, polling_interval=1000) == ([3, 5, 7, 8], set())
+    # Whole-second timestamps (newer exports) with a 1-second poll: one update per second.
+    assert model.polling_ends(np.array([5, 5, 5, 6, 9, 9]), 1) == [3, 4, 6]
+
+
+def test_polling_schedule_marks_the_poll_after_a_long_pause_as_a_reload():
+    hour = 3.6e6
+    times = np.array([0, 10, 2500, 30 * hour, 30 * hour + 5, 30 * hour + 1500])
+    ends, reloads = model.replay_ends(times, 100, 24 * hour, polling_interval=1000)
+    assert ends == [2, 3, 5, 6]
+    assert reloads == {5}  # the first poll after the 30 h pause
+
+
+def polled_matrix(seconds_between: float, pause_after: int | None = None):
+    """300 voters x 30 statements whose votes arrive `seconds_between` apart (ms times),
+    with a 30 h pause after vote `pause_after`."""
+    mat, _ = synthetic_matrix(n=300, m=30, density=0.4, seed=6)
+    t = np.argsort(np.random.default_rng(1).random(len(mat.vote))) * seconds_between * 1000.0
+    if pause_after is not None:
+        t = np.where(t >= pause_after * seconds_between * 1000.0, t + 30 * 3.6e6, t)
+    mat.time = t.astype(np.int64)
+    return mat
+
+
+def test_polling_replay_recomputes_at_polis_moments_and_twice_after_a_reload():
+    # Twenty votes a second, one poll a second: a recomputation every 20 votes.
+    mat = polled_matrix(0.05, pause_after=2000)
+    fit = model.replay(mat, model.Options(), every=10**9, reload_gap=24 * 3.6e6,
+                       polling_interval=1000)
+    by_time = np.sort(mat.time)
+    ends, reloads = model.replay_ends(by_time, 10**9, 24 * 3.6e6, polling_interval=1000)
+    total = len(mat.vote)
+    assert ends == sorted(set(range(20, total, 20)) | {total})
+    assert reloads == {2020}  # the first poll after the pause
+    hist = fit.k_history
+    votes = [h["votes"] for h in hist]
+    # Every poll from the first with enough voters to cluster (3) is a recomputation.
+    assert sorted(set(votes)) == [e for e in ends if e >= votes[0]] and votes[0] <= 60
+    # After the reload Polis's actor recomputes as it loads and again for the waking batch:
+    # two runs at that moment, the k smoother (started afresh) counting both.
+    at_reload = [h for h in hist if h["votes"] == 2020]
+    assert len(at_reload) == 2 and all(h["reload"] for h in at_reload)
+    assert votes.count(2000) == 1

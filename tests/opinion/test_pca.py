@@ -173,3 +173,15 @@ def test_projection_is_polis_own_on_the_held_out_conversation():
     ours = fit.pca.projection[[row[p[0]] for p in bc["members"]]]
     sign = np.sign((ours * polis).sum(0))
     np.testing.assert_allclose(ours * sign, polis, atol=1e-6)
+
+
+def test_an_all_zero_component_is_no_start_polis_starts_it_afresh():
+    # Polis's wrapped-pca replaces an all-zero start vector (a component of a run where
+    # everyone voted alike) by a fresh start; carried as is, zero would stay zero for good.
+    m = random_votes(seed=7)
+    fresh = sparsity_aware_pca(m.values, m.moderated_out, np.diff(m.values.indptr),
+                               power_iters=100)
+    zero = sparsity_aware_pca(m.values, m.moderated_out, np.diff(m.values.indptr),
+                              reference=np.zeros((2, m.shape[1])), power_iters=100)
+    assert np.abs(zero.components).sum(1).min() > 0
+    np.testing.assert_allclose(zero.components, fresh.components, atol=1e-12)

@@ -147,3 +147,19 @@ def test_rows_in_polis_rating_matrix_order():
     assert m.statement_ids.tolist() == ["a", "b", "c"]
     dense = m.values.toarray()
     assert dense.tolist() == [[0, 0, -1], [1, 0, 0], [0, 1, 1]]
+
+
+def test_polis_export_timestamps_in_seconds_or_milliseconds(tmp_path):
+    # Older exports write milliseconds, newer ones (whole-second `datetime`) seconds: a day
+    # must be a day either way, or the replay's pauses and polls are off by 1000.
+    rows = "".join(f"{t},x,{c},{v},1\n" for v in range(3) for c, t in enumerate((0, 86_400)))
+    for unit, scale in ((1_000_000_000, 1), (1_000_000, 1000)):
+        start = 1_700_000_000 * scale
+        (tmp_path / "votes.csv").write_text(
+            "timestamp,datetime,comment-id,voter-id,vote\n"
+            + "".join(f"{start + int(t) * scale},{rest}" for t, rest in
+                      (line.split(",", 1) for line in rows.splitlines(keepends=True))))
+        m = readers.read_polis_export(tmp_path).matrix
+        assert m.ns_per_time_unit == unit
+        day = (m.time.max() - m.time.min()) * m.ns_per_time_unit
+        assert day == 86_400 * 10**9
