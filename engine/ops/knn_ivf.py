@@ -2,11 +2,16 @@
 
 `ivf_self_knn(X, k, nlist, nprobe, ...)`: k-means (FAISS `Kmeans`, seeded sample) puts every row
 in the list of its nearest centroid. All queries of one list share one probe set, the `nprobe`
-centroids nearest to that list's centroid, and search it exactly with one `faiss.knn` call
-(a BLAS product of the list's rows against the probed lists' rows, then FAISS's top-k). FAISS's
-own IndexIVFFlat probes per query and scans its lists row by row; sharing the probes turns the
-scan into matrix products, several times faster per candidate on the CPU (measured on 64-d
-blobs: bench/results/communities.md).
+centroids nearest to that list's centroid, and search it exactly: BLAS products of the list's
+rows against the probed lists' rows, and running top-k lists filled from them
+(engine.ops.knn_topk). FAISS's own IndexIVFFlat probes per query and scans its lists row by
+row; sharing the probes turns the scan into matrix products, several times faster per
+candidate on the CPU (measured on 64-d blobs: bench/results/communities.md).
+
+Most probed pairs of lists probe each other (82% on 200k x 64 blobs, 16 probes of 894 lists):
+the product of such a pair is taken once and serves both lists, its transpose feeding the
+other list's rows (`pair_plan`), about 40% fewer products. The result is the same as searching
+each list on its own, up to ties (top-k lists are ordered by score, then row index).
 
 `nprobe=0` chooses the probe count from a sample (`calibrate_nprobe`): for sampled rows the
 exact neighbours are known, and an exact neighbour is found iff its list is among the first p
