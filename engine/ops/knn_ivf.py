@@ -30,8 +30,10 @@ import numpy as np
 from engine.ops.knn_common import drop_self
 from engine.ops.knn_topk import (
     COL_BLOCK,
+    NO_FLOOR,
     ROW_BLOCK,
     TopK,
+    block_floor,
     exact_top,
     merge_cols,
     merge_rows,
@@ -168,6 +170,8 @@ def ivf_self_knn(X: np.ndarray, k: int, nlist: int = 0, nprobe: int = 0, metric:
         # Every list first takes its own rows (own=True), the likeliest neighbours: its
         # lists' worst pairs are then high before other lists' blocks arrive, and most of
         # their scores are screened out without an insertion (half the selection time).
+        # The own block fills the lists from empty: its k-th best per row (a partition)
+        # is a floor that skips the insertions of filling.
         rows = members(a)
         partners = plan.computes[a]
         partners = partners[(partners == a) == own]
@@ -182,9 +186,11 @@ def ivf_self_knn(X: np.ndarray, k: int, nlist: int = 0, nprobe: int = 0, metric:
             for c0 in range(0, len(cand), COL_BLOCK):
                 c1 = min(c0 + COL_BLOCK, len(cand))
                 S = Q @ Xc[c0:c1].T
+                bias = top.bias[cand[c0:c1]]
+                floor = block_floor(S, bias, k + 1) if own else NO_FLOOR[: len(r)]
                 with locks[a]:
-                    merge_rows(S, 0, c1 - c0, r, cand[c0:c1], top.bias[cand[c0:c1]],
-                               top.scores, top.idx)
+                    merge_rows(S, 0, c1 - c0, r, cand[c0:c1], bias, top.scores, top.idx,
+                               floor)
                 for b, j0, j1 in segments(owner[c0:c1]):
                     if plan.gives[a, b]:
                         with locks[b]:

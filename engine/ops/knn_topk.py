@@ -25,6 +25,7 @@ from numba import njit
 EMPTY = np.iinfo(np.int64).max  # index of an unfilled slot: loses every tie
 COL_BLOCK = 8192  # candidates per product: a block of ROW_BLOCK x COL_BLOCK floats (8 MB)
 ROW_BLOCK = 256
+NO_FLOOR = np.full(ROW_BLOCK, -np.inf, np.float32)
 CHUNK = 64  # scores screened at once against a list's worst pair before any is inserted
 
 
@@ -41,26 +42,37 @@ def _insert(best_s, best_i, v, c):
 
 
 @njit(nogil=True, cache=True)
-def merge_rows(S, j0, j1, rows, cols, bias, best_s, best_i):
+def merge_rows(S, j0, j1, rows, cols, bias, best_s, best_i, floor):
     """Row i of S[:, j0:j1] scores candidates cols[j - j0] (value S[i, j] + bias[j - j0]) for
-    the list of rows[i]."""
+    the list of rows[i]. Values below floor[i] are skipped: a floor no higher than the k-th
+    best value of the row's block (`block_floor`) loses nothing, and spares the insertions a
+    list makes while it fills."""
     last = best_s.shape[1] - 1
     for i in range(S.shape[0]):
         bs = best_s[rows[i]]
         bi = best_i[rows[i]]
         ts, ti = bs[last], bi[last]
+        f = floor[i]
         row = S[i, j0:j1]
         for c0 in range(0, j1 - j0, CHUNK):
             v_ = row[c0 : c0 + CHUNK]
             b_ = bias[c0 : c0 + CHUNK]
-            if not _any_reaches(v_, b_, ts):
+            if not _any_reaches(v_, b_, max(ts, f)):
                 continue
             c_ = cols[c0 : c0 + CHUNK]
             for x in range(len(v_)):
                 v = v_[x] + b_[x]
-                if v > ts or (v == ts and c_[x] < ti):
+                if v >= f and (v > ts or (v == ts and c_[x] < ti)):
                     _insert(bs, bi, v, c_[x])
                     ts, ti = bs[last], bi[last]
+
+
+def block_floor(S: np.ndarray, bias: np.ndarray, k: int) -> np.ndarray:
+    """Per row of S, the k-th best value S[i, j] + bias[j] (-inf where fewer than k)."""
+    if S.shape[1] < k:
+        return np.full(len(S), -np.inf, np.float32)
+    V = S + bias if bias.any() else S
+    return np.partition(V, V.shape[1] - k, axis=1)[:, V.shape[1] - k]
 
 
 @njit(nogil=True, cache=True)
@@ -151,7 +163,7 @@ def exact_top(Q: np.ndarray, X: np.ndarray, k: int, metric: str = "ip",
             c1 = min(c0 + COL_BLOCK, len(X))
             S = Q[lo : lo + len(rows)] @ X[c0:c1].T
             merge_rows(S, 0, c1 - c0, rows, cols[c0:c1], top.bias[c0:c1], top.scores,
-                       top.idx)
+                       top.idx, NO_FLOOR[: len(rows)])
 
     with ThreadPoolExecutor(max(1, threads)) as pool:
         list(pool.map(block, range(0, len(Q), ROW_BLOCK)))

@@ -50,7 +50,8 @@ def test_ties_go_to_the_smaller_index_whatever_the_block_order():
         cols = np.random.default_rng(perm_seed).permutation(len(X))
         for c in np.array_split(cols, 6):  # blocks in a shuffled order
             S = Q @ X[c].T
-            merge_rows(S, 0, len(c), np.arange(len(Q)), c, top.bias[c], top.scores, top.idx)
+            merge_rows(S, 0, len(c), np.arange(len(Q)), c, top.bias[c], top.scores, top.idx,
+                       np.full(len(Q), -np.inf, np.float32))
         results.append(top.result()[1])
     for r in results:
         np.testing.assert_array_equal(r, ref_i)
@@ -67,7 +68,8 @@ def test_transposed_merge_equals_the_direct_one():
     merge_cols(S, 0, 90, a, b, via_cols.bias[a], via_cols.scores, via_cols.idx)
     direct = TopK(160, 9, X)
     St = np.ascontiguousarray(S.T)
-    merge_rows(St, 0, 70, b, a, direct.bias[a], direct.scores, direct.idx)
+    merge_rows(St, 0, 70, b, a, direct.bias[a], direct.scores, direct.idx,
+               np.full(90, -np.inf, np.float32))
     np.testing.assert_array_equal(via_cols.idx, direct.idx)
     np.testing.assert_array_equal(via_cols.scores, direct.scores)
     ref_i, _ = _brute(B, A, 9, "ip")
@@ -79,3 +81,25 @@ def test_fewer_rows_than_k_are_padded():
     s, i = exact_top(_rows(3, 4, 5), _rows(4, 4, 6), 6)
     assert (i[:, 4:] == -1).all() and (i[:, :4] >= 0).all()
     assert np.isneginf(s[:, 4:]).all()
+
+
+@pytest.mark.parametrize("metric", ["ip", "l2"])
+def test_a_block_floor_changes_nothing(metric):
+    """merge_rows with the block's own k-th best as floor fills the lists as without it,
+    ties at the floor included (duplicated rows)."""
+    from engine.ops.knn_topk import block_floor
+
+    X = np.repeat(_rows(100, 8, 7), 2, axis=0)
+    Q = X[::3]
+    rows = np.arange(len(Q))
+    S = Q @ X.T
+    cols = np.arange(len(X))
+    lists = []
+    for with_floor in (False, True):
+        top = TopK(len(Q), 9, X, metric)
+        floor = (block_floor(S, top.bias, 9) if with_floor
+                 else np.full(len(Q), -np.inf, np.float32))
+        merge_rows(S, 0, len(X), rows, cols, top.bias, top.scores, top.idx, floor)
+        lists.append(top.result(np.einsum("ij,ij->i", Q, Q))[1])
+    np.testing.assert_array_equal(lists[0], lists[1])
+    np.testing.assert_array_equal(lists[0], _brute(Q, X, 9, metric)[0])
