@@ -179,7 +179,7 @@ def ivf_self_knn(X: np.ndarray, k: int, nlist: int = 0, nprobe: int = 0, metric:
             return
         cand = np.concatenate([members(b) for b in partners])
         owner = np.repeat(partners, counts[partners])
-        Xc = X[cand]
+        Xc = np.take(X, cand, axis=0)  # half the time of X[cand]
         for r0 in range(0, len(rows), ROW_BLOCK):
             r = rows[r0 : r0 + ROW_BLOCK]
             Q = X[r]

@@ -72,7 +72,7 @@ def test_l2_metric_matches_brute_force_when_all_lists_are_probed(cpu):
 
 def test_wide_rows_partitioned_on_principal_axes_keep_the_recall(cpu):
     # 256-wide rows: k-means runs on the leading TRAIN_DIM axes and the lists are searched
-    # with a BLAS product + argpartition; recall is still calibrated on exact neighbours.
+    # with BLAS products in full width; recall is still calibrated on exact neighbours.
     X = _blobs(6000, 256, seed=6, centres=40, noise=1.2)
     S = X.astype(np.float64) @ X.T.astype(np.float64)
     np.fill_diagonal(S, -np.inf)
