@@ -79,3 +79,23 @@ def test_unknown_mode():
     idx, scores = _lists()
     with pytest.raises(UserError, match="job.graph"):
         knn_edges(idx, scores, "both")
+
+
+@pytest.mark.parametrize("mode", ["mutual", "union"])
+def test_hub_vertices_and_exact_weights(mode):
+    """A vertex many rows list (a hub: its bucket is sorted by the long-bucket path) and
+    rows listing each other: edges as brute force, each weight the mean of its directions
+    rounded once to float32."""
+    rng = np.random.default_rng(4)
+    n, k = 500, 10
+    idx = np.stack([rng.choice(np.delete(np.arange(n), i), k, replace=False) for i in range(n)])
+    idx[1:300, 0] = 0  # 0 is listed ~300 times (a few rows twice: repeats count once)
+    idx[0] = np.arange(1, k + 1)  # ... and lists a few back
+    scores = rng.random((n, k)).astype(np.float32)
+    assert len({i for i in range(n) if 0 in idx[i]}) > 64  # the hub's bucket is long
+    src, dst, w = knn_edges(idx, scores, mode)
+    ref = _brute(idx, scores, mode)
+    got = {(int(a), int(b)): x for a, b, x in zip(src, dst, w, strict=True)}
+    assert got.keys() == ref.keys()
+    assert all(got[e] == np.float32(ref[e]) for e in ref)  # ref: float64 mean, rounded once
+    assert (np.diff(src * n + dst) > 0).all()  # sorted by (src, dst), each edge once

@@ -14,7 +14,7 @@ import engine.ops
 
 OPS = Path(engine.ops.__file__).parent
 # knn_ivf (CPU IVF) sits under knn_cpu, which hands its ivf method to it.
-LEVEL = {"knn_common": 0, "knn_ivf": 1, "knn_cpu": 2, "knn_gpu": 2, "knn": 3}
+LEVEL = {"knn_common": 0, "knn_topk": 0, "knn_ivf": 1, "knn_cpu": 2, "knn_gpu": 2, "knn": 3}
 
 
 def _imported_ops_modules(name: str) -> set[str]:
