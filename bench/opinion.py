@@ -419,7 +419,7 @@ def conversation_set(dataset: str) -> str:
 
 
 def targets(chosen, polis_ks: dict[str, int]) -> str:
-    """The issue's three targets measured on `chosen` (conversation, results) rows."""
+    """The three targets on Polis parity measured on `chosen` (conversation, results) rows."""
     same_k = sum(int(res["ours-replay"].get("k") == polis_ks[ds]) for ds, res in chosen)
     scores = [res["ours-replay"].get("ari", float("nan")) for _, res in chosen]
     margins, met = [], True
@@ -568,7 +568,7 @@ def write_report(rows, args, argv: str) -> None:
             for ds, res in conv_rows if conversation_set(ds) == "held out"]
     lines += [
         "",
-        "The issue's targets are for conversations the job was not tuned on, i.e. the held-out "
+        "The targets are for conversations the job was not tuned on, i.e. the held-out "
         f"set ({'; '.join(held) or 'none here'}). Nothing was tuned on it after it was added.",
         "",
         "## Where ours and Polis disagree, and why",
