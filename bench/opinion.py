@@ -418,6 +418,11 @@ def conversation_set(dataset: str) -> str:
     return "held out" if dataset in HELD_OUT_CONVERSATIONS else "tuned"
 
 
+def ari_between(a: dict, b: dict) -> float:
+    """ARI between two tools' groups (labels came through JSON, string keys, on both sides)."""
+    return ari(a["labels"], b["labels"])[0] if "labels" in a and "labels" in b else float("nan")
+
+
 def targets(chosen, polis_ks: dict[str, int]) -> str:
     """The three targets on Polis parity measured on `chosen` (conversation, results) rows."""
     same_k = sum(int(res["ours-replay"].get("k") == polis_ks[ds]) for ds, res in chosen)
@@ -591,9 +596,7 @@ def write_report(rows, args, argv: str) -> None:
     ]
     for ds, res in conv_rows:
         o, rd = res["ours-replay"], res.get("reddwarf", {})
-        # Labels came through JSON (string keys) on both sides.
-        between = (ari(o["labels"], rd["labels"])[0]
-                   if "labels" in o and "labels" in rd else float("nan"))
+        between = ari_between(o, rd)
         lines.append(f"| {ds} | {between:.3f} | {fmt(o, 'ari', '.3f')} | "
                      f"{fmt(rd, 'ari', '.3f')} | "
                      f"{why(o, rd, res['ours'], res.get('stability', {}), polis_ks[ds], between)} |")
@@ -619,8 +622,7 @@ def write_report(rows, args, argv: str) -> None:
     ]
     for ds, res in conv_rows:
         o, dl = res["ours-replay"], res.get("delphi", {})
-        between = (ari(o["labels"], dl["labels"])[0]
-                   if "labels" in o and "labels" in dl else float("nan"))
+        between = ari_between(o, dl)
         lines.append(f"| {ds} | {between:.3f} | {fmt(o, 'ari', '.3f')} | "
                      f"{fmt(dl, 'ari', '.3f')} | {o.get('k')} / {dl.get('k')} / "
                      f"{polis_ks[ds]} | {why_delphi(o, dl, polis_ks[ds], between)} |")
