@@ -149,8 +149,9 @@ def replay_fit(m, every: int | None = None, reload_hours: float | None = None,
 
 
 def run_ours(dataset: str, tmp: Path, replay: bool) -> dict:
-    from engine._opinion import model, readers, repness
+    from engine._opinion import model, repness
     from engine._opinion.votes import from_columns
+    from engine.io.times import epoch_ns_per_unit
 
     if dataset in CONVERSATIONS:
         import pyarrow.csv as pacsv
@@ -164,7 +165,7 @@ def run_ours(dataset: str, tmp: Path, replay: bool) -> dict:
             c = pacsv.read_csv(folder / "comments.csv")
             moderated = c["comment-id"].to_numpy()[c["moderated"].to_numpy() == -1]
         ref, order = polis_reference(folder), "encounter"
-        unit = readers.polis_time_unit(cols[3])
+        unit = epoch_ns_per_unit(cols[3])
     else:
         cols, ref = synthetic_columns(int(dataset), tmp)
         moderated, order, unit = np.array([], np.int64), "first", 10**9

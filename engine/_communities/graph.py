@@ -35,6 +35,12 @@ def knn_edges(idx, scores, mode: str = "mutual", exclude=None):
     return _undirected(idx, scores, exclude, mode == "mutual")
 
 
+@njit(cache=True, inline="always")
+def _new_pair(i, d, exclude, seen):
+    """Whether i -> d is an edge not yet met in row i (`seen[d] == i` marks one that is)."""
+    return d >= 0 and d != i and not exclude[d] and seen[d] != i
+
+
 @njit(cache=True)
 def _undirected(idx, scores, exclude, mutual_only):
     n, k = idx.shape
@@ -47,7 +53,7 @@ def _undirected(idx, scores, exclude, mutual_only):
             continue
         for j in range(k):
             d = idx[i, j]
-            if d >= 0 and d != i and not exclude[d] and seen[d] != i:
+            if _new_pair(i, d, exclude, seen):
                 seen[d] = i
                 start[min(i, d) + 1] += 1
     for i in range(n):
@@ -61,7 +67,7 @@ def _undirected(idx, scores, exclude, mutual_only):
             continue
         for j in range(k):
             d = idx[i, j]
-            if d >= 0 and d != i and not exclude[d] and seen[d] != i:
+            if _new_pair(i, d, exclude, seen):
                 seen[d] = i
                 lo = min(i, d)
                 other[fill[lo]] = max(i, d)

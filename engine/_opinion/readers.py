@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 from engine._opinion.votes import VoteMatrix, from_columns
 from engine.errors import UserError
 from engine.io.embeddings import check_csv_text
-from engine.io.times import to_datetime64
+from engine.io.times import epoch_ns_per_unit, to_datetime64
 
 POLIS_VOTE_COLUMNS = ("timestamp", "comment-id", "voter-id", "vote")
 
@@ -46,17 +46,6 @@ def _require(table: pa.Table, columns, where: Path) -> None:
     if missing:
         raise UserError(f"{where}: missing column {missing[0]!r} "
                         f"(has {', '.join(table.column_names)})")
-
-
-# Polis exports write `timestamp` in milliseconds (older exports) or in seconds (newer ones,
-# whose `datetime` is whole seconds). Polis started in 2012: in milliseconds every timestamp
-# is above 1e12, in seconds every one is below 1e11 (the year 5138).
-SECONDS_BELOW = 10**11
-
-
-def polis_time_unit(timestamps: np.ndarray) -> int:
-    """Nanoseconds per unit of a Polis export's `timestamp` column: seconds or milliseconds."""
-    return 1_000_000_000 if int(np.max(timestamps)) < SECONDS_BELOW else 1_000_000
 
 
 def read_polis_export(folder: str | Path) -> PolisExport:
@@ -92,7 +81,9 @@ def read_polis_export(folder: str | Path) -> PolisExport:
                           votes["timestamp"].to_numpy(), where=str(votes_path),
                           order="encounter", moderated_ids=moderated)
     matrix.n_dropped_statements = max(0, listed - matrix.shape[1])
-    matrix.ns_per_time_unit = polis_time_unit(votes["timestamp"].to_numpy())
+    # Older exports write `timestamp` in milliseconds, newer ones (whole-second `datetime`)
+    # in seconds.
+    matrix.ns_per_time_unit = epoch_ns_per_unit(votes["timestamp"].to_numpy())
     groups: dict[int, int] = {}
     pv_path = folder / "participants-votes.csv"
     if pv_path.is_file():

@@ -22,6 +22,16 @@ STRING_FORMATS = (
 )
 
 
+# Epoch numbers are seconds (the common export) or milliseconds: since 1973 every time in
+# milliseconds is above 1e11, and before the year 5138 every time in seconds is below it.
+EPOCH_SECONDS_BELOW = 1e11
+
+
+def epoch_ns_per_unit(values: np.ndarray) -> int:
+    """Nanoseconds per unit of epoch numbers: seconds, or milliseconds where too large."""
+    return 1_000_000_000 if np.nanmax(np.abs(values)) < EPOCH_SECONDS_BELOW else 1_000_000
+
+
 def to_datetime64(values: pa.Array | pa.ChunkedArray, where: str, ids=None) -> np.ndarray:
     """Convert a time column to naive UTC datetime64[ns]; `where` names file and column.
 
@@ -39,10 +49,8 @@ def to_datetime64(values: pa.Array | pa.ChunkedArray, where: str, ids=None) -> n
     if pa.types.is_date(t):
         return values.cast(pa.timestamp("ns")).to_numpy(zero_copy_only=False)
     if pa.types.is_integer(t) or pa.types.is_floating(t):
-        # Epoch seconds (the common export); milliseconds when values are too large for seconds.
         v = values.to_numpy(zero_copy_only=False).astype(np.float64)
-        unit = 1e9 if np.nanmax(np.abs(v)) < 1e11 else 1e6
-        return (v * unit).astype("int64").astype("datetime64[ns]")
+        return (v * epoch_ns_per_unit(v)).astype("int64").astype("datetime64[ns]")
     if pa.types.is_string(t) or pa.types.is_large_string(t):
         s = pl.Series(values=values.cast(pa.large_string()))
         for fmt in STRING_FORMATS:

@@ -320,6 +320,11 @@ def test_held_out_groups_against_polis_and_red_dwarf(run_job, conversation):
     assert ours >= red_dwarf - 0.05  # the capability's target on unseen conversations
 
 
+def held_out_marked(mark, missed=("r6vbnhffkxbd7ifmfbdrd-vw",)):
+    """The held-out conversations, with `mark` (a strict xfail) on those that miss a target."""
+    return [pytest.param(c, marks=mark) if c in missed else c for c in HELD_OUT_CONVERSATIONS]
+
+
 DELPHI_AHEAD = pytest.mark.xfail(strict=True, reason="held out: ARI 0.368 against delphi's "
                                  "0.433 (bench/opinion.py's delphi column): delphi's 3 groups (a "
                                  "k set by its participant count) land nearer Polis's 4 than the "
@@ -327,9 +332,7 @@ DELPHI_AHEAD = pytest.mark.xfail(strict=True, reason="held out: ARI 0.368 agains
                                  "not met here")
 
 
-@pytest.mark.parametrize("conversation", [
-    pytest.param(c, marks=DELPHI_AHEAD) if c == "r6vbnhffkxbd7ifmfbdrd-vw" else c
-    for c in HELD_OUT_CONVERSATIONS])
+@pytest.mark.parametrize("conversation", held_out_marked(DELPHI_AHEAD))
 def test_held_out_groups_not_more_than_0_05_under_delphi(run_job, conversation):
     _, out, _ = run_job("job=opinion", "data=polis_export",
                         f"data.path={HELD_OUT / conversation}")
@@ -357,9 +360,7 @@ K_MISSED = pytest.mark.xfail(strict=True, reason="held out: the replay settles o
                              "not met here")
 
 
-@pytest.mark.parametrize("conversation", [
-    pytest.param(c, marks=K_MISSED) if c == "r6vbnhffkxbd7ifmfbdrd-vw" else c
-    for c in HELD_OUT_CONVERSATIONS])
+@pytest.mark.parametrize("conversation", held_out_marked(K_MISSED))
 def test_held_out_k_is_polis_k(run_job, conversation):
     _, _, metrics = run_job("job=opinion", "data=polis_export",
                             f"data.path={HELD_OUT / conversation}")
