@@ -15,7 +15,8 @@ from tests.conftest import compose
 # tuning grid), communities and balance from one run; opinion and stream run alone.
 STAGES = ("project", "basins", "communities", "balance")
 TINY = {
-    "pipeline": ("job=pipeline", "data.n_rows=3000", "data.n_labelled=800",
+    # The evidence stage is left out (its figures have their own tests): it was most of the run.
+    "pipeline": ("job=pipeline", "data.n_rows=3000", "data.n_labelled=800", "job.basins.evidence=[]",
                  "job.basins.n_bootstrap=3", "job.basins.null_draws=3", "job.basins.tune=true",
                  "job.basins.bin_size_candidates=[14]",
                  "job.basins.min_cluster_frac_candidates=[0.01,0.02]",
