@@ -625,6 +625,9 @@ def meta_section(rows: list[tuple[str, dict]], argv: str) -> list[str]:
         "meta_statement_ids), with the export's moderated-out statements zeroed in both "
         "columns (the table above runs it without them).",
         "",
+        "`meta statements`: on the list (of them with votes, the ones that can change "
+        "anything).",
+        "",
         "| conversation | Polis k | meta statements | tool | export ARI | k | "
         "with meta ARI | k |",
         "|---|---|---|---|---|---|---|---|",
@@ -634,14 +637,16 @@ def meta_section(rows: list[tuple[str, dict]], argv: str) -> list[str]:
              "reddwarf-meta": "red-dwarf"}
     for ds, res in rows:
         polis_k = len(set(polis_reference(FOLDERS[ds]).values()))
-        listed = meta_by_reading(FOLDERS[ds])
+        listed = len(meta_by_reading(FOLDERS[ds]))
+        voted = next((r["meta"]["n_meta"] for r in res.values() if "n_meta" in r.get("meta", {})),
+                     "?")
         for tool, r in res.items():
             if "export" not in r:
-                lines.append(f"| {ds} | {polis_k} | {len(listed)} | {names[tool]} | "
-                             f"{r.get('error', '-')} | | | |")
+                lines.append(f"| {ds} | {polis_k} | {listed} ({voted}) | "
+                             f"{names[tool]} | {r.get('error', '-')} | | | |")
                 continue
             e, w = r["export"], r["meta"]
-            lines.append(f"| {ds} | {polis_k} | {len(listed)} | {names[tool]} | "
+            lines.append(f"| {ds} | {polis_k} | {listed} ({voted}) | {names[tool]} | "
                          f"{e['ari']:.3f} | {e['k']} | {w['ari']:.3f} | {w['k']} |")
     if not rows:
         lines.append(f"(no conversation with a `{META_BY_READING}` was chosen)")

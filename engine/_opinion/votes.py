@@ -29,7 +29,7 @@ class VoteMatrix:
     n_raw_votes: int = 0  # before re-votes were resolved
     n_dropped_statements: int = 0  # listed (e.g. in comments.csv) but never voted on
     ns_per_time_unit: int = 1  # times are ns (tables), ms (Polis exports) or s (synthetic)
-    meta: np.ndarray | None = None  # bool per statement: meta (also moderated out), see `meta`
+    meta: np.ndarray | None = None  # bool per statement (engine._opinion.meta.mark)
 
     @property
     def is_meta(self) -> np.ndarray:
