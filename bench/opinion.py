@@ -18,6 +18,11 @@ tests/data/polis/delphi_groups.py (its docstring holds the command; see DELPHI_N
 Stability: how much the replay's own groups move under small perturbations of the vote log
 (the last 1 or 2 % of votes dropped, recomputations every 50 or 200 votes instead of 100,
 no reloads): where they move, Polis's exported groups depend on the moment of export too.
+What the export leaves out (a sensitivity check, not counted toward the targets): on the
+conversations with a `meta_statements_by_reading.csv`, ours and red-dwarf with those statements
+(about the participants themselves, chosen by reading) given as Polis's meta statements, which
+an openData export does not flag; `--meta-sensitivity [--conversations NAME ...]` runs only
+this and rewrites only that section of the results.
 Each measurement runs in its own subprocess (peak RSS is that tool's alone).
 Results: bench/results/opinion.md (written by this script) and stdout.
 """
@@ -42,6 +47,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # `engine` from this checkout
 POLIS = ROOT / "tests" / "data" / "polis"
 HELD_OUT = ROOT / "tests" / "data" / "opinion"
+RESULTS = ROOT / "bench" / "results" / "opinion.md"
 
 
 def _conversations(base: Path) -> dict[str, Path]:
@@ -76,6 +82,21 @@ def polis_reference(folder: Path) -> dict[int, int]:
                     if r["group-id"] not in ("", None)}
     with (folder / "polis_groups.csv").open() as fh:
         return {int(r["participant"]): int(r["group"]) for r in csv.DictReader(fh)}
+
+
+META_BY_READING = "meta_statements_by_reading.csv"
+META_SECTION = "## What the export leaves out"
+META_BEFORE = "## Where ours and Polis disagree"  # where the full report has the section
+META_SCHEDULES = ("votes", "polling", "once")  # the replay's two schedules; one computation
+
+
+def meta_by_reading(folder: Path) -> list[int]:
+    """The statements about the participants themselves, chosen by reading
+    (tests/data/opinion/README.md)."""
+    import csv
+
+    with (folder / META_BY_READING).open() as fh:
+        return [int(r["statement_id"]) for r in csv.DictReader(fh)]
 
 
 def synthetic_file(n_voters: int, out_dir: Path) -> Path:
@@ -267,6 +288,45 @@ def run_reddwarf(dataset: str, tmp: Path) -> dict:
     return out
 
 
+def run_ours_meta(dataset: str, schedule: str) -> dict:
+    """Ours on the export as it is and with the statements chosen by reading as meta
+    (engine._opinion.meta: moderated out, as Polis's math treats meta statements)."""
+    from engine._opinion import meta, model
+    from engine.jobs.opinion import export_votes
+
+    folder, out = FOLDERS[dataset], {}
+    for name, marked in (("export", []), ("meta", meta_by_reading(folder))):
+        loaded = export_votes(folder)
+        m = loaded.matrix
+        meta.mark(m, marked, loaded.meta_ids, loaded.listed_ids)
+        fit = (model.fit(m, job_options()[1])[0] if schedule == "once"
+               else replay_fit(m, schedule=schedule))
+        score, n = ari(polis_reference(folder), our_groups(m, fit))
+        out[name] = {"ari": score, "k": int(fit.k), "n_compared": n,
+                     "n_meta": int(m.is_meta.sum())}
+    return out
+
+
+def run_reddwarf_meta(dataset: str) -> dict:
+    """red-dwarf with the export's moderated-out statements zeroed, then with the statements
+    chosen by reading added as meta: its own loader (utils/statements.process_statements) puts
+    an `is_meta` statement into both mod_out_statement_ids and meta_statement_ids."""
+    sys.path.insert(0, str(POLIS))
+    from red_dwarf_groups import latest_votes, moderated_out
+    from reddwarf.implementations.polis import run_pipeline
+
+    folder, out = FOLDERS[dataset], {}
+    marked = meta_by_reading(folder)
+    for name, meta_ids in (("export", []), ("meta", marked)):
+        res = run_pipeline(votes=latest_votes(folder / "votes.csv"), random_state=0,
+                           mod_out_statement_ids=sorted(set(moderated_out(folder)) | set(meta_ids)),
+                           meta_statement_ids=meta_ids)
+        col = res.participants_df["cluster_id"].dropna()
+        score, n = ari(polis_reference(folder), {int(p): int(g) for p, g in col.items()})
+        out[name] = {"ari": score, "k": int(col.nunique()), "n_compared": n}
+    return out
+
+
 def run_delphi(dataset: str) -> dict:
     """delphi's frozen groups (tests/data/polis/delphi_groups.py), scored like the others."""
     import csv
@@ -336,6 +396,10 @@ def worker(args) -> None:
     tmp = Path(args.tmp)
     if args.worker == "reddwarf":
         out = run_reddwarf(args.dataset, tmp)
+    elif args.worker == "reddwarf-meta":
+        out = run_reddwarf_meta(args.dataset)
+    elif args.worker.startswith("meta-"):
+        out = run_ours_meta(args.dataset, args.worker.removeprefix("meta-"))
     elif args.worker == "stability":
         out = run_stability(args.dataset)
     else:
@@ -490,11 +554,18 @@ def main() -> None:
     p.add_argument("--skip-reddwarf-above", type=int, default=10000)
     p.add_argument("--reddwarf-python", default=sys.executable)
     p.add_argument("--timeout", type=int, default=900)
+    p.add_argument("--meta-sensitivity", action="store_true",
+                   help=f"only the section '{META_SECTION[3:]}', rewritten in place")
+    p.add_argument("--conversations", nargs="*", help="with --meta-sensitivity: only these")
     args = p.parse_args()
     if args.worker:
         return worker(args)
     argv = " ".join(sys.argv[1:])
     tmp = Path(tempfile.mkdtemp(prefix="opinion-bench-"))
+    if args.meta_sensitivity:
+        section = meta_section(measure_meta(args, tmp), argv)
+        print("\n".join(section))
+        return replace_section(RESULTS, META_SECTION, section)
     for n in args.sizes:
         synthetic_file(n, tmp)  # written once, outside every measurement
     rows = []
@@ -513,10 +584,94 @@ def main() -> None:
         if real:  # frozen, nothing to run
             res["delphi"] = run_delphi(ds)
         rows.append((ds, res))
-    write_report(rows, args, argv)
+    write_report(rows, args, argv, meta_section(measure_meta(args, tmp), argv))
 
 
-def write_report(rows, args, argv: str) -> None:
+def measure_meta(args, tmp: Path) -> list[tuple[str, dict]]:
+    """Ours (both schedules and once) and red-dwarf, without and with the statements chosen
+    by reading as meta, on the conversations that have such a list."""
+    chosen = [ds for ds in CONVERSATIONS if (FOLDERS[ds] / META_BY_READING).exists()
+              and (not args.conversations or ds in args.conversations)]
+    rows = []
+    for ds in chosen:
+        res = {}
+        for tool in [f"meta-{s}" for s in META_SCHEDULES] + ["reddwarf-meta"]:
+            python = args.reddwarf_python if tool == "reddwarf-meta" else sys.executable
+            res[tool] = measure(tool, ds, tmp, args.timeout, python)
+            print(ds, tool, res[tool], flush=True)
+        rows.append((ds, res))
+    return rows
+
+
+def meta_section(rows: list[tuple[str, dict]], argv: str) -> list[str]:
+    """The sensitivity check's section of the report (not counted toward the targets)."""
+    _, commit = machine()
+    lines = [
+        f"{META_SECTION} (a sensitivity check, not counted toward the targets)",
+        "",
+        f"- command: `PYTHONPATH=. python bench/opinion.py {argv}`, "
+        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, commit {commit}",
+        "",
+        "A Polis moderator can mark a statement `is_meta` (a statement about the participants "
+        "themselves: age, area, role), and Polis's math then treats it as moderated out "
+        "(docs/opinion.md). The openData export's comments.csv has no `is-meta` column, so "
+        "every figure above is computed as if no statement were meta. Here the statements that "
+        f"describe the participants, chosen by reading (`{META_BY_READING}` beside each "
+        "conversation; tests/data/opinion/README.md says how), are given as meta "
+        "(`job.meta_statements`). Whether Polis's moderator marked them is not known: these "
+        "figures show how much the groups depend on it, and are NOT counted toward the "
+        "targets, which stay computed from the export alone. red-dwarf is given the same "
+        "list as its loader would pass an `is_meta` statement (mod_out_statement_ids and "
+        "meta_statement_ids), with the export's moderated-out statements zeroed in both "
+        "columns (the table above runs it without them).",
+        "",
+        "`meta statements`: on the list (of them with votes, the ones that can change "
+        "anything).",
+        "",
+        "| conversation | Polis k | meta statements | tool | export ARI | k | "
+        "with meta ARI | k |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    names = {"meta-votes": "ours (replay, votes: the default)",
+             "meta-polling": "ours (replay, polling)", "meta-once": "ours (once)",
+             "reddwarf-meta": "red-dwarf"}
+    for ds, res in rows:
+        polis_k = len(set(polis_reference(FOLDERS[ds]).values()))
+        listed = len(meta_by_reading(FOLDERS[ds]))
+        voted = next((r["meta"]["n_meta"] for r in res.values() if "n_meta" in r.get("meta", {})),
+                     "?")
+        for tool, r in res.items():
+            if "export" not in r:
+                lines.append(f"| {ds} | {polis_k} | {listed} ({voted}) | "
+                             f"{names[tool]} | {r.get('error', '-')} | | | |")
+                continue
+            e, w = r["export"], r["meta"]
+            lines.append(f"| {ds} | {polis_k} | {listed} ({voted}) | {names[tool]} | "
+                         f"{e['ari']:.3f} | {e['k']} | {w['ari']:.3f} | {w['k']} |")
+    if not rows:
+        lines.append(f"(no conversation with a `{META_BY_READING}` was chosen)")
+    return lines
+
+
+def replace_section(path: Path, heading: str, section: list[str],
+                    before: str = META_BEFORE) -> None:
+    """Rewrite the section starting with `heading` in the report at `path` (up to the next
+    `## ` heading), or insert it before the heading `before` (else at the end): a partial run
+    leaves the other sections alone."""
+    lines = path.read_text().splitlines() if path.exists() else []
+    start = next((i for i, ln in enumerate(lines) if ln.startswith(heading)), None)
+    if start is None:
+        at = next((i for i, ln in enumerate(lines) if ln.startswith(before)), len(lines))
+        lines = [*lines[:at], *section, "", *lines[at:]]
+    else:
+        end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")),
+                   len(lines))
+        lines = [*lines[:start], *section, "", *lines[end:]]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines).rstrip("\n") + "\n")
+
+
+def write_report(rows, args, argv: str, meta_lines: list[str]) -> None:
     import scipy
     import sklearn
 
@@ -577,7 +732,9 @@ def write_report(rows, args, argv: str) -> None:
         "The targets are for conversations the job was not tuned on, i.e. the held-out "
         f"set ({'; '.join(held) or 'none here'}). Nothing was tuned on it after it was added.",
         "",
-        "## Where ours and Polis disagree, and why",
+        *meta_lines,
+        "",
+        f"{META_BEFORE}, and why",
         "",
         "Where a held-out conversation comes with Polis's math blob, its base clusters give "
         "a second check, so the "
@@ -678,9 +835,8 @@ def write_report(rows, args, argv: str) -> None:
                   "statements float64 frame and copies it for imputation and PCA."]
     text = "\n".join(lines) + "\n"
     print(text)
-    out = ROOT / "bench" / "results" / "opinion.md"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(text)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,9 @@
 
 Polis export (`data=polis_export data.path=DIR`): `votes.csv` (timestamp, datetime, comment-id,
 voter-id, vote; agree = +1), optional `comments.csv` (comment-id, moderated: -1 = moderated
-out) and `participants-votes.csv` (participant, group-id: Polis's own groups).
+out; `is-meta`, true/false, where the export has it: Polis's math export writes it, the
+openData/report export does not) and `participants-votes.csv` (participant, group-id: Polis's
+own groups).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from engine.io.embeddings import check_csv_text
 from engine.io.times import epoch_ns_per_unit, to_datetime64
 
 POLIS_VOTE_COLUMNS = ("timestamp", "comment-id", "voter-id", "vote")
+META_COLUMN = "is-meta"  # Polis's math export (darwin/export.clj, csv-format); red-dwarf reads it
 
 
 @dataclass
@@ -30,6 +33,8 @@ class PolisExport:
     n_comments_listed: int
     comment_text: dict[int, str]
     warnings: list[str] = field(default_factory=list)  # what was missing but not needed
+    listed_ids: list[int] = field(default_factory=list)  # comments.csv's comment ids
+    meta_ids: list[int] = field(default_factory=list)  # flagged `is-meta` in comments.csv
 
 
 def _read_csv(path: Path, **options) -> pa.Table:
@@ -63,6 +68,7 @@ def read_polis_export(folder: str | Path) -> PolisExport:
             raise UserError(f"{votes_path}: column {c!r} must hold integers, "
                             f"got {votes[c].type}")
     moderated, listed, text, warnings = None, 0, {}, []
+    listed_ids, meta_ids = [], []
     comments_path = folder / "comments.csv"
     if not comments_path.is_file():
         warnings.append(f"{comments_path}: missing; no statement is moderated out")
@@ -70,7 +76,10 @@ def read_polis_export(folder: str | Path) -> PolisExport:
         comments = _read_csv(comments_path)
         _require(comments, ("comment-id",), comments_path)
         cid = comments["comment-id"].to_numpy()
-        listed = len(np.unique(cid))
+        listed_ids = np.unique(cid).tolist()
+        listed = len(listed_ids)
+        if META_COLUMN in comments.column_names:
+            meta_ids = cid[_flags(comments[META_COLUMN], comments_path)].tolist()
         if "moderated" in comments.column_names:
             mod = comments["moderated"].to_numpy(zero_copy_only=False)
             moderated = cid[mod == -1]
@@ -92,7 +101,17 @@ def read_polis_export(folder: str | Path) -> PolisExport:
         pid = pv["participant"].to_pylist()
         gid = pv["group-id"].to_pylist()
         groups = {int(p): int(g) for p, g in zip(pid, gid, strict=True) if g is not None}
-    return PolisExport(matrix, groups, listed, text, warnings)
+    return PolisExport(matrix, groups, listed, text, warnings, listed_ids, meta_ids)
+
+
+def _flags(column: pa.ChunkedArray, where: Path) -> np.ndarray:
+    """A true/false column as a bool array; a UserError naming the first other value."""
+    if not pa.types.is_boolean(column.type) or column.null_count:
+        values = column.cast(pa.string()).to_pylist()
+        row = next(i for i, v in enumerate(values) if v not in ("true", "false"))
+        raise UserError(f"{where}: column {META_COLUMN!r}: {values[row]!r} at row {row} is "
+                        "not true or false")
+    return column.to_numpy(zero_copy_only=False).astype(bool)
 
 
 def _read_table(path: Path, columns: list[str]) -> pa.Table:

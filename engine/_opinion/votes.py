@@ -29,6 +29,11 @@ class VoteMatrix:
     n_raw_votes: int = 0  # before re-votes were resolved
     n_dropped_statements: int = 0  # listed (e.g. in comments.csv) but never voted on
     ns_per_time_unit: int = 1  # times are ns (tables), ms (Polis exports) or s (synthetic)
+    meta: np.ndarray | None = None  # bool per statement (engine._opinion.meta.mark)
+
+    @property
+    def is_meta(self) -> np.ndarray:
+        return np.zeros(self.shape[1], bool) if self.meta is None else self.meta
 
     @property
     def shape(self) -> tuple[int, int]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from engine.api import inputs
@@ -12,8 +13,8 @@ from engine.api.running import job_params, run_job
 def opinion(votes: Any, *, voter_column: str = "voter_id",
             statement_column: str = "statement_id", vote_column: str = "vote",
             time_column: str = "time", max_groups: int = 5, min_votes: int = 7,
-            base_k: int = 100, random_state: int = 0, backend: str = "auto",
-            **options: Any) -> Result:
+            base_k: int = 100, meta_statements: Sequence | None = None,
+            random_state: int = 0, backend: str = "auto", **options: Any) -> Result:
     """Opinion groups of voters, representative and consensus statements, as ``job=opinion``
     (Polis's definitions).
 
@@ -31,6 +32,12 @@ def opinion(votes: Any, *, voter_column: str = "voter_id",
         Votes a voter needs to be clustered (capped at the number of statements).
     base_k : int
         Base clusters (Polis: 100, fewer when there are fewer voters).
+    meta_statements : list of statement ids, optional
+        Statements about the participants themselves (Polis's `is_meta`: "I am under 30"),
+        treated as Polis treats them: as moderated out (they leave the map and the groups;
+        votes on them still count towards the in-conversation filter). A Polis export's own
+        `is-meta` flags in comments.csv are added to them. An id the votes (or the export's
+        comments) do not have is a ValueError.
     random_state : int
         Recorded with the run (the clustering is deterministic).
     backend : {"auto", "cpu", "gpu"}
@@ -53,7 +60,10 @@ def opinion(votes: Any, *, voter_column: str = "voter_id",
                                      "statement_column": statement_column,
                                      "vote_column": vote_column, "time_column": time_column,
                                      "max_groups": max_groups, "min_votes": min_votes,
-                                     "base_k": base_k}, options, "opinion")
+                                     "base_k": base_k,
+                                     "meta_statements": (None if meta_statements is None
+                                                         else list(meta_statements))},
+                                    options, "opinion")
 
     def core(ctx) -> float:
         job.check(params)
@@ -66,20 +76,15 @@ def opinion(votes: Any, *, voter_column: str = "voter_id",
 
 def vote_matrix(votes: Any, params: Any, polis_export: bool = False):
     """`engine.jobs.opinion.Votes` of a table, a path or a sparse matrix."""
-    import numpy as np
     import scipy.sparse as sp
 
     from engine._opinion import readers
     from engine._opinion.votes import from_columns
-    from engine.jobs.opinion import Votes
+    from engine.jobs.opinion import Votes, export_votes
 
     if inputs.is_path(votes):
         if polis_export:
-            export = readers.read_polis_export(votes)
-            m = export.matrix
-            ref = np.array([export.polis_groups.get(int(v), -1) for v in m.voter_ids])
-            return Votes(m, str(votes), ref if export.polis_groups else None,
-                         "polis" if export.polis_groups else None, export.warnings, True)
+            return export_votes(votes)
         return Votes(readers.read_vote_files(str(votes), params.voter_column,
                                              params.statement_column, params.vote_column,
                                              params.time_column or None), str(votes))

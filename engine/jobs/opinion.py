@@ -62,27 +62,52 @@ class Params:
     z: float = 1.2816  # significance: one-sided 90 %
     n_bridges: int = 20
     pairs_max_voters: int = 1000  # voter_agreement.parquet only up to this many voters
+    # Statements about the participants themselves (Polis's `is_meta`): treated as Polis's
+    # math treats them, i.e. as moderated out (engine._opinion.meta). Added to those an
+    # export's comments.csv flags in its `is-meta` column.
+    meta_statements: list[Any] = field(default_factory=list)
 
 
-def load_votes(data: DataConfig, params: Params, seed: int, warnings: list[str] | None = None):
-    """(VoteMatrix, reference groups per voter or None, name of the reference); what the job
-    can go on without is appended to `warnings`."""
+@dataclass
+class Votes:
+    """Loaded votes, with what the job compares its groups to."""
+
+    matrix: Any  # engine._opinion.votes.VoteMatrix
+    where: str  # named in errors
+    reference: np.ndarray | None = None  # reference group per voter (-1: none)
+    reference_name: str | None = None  # "polis" or "planted"
+    warnings: list[str] = field(default_factory=list)  # what the reader went on without
+    polis_export: bool = False  # replay=auto replays Polis exports
+    listed_ids: list = field(default_factory=list)  # statements known without votes
+    meta_ids: list = field(default_factory=list)  # flagged meta by the input itself
+
+
+def export_votes(path) -> Votes:
+    """A Polis export folder's votes, Polis's own groups and its flags."""
+    from engine._opinion import readers
+
+    export = readers.read_polis_export(path)
+    m = export.matrix
+    ref = np.array([export.polis_groups.get(int(v), -1) for v in m.voter_ids])
+    return Votes(m, str(path), ref if export.polis_groups else None,
+                 "polis" if export.polis_groups else None, export.warnings, True,
+                 export.listed_ids, export.meta_ids)
+
+
+def load_votes(data: DataConfig, params: Params, seed: int) -> Votes:
+    """The votes of `data`, with what the job compares its groups to."""
     from engine._opinion import readers, votes
 
     if data.name == "polis_export":
         if not data.path:
             raise UserError("data.path: a Polis export folder is required with data=polis_export")
-        export = readers.read_polis_export(data.path)
-        if warnings is not None:
-            warnings += export.warnings
-        ref = np.array([export.polis_groups.get(int(v), -1) for v in export.matrix.voter_ids])
-        return export.matrix, (ref if export.polis_groups else None), "polis"
+        return export_votes(data.path)
     if data.name == "files":
         if not data.path:
             raise UserError("data.path: a votes file, folder or glob is required with data=files")
         m = readers.read_vote_files(data.path, params.voter_column, params.statement_column,
                                     params.vote_column, params.time_column or None)
-        return m, None, None
+        return Votes(m, str(data.path))
     if data.name == "synthetic":
         from engine.synthetic.votes import make_votes
 
@@ -98,39 +123,26 @@ def load_votes(data: DataConfig, params: Params, seed: int, warnings: list[str] 
         m = votes.build_matrix(code_v[s.voter], code_s[s.statement], s.vote, s.time,
                                used_v, used_s)
         m.ns_per_time_unit = 1_000_000_000  # seconds
-        return m, s.truth.groups[used_v], "planted"
+        return Votes(m, data.name, s.truth.groups[used_v], "planted")
     raise UserError(f"data={data.name}: job=opinion reads data=polis_export, files or synthetic")
-
-
-@dataclass
-class Votes:
-    """Loaded votes, with what the job compares its groups to."""
-
-    matrix: Any  # engine._opinion.votes.VoteMatrix
-    where: str  # named in errors
-    reference: np.ndarray | None = None  # reference group per voter (-1: none)
-    reference_name: str | None = None  # "polis" or "planted"
-    warnings: list[str] = field(default_factory=list)  # what the reader went on without
-    polis_export: bool = False  # replay=auto replays Polis exports
 
 
 def run(params: Params, data: DataConfig, ctx: RunContext) -> float:
     check(params, data)
     with ctx.stage("load"):
-        warnings: list[str] = []
-        m, reference, ref_name = load_votes(data, params, ctx.seed, warnings)
-    return compute(params, Votes(m, str(data.path or data.name), reference, ref_name, warnings,
-                                 data.name == "polis_export"), ctx)
+        loaded = load_votes(data, params, ctx.seed)
+    return compute(params, loaded, ctx)
 
 
 def compute(params: Params, loaded: Votes, ctx: RunContext) -> float:
     """Groups, statistics and tables of loaded votes: the job after `load`, shared by
     `python -m engine job=opinion` and `engine.opinion` (both `check` the settings first)."""
-    from engine._opinion import model, repness, votes
+    from engine._opinion import meta, model, repness, votes
 
     created = datetime.now(UTC)
     t0 = time.perf_counter()
     m, reference, ref_name = loaded.matrix, loaded.reference, loaded.reference_name
+    meta.mark(m, params.meta_statements, loaded.meta_ids, loaded.listed_ids)
     for w in loaded.warnings:
         log.warning("%s", w)
     ctx.record(input_warnings=loaded.warnings)
@@ -239,7 +251,9 @@ def _metrics(m, fit, group, reference, ref_name, replayed) -> dict:
         "n_voters": int(m.shape[0]), "n_statements": int(m.shape[1]),
         "n_votes": int(len(m.vote)), "n_raw_votes": int(m.n_raw_votes),
         "n_replaced_votes": int(m.n_raw_votes - len(m.vote)),
-        "n_moderated_out": int(m.moderated_out.sum()),
+        "n_moderated_out": int(m.moderated_out.sum()),  # meta statements included
+        "n_meta": int(m.is_meta.sum()),
+        "meta_statements": np.asarray(m.statement_ids)[m.is_meta].tolist(),
         "n_statements_without_votes": int(m.n_dropped_statements),
         "n_in_conv": int(fit.in_conv.sum()), "n_base_clusters": int(len(fit.base.centres)),
         "base_iterations": int(fit.base.n_iter), "n_groups": int(fit.k),
@@ -277,12 +291,13 @@ def _voters_table(m, fit, group, subgroup, bridge) -> pa.Table:
 
 
 def _statements_table(m, fit) -> pa.Table:
-    """Each statement's position on the opinion map (moderated-out ones sit at the origin)."""
+    """Each statement's position on the opinion map (moderated-out ones, meta statements
+    among them, sit at the origin)."""
     xy = fit.pca.statement_projection()
     return pa.table({"statement_id": _ids(m.statement_ids), "x": xy[:, 0], "y": xy[:, 1],
                      "extremity": np.hypot(xy[:, 0], xy[:, 1]),
                      "n_votes": np.diff(m.values.tocsc().indptr).astype(np.int32),
-                     "moderated_out": m.moderated_out})
+                     "moderated_out": m.moderated_out, "is_meta": m.is_meta})
 
 
 def _clusters_table(fit, group, subgroup, base_counts) -> pa.Table:

@@ -78,3 +78,17 @@ def test_missing_column_is_named(votes):
         engine.opinion(votes.votes, vote_column="ballot", backend="cpu")
     with pytest.raises(ValueError, match=r"^max_groups=1: must be at least 2"):
         engine.opinion(votes.votes, max_groups=1, backend="cpu")
+
+
+def test_meta_statements_same_as_the_job(run_job, tmp_path):
+    from tests.opinion.meta_conversation import META, write_export
+
+    folder = write_export(tmp_path / "export", flag_meta=False)
+    _, out, m = run_job("job=opinion", "data=polis_export", f"data.path={folder}",
+                        "job.meta_statements=[" + ",".join(map(str, META)) + "]")
+    result = engine.opinion(folder, polis_export=True, meta_statements=META, backend="cpu")
+    assert_same_as_cli(result, out, m)
+    assert result.metrics["meta_statements"] == META
+    with pytest.raises(ValueError, match=r"^meta_statements: statement 777 is not in the votes "
+                                         r"or the comments$"):
+        engine.opinion(folder, polis_export=True, meta_statements=[777], backend="cpu")

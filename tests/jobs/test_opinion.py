@@ -365,3 +365,45 @@ def test_held_out_k_is_polis_k(run_job, conversation):
     _, _, metrics = run_job("job=opinion", "data=polis_export",
                             f"data.path={HELD_OUT / conversation}")
     assert metrics["n_groups"] == held_out_polis_groups(conversation)["group"].n_unique()
+
+
+def test_meta_statements_from_the_setting_or_the_export_flag(run_job, tmp_path):
+    from tests.opinion.meta_conversation import META, conversation, write_export
+
+    flagged = write_export(tmp_path / "flagged", flag_meta=True)
+    plain = write_export(tmp_path / "plain", flag_meta=False)
+    setting = "job.meta_statements=[" + ",".join(map(str, META)) + "]"
+    _, by_flag, m_flag = run_job("job=opinion", "data=polis_export", f"data.path={flagged}")
+    _, by_setting, m_setting = run_job("job=opinion", "data=polis_export",
+                                       f"data.path={plain}", setting)
+    _, unmarked, m_none = run_job("job=opinion", "data=polis_export", f"data.path={plain}")
+    assert m_flag["meta_statements"] == m_setting["meta_statements"] == META
+    assert m_none["meta_statements"] == [] and m_none["n_meta"] == 0
+    for name in ("voters.parquet", "statements.parquet"):
+        assert pq.read_table(by_flag / name).equals(pq.read_table(by_setting / name))
+    statements = pl.read_parquet(by_flag / "statements.parquet")
+    assert statements.filter("is_meta")["statement_id"].to_list() == META
+    assert statements.filter("is_meta")["moderated_out"].all()
+    assert (statements.filter("is_meta").select("x", "y").to_numpy() == 0).all()  # off the map
+    opinion = conversation()[3]
+    for out, expected in ((by_flag, 1.0), (unmarked, None)):
+        voters = pl.read_parquet(out / "voters.parquet").filter(pl.col("group").is_not_null())
+        score = adjusted_rand_score(opinion[voters["voter_id"].to_numpy()], voters["group"])
+        assert score == expected if expected else score < 0.6
+
+
+def test_unknown_meta_statement_is_one_error_line_with_exit_2(tmp_path):
+    from tests.opinion.meta_conversation import write_export
+    from tests.test_app import engine_cli
+
+    folder = write_export(tmp_path / "export", flag_meta=False)
+    out = tmp_path / "out"
+    result = engine_cli("job=opinion", "backend=cpu", "data=polis_export",
+                        f"data.path={folder}", "job.meta_statements=[100,777]",
+                        f"hydra.run.dir={out}")
+    assert result.returncode == 2, result.stderr
+    errors = [ln for ln in result.stderr.splitlines() if ln.startswith("error: ")]
+    assert errors == ["error: job.meta_statements: statement 777 is not in the votes or the "
+                      "comments"], result.stderr
+    assert "Traceback" not in result.stderr
+    assert not list(out.glob("*.parquet")) and not (out / "metrics.json").exists()

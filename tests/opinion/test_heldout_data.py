@@ -135,3 +135,23 @@ def test_summary_agrees_with_polis_groups(conversation):
     groups = {r["group-id"] for r in rows if r["group-id"] != ""}
     assert int(summary["voters"]) == len(rows)
     assert int(summary["groups"]) == len(groups) >= 2
+
+
+BY_READING = sorted(p.name for p in HELD_OUT.iterdir()
+                    if (p / "meta_statements_by_reading.csv").exists())
+
+
+@pytest.mark.parametrize("conversation", BY_READING)
+def test_meta_statements_by_reading_quote_comments_csv(conversation):
+    # The lists chosen by reading (README) carry each statement's text and moderation as the
+    # export has them, so what was chosen can be checked against what was read.
+    with (HELD_OUT / conversation / "comments.csv").open(newline="") as fh:
+        comments = {int(r["comment-id"]): r for r in csv.DictReader(fh)}
+    with (HELD_OUT / conversation / "meta_statements_by_reading.csv").open(newline="") as fh:
+        chosen = list(csv.DictReader(fh))
+    assert chosen
+    for row in chosen:
+        comment = comments[int(row["statement_id"])]
+        assert row["comment_body"] == comment["comment-body"]
+        assert row["moderated_in_export"] == comment["moderated"]
+        assert row["reason"]
