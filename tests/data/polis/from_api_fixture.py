@@ -39,6 +39,10 @@ def _field(row: dict, *names: str):
     return next(row[n] for n in names if n in row)
 
 
+def _json(path: Path):
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
 def _csv(header: list[str], rows: list[list]) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
@@ -80,11 +84,10 @@ def polis_groups_csv(blob: dict) -> str:
 
 def derive(folder: Path) -> dict[str, str]:
     """The export files (name -> text) that DEST's json files give."""
-    blob = json.loads((folder / "math_blob_clusters.json").read_text(encoding="utf-8"))
+    blob = _json(folder / "math_blob_clusters.json")
     return {
-        "votes.csv": votes_csv(json.loads((folder / "votes.json").read_text(encoding="utf-8"))),
-        "comments.csv": comments_csv(json.loads((folder / "comments.json").read_text(encoding="utf-8")),
-                                     blob["mod-out"]),
+        "votes.csv": votes_csv(_json(folder / "votes.json")),
+        "comments.csv": comments_csv(_json(folder / "comments.json"), blob["mod-out"]),
         "polis_groups.csv": polis_groups_csv(blob),
     }
 
@@ -93,9 +96,10 @@ def copy_fixture(source: Path, dest: Path) -> None:
     dest.mkdir(parents=True, exist_ok=True)
     for name in ("votes.json", "comments.json"):
         shutil.copyfile(source / name, dest / name)
-    blob = json.loads((source / "math-pca2.json").read_text(encoding="utf-8"))
+    blob = _json(source / "math-pca2.json")
     kept = {k: blob[k] for k in BLOB_KEYS}
-    (dest / "math_blob_clusters.json").write_text(json.dumps(kept, indent=1) + "\n", encoding="utf-8")
+    (dest / "math_blob_clusters.json").write_text(json.dumps(kept, indent=1) + "\n",
+                                                  encoding="utf-8")
 
 
 def main(argv: list[str]) -> None:
