@@ -1,10 +1,11 @@
 """The held-out Polis conversations are what Polis itself computed on: its votes and its groups.
 
-tests/data/opinion/*/ hold an openData votes.csv and, for each conversation, Polis's own groups:
-either the group-deciding keys of Clojure Polis's math blob (math_blob_clusters.json) or the
-export's participants-votes.csv (group-id, with every participant's vote counts and votes), see
-tests/data/opinion/README.md. These tests tie the vote log to Polis's side independently of
-the engine, so that the held-out ARIs measure the engine and not a transcription slip.
+tests/data/opinion/*/ hold a Polis votes.csv (an export's, or derived from an API download)
+and, for each conversation, Polis's own groups: either the group-deciding keys of Clojure
+Polis's math blob (math_blob_clusters.json) or the export's participants-votes.csv (group-id,
+with every participant's vote counts and votes), see tests/data/opinion/README.md. These tests
+tie the vote log to Polis's side independently of the engine, so that the held-out ARIs
+measure the engine and not a transcription slip.
 """
 
 from __future__ import annotations
