@@ -1,7 +1,8 @@
-"""job=opinion end to end: agreement with Polis on four real conversations, outputs, errors."""
+"""job=opinion end to end: agreement with Polis on real conversations, outputs, errors."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -325,10 +326,23 @@ def test_held_out_groups_cover_those_polis_grouped(run_job, conversation):
         active = set(pv.filter(pl.col("n-votes") >= 7)["participant"].to_list())
         assert active <= set(our_groups(out)["participant"].to_list())
     else:
+        blob = json.loads((folder / "math_blob_clusters.json").read_text())
+        votes = {int(p): n for p, n in blob["user-vote-counts"].items()}
+        polis = held_out_polis_groups(conversation)["participant"].to_list()
+        active = {p for p in polis if votes[p] >= min(7, blob["n-cmts"])}
+        assert active <= set(our_groups(out)["participant"].to_list())
         n_compared = held_out_ari(conversation, our_groups(out))[1]
-        assert n_compared == len(held_out_polis_groups(conversation))  # all Polis grouped
+        # All Polis grouped, but where Polis topped up participants with a vote or two that
+        # the replay does not take in (the measured count compared, of len(polis)).
+        assert n_compared == NOT_ALL_TOPPED_UP_GROUPED.get(conversation, len(polis))
     if conversation in HELD_OUT_FLOOR:
         assert ours >= HELD_OUT_FLOOR[conversation]
+
+
+NOT_ALL_TOPPED_UP_GROUPED = {
+    "50ptpt-3gp-strict-no-meta": 42,  # of 43: one of Polis's 2 topped up with 1 vote
+    "above-100-ptpts": 177,  # of 208: 31 of Polis's 32 topped up with 1-6 votes
+}
 
 
 UNDER_RED_DWARF = {
@@ -381,6 +395,12 @@ K_MISSED = {
     "brexit-consensus": "the replay settles on 3 groups where Polis kept 2 (so do red-dwarf "
                         "and delphi)",
     "scoop-hivemind.ubi": "the replay settles on 3 groups where Polis kept 4",
+    "below-100-ptpts": "the replay settles on 4 groups where Polis kept 3 (ARI 0.841; "
+                       "red-dwarf and delphi keep 3, at 0.513 and 0.166)",
+    "above-100-ptpts": "the replay settles on 3 groups where Polis kept 4 (so do red-dwarf "
+                       "and delphi)",
+    "150ptpt-3gp-no-strict-no-meta": "the replay settles on 4 groups where Polis kept 3 "
+                                     "(red-dwarf 2, delphi 3)",
 }
 
 

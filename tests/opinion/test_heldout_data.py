@@ -1,10 +1,11 @@
 """The held-out Polis conversations are what Polis itself computed on: its votes and its groups.
 
-tests/data/opinion/*/ hold an openData votes.csv and, for each conversation, Polis's own groups:
-either the group-deciding keys of Clojure Polis's math blob (math_blob_clusters.json) or the
-export's participants-votes.csv (group-id, with every participant's vote counts and votes), see
-tests/data/opinion/README.md. These tests tie the vote log to Polis's side independently of
-the engine, so that the held-out ARIs measure the engine and not a transcription slip.
+tests/data/opinion/*/ hold a Polis votes.csv (an export's, or derived from an API download)
+and, for each conversation, Polis's own groups: either the group-deciding keys of Clojure
+Polis's math blob (math_blob_clusters.json) or the export's participants-votes.csv (group-id,
+with every participant's vote counts and votes), see tests/data/opinion/README.md. These tests
+tie the vote log to Polis's side independently of the engine, so that the held-out ARIs
+measure the engine and not a transcription slip.
 """
 
 from __future__ import annotations
@@ -20,6 +21,19 @@ HELD_OUT = Path(__file__).resolve().parents[1] / "data" / "opinion"
 CONVERSATIONS = sorted(p.name for p in HELD_OUT.iterdir()
                        if (p / "math_blob_clusters.json").exists())
 EXPORTS = sorted(p.name for p in HELD_OUT.iterdir() if (p / "participants-votes.csv").exists())
+
+
+API_DOWNLOADS = sorted(p.name for p in HELD_OUT.iterdir() if (p / "votes.json").exists())
+
+# Votes Polis counted that the API download lacks: red-dwarf flags 50ptpt's participant 50
+# (4 votes in user-vote-counts, none in votes.json, not in the conversation) as a
+# data-integrity case. The vote log cannot hold votes nobody has, so it is left out.
+MISSING_VOTERS = {"50ptpt-3gp-strict-no-meta": {50: 4}}
+
+# Participants Polis kept in the conversation with fewer than min(7, n-cmts) votes, where
+# that is 15 or more: above-100-ptpts's blob has 32 such among its 208 (Polis's own in-conv,
+# taken as it is; the rule's other half, everyone with enough votes is in, still holds).
+TOPPED_UP = {"above-100-ptpts": 32}
 
 
 def blob(conversation: str) -> dict:
@@ -39,9 +53,11 @@ def test_votes_are_the_ones_polis_counted(conversation):
     b = blob(conversation)
     seen = voted_comments(conversation)
     # Polis's user-vote-counts: distinct comments each participant voted on (passes included).
+    missing = MISSING_VOTERS.get(conversation, {})
     assert {int(p): n for p, n in b["user-vote-counts"].items()} == {
-        p: len(c) for p, c in seen.items()}
-    assert len(seen) == b["n"]
+        p: len(c) for p, c in seen.items()} | missing
+    assert not set(missing) & set(b["in-conv"])  # none of them grouped by Polis
+    assert len(seen) + len(missing) == b["n"]
     assert len(set().union(*seen.values())) == b["n-cmts"]
 
 
@@ -55,7 +71,10 @@ def test_in_conversation_set_follows_polis_rule(conversation):
     # (fewer than 15 in the conversation) and, once in, stay in.
     assert {p for p, n in counts.items() if n >= threshold} <= in_conv
     topped_up = [p for p in in_conv if counts[p] < threshold]
-    assert len(topped_up) < 15
+    if conversation in TOPPED_UP:
+        assert len(topped_up) == TOPPED_UP[conversation]
+    else:
+        assert len(topped_up) < 15
 
 
 @pytest.mark.parametrize("conversation", CONVERSATIONS)
@@ -90,6 +109,40 @@ def test_group_centres_are_their_base_centres_weighted_mean(conversation):
         pts = np.array([where[i] for i in group["members"]])
         centre = np.average(pts[:, :2], axis=0, weights=pts[:, 2])
         np.testing.assert_allclose(centre, group["center"], rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("conversation", API_DOWNLOADS)
+def test_export_files_are_derived_from_the_api_download(conversation):
+    from tests.data.polis.from_api_fixture import derive
+
+    folder = HELD_OUT / conversation
+    for name, text in derive(folder).items():
+        assert (folder / name).read_bytes() == text.encode("utf-8"), name
+
+
+@pytest.mark.parametrize("conversation", API_DOWNLOADS)
+def test_api_download_moderation_and_meta_are_polis_mod_out(conversation):
+    # Polis's math moderates out the comments moderated -1 and those marked is_meta; the
+    # blob's mod-out and meta-tids say which it did, independently of comments.json.
+    b = blob(conversation)
+    comments = json.loads((HELD_OUT / conversation / "comments.json").read_text("utf-8"))
+    ident = [c.get("tid", c.get("statement_id")) for c in comments]
+    mod = [c.get("mod", c.get("moderated")) for c in comments]
+    meta = {i for i, c in zip(ident, comments, strict=True) if c["is_meta"]}
+    assert meta == set(b["meta-tids"])
+    assert {i for i, m in zip(ident, mod, strict=True) if m == -1} | meta == set(b["mod-out"])
+    votes = json.loads((HELD_OUT / conversation / "votes.json").read_text("utf-8"))
+    # The standing votes only (one per pair), the newest at the blob's last vote time.
+    pairs = [(v.get("pid", v.get("participant_id")), v.get("tid", v.get("statement_id")))
+             for v in votes]
+    assert len(set(pairs)) == len(pairs)
+    assert max(int(float(v["modified"])) for v in votes) == b["lastVoteTimestamp"]
+    # agree = +1: each comment's agree count is its +1 votes.
+    agrees = defaultdict(int)
+    for (_, c), v in zip(pairs, votes, strict=True):
+        agrees[c] += v["vote"] == 1
+    assert {i: c["agree_count"] for i, c in zip(ident, comments, strict=True)} == {
+        i: agrees[i] for i in ident}
 
 
 def latest_votes(conversation: str) -> dict[tuple[int, int], int]:
