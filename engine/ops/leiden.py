@@ -101,6 +101,11 @@ def _igraph(n_vertices: int, src, dst, weight):
     # the constructor (ndarray or lists), 1.9 for Weighted_Adjacency of a CSR matrix, 1.7 for
     # Graph.DataFrame, 1.2 for a list of tuples built first, 1.5 for Read_Edgelist of a file
     # written by polars, 8.4 for Read_Ncol, 2.4 for a memoryview (converted through tolist).
+    # The wheel is built on Python's limited API, so no buffer is read in place. Most of
+    # add_edges is igraph's own radix sort of the edge index (a profile: about half), whose
+    # speed depends on the vertex numbering: engine._communities.vertex_order. A list of
+    # tuples with Python's garbage collector paused is no faster (1.1-1.3); the weights cost
+    # the same as an edge attribute, a list or an ndarray (bench/results/communities_leiden.md).
     g = igraph.Graph(n=int(n_vertices), directed=False)
     g.add_edges(edges)
     if weight is not None:
