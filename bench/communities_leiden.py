@@ -7,7 +7,8 @@ Run from the repository root:  python bench/communities_leiden.py [--rows 200000
 2. graph + Leiden from the same kNN lists, rows numbered as given (the job before the
    breadth-first numbering) against the job's numbering (engine._communities.vertex_order),
    alternating, best of 3, split into: order, graph (knn_edges), build (igraph.Graph +
-   add_edges), weights (the edge attribute), leiden (community_leiden, n_iterations=-1).
+   add_edges), weights (before: the edge attribute; now: an ndarray handed to Leiden), leiden
+   (community_leiden, n_iterations=-1).
 3. Three ways to hand igraph the weights (edge attribute, list, ndarray): Leiden CPU s.
 4. Leiden passes: n_iterations = 1, 2, 3 against -1 (until stable; the job's default), on the
    blobs and on overlapping blobs (noise `--overlap-noise` instead of 0.5, harder to split):
@@ -65,7 +66,7 @@ class Parts:
         return _Part()
 
 
-def igraph_leiden(part, n, src, dst, weight, n_iterations=-1, weights_as="attribute", seed=0):
+def igraph_leiden(part, n, src, dst, weight, n_iterations=-1, weights_as="ndarray", seed=0):
     import igraph
 
     with part("build"):
@@ -89,7 +90,7 @@ def igraph_leiden(part, n, src, dst, weight, n_iterations=-1, weights_as="attrib
 def as_given(part, idx, scores, **kw):
     with part("graph"):
         src, dst, w = knn_edges(idx, scores, "union")
-    labels = igraph_leiden(part, len(idx), src, dst, w, **kw)
+    labels = igraph_leiden(part, len(idx), src, dst, w, **{"weights_as": "attribute", **kw})
     return relabel_by_size(labels), (src, dst, w)
 
 
