@@ -70,19 +70,19 @@ def leiden(backend: Backend, n_vertices: int, src, dst, weight=None, resolution:
         labels = leiden_gpu.leiden(n_vertices, src, dst, weight, resolution, seed,
                                    n_iterations)
     elif implementation == "igraph":
-        g = _igraph(n_vertices, src, dst, weight)
+        g = _igraph(n_vertices, src, dst)
         part = g.community_leiden(objective_function="modularity",
-                                  weights="weight" if weight is not None else None,
+                                  weights=None if weight is None else np.asarray(weight, float),
                                   resolution=float(resolution), n_iterations=int(n_iterations),
                                   **_igraph_seeded(seed))
         labels = np.asarray(part.membership)
     elif implementation == "leidenalg":
         import leidenalg
 
-        g = _igraph(n_vertices, src, dst, weight)
+        g = _igraph(n_vertices, src, dst)
         part = leidenalg.find_partition(
             g, leidenalg.RBConfigurationVertexPartition,
-            weights="weight" if weight is not None else None,
+            weights=None if weight is None else np.asarray(weight, float).tolist(),
             resolution_parameter=float(resolution), n_iterations=int(n_iterations),
             seed=int(seed) % (2**31))
         labels = np.asarray(part.membership)
@@ -92,7 +92,9 @@ def leiden(backend: Backend, n_vertices: int, src, dst, weight=None, resolution:
     return relabel_by_size(labels)
 
 
-def _igraph(n_vertices: int, src, dst, weight):
+def _igraph(n_vertices: int, src, dst):
+    """The undirected graph, without attributes: the weights go to Leiden as an array (an
+    edge attribute would hold one Python float per edge, for the same labels)."""
     import igraph
 
     edges = np.column_stack([np.asarray(src, np.int64), np.asarray(dst, np.int64)])
@@ -101,10 +103,14 @@ def _igraph(n_vertices: int, src, dst, weight):
     # the constructor (ndarray or lists), 1.9 for Weighted_Adjacency of a CSR matrix, 1.7 for
     # Graph.DataFrame, 1.2 for a list of tuples built first, 1.5 for Read_Edgelist of a file
     # written by polars, 8.4 for Read_Ncol, 2.4 for a memoryview (converted through tolist).
+    # The wheel is built on Python's limited API, so no buffer is read in place. Most of
+    # add_edges is igraph's own radix sort of the edge index (a profile: about half), whose
+    # speed depends on the vertex numbering: engine._communities.vertex_order. A list of
+    # tuples with Python's garbage collector paused is no faster (1.1-1.3). Weights given as an
+    # edge attribute, a list or an ndarray: same labels, 0.0-0.1 s apart
+    # (bench/results/communities_leiden.md).
     g = igraph.Graph(n=int(n_vertices), directed=False)
     g.add_edges(edges)
-    if weight is not None:
-        g.es["weight"] = np.asarray(weight, np.float64)
     return g
 
 

@@ -77,6 +77,31 @@ def test_edge_free_graph_never_reaches_the_gpu_library():
     assert leiden(gpu_flag, 3, empty, empty, None).tolist() == [0, 1, 2]
 
 
+@pytest.mark.parametrize("impl", ["igraph", "leidenalg"])
+def test_labels_equal_the_libraries_run_with_a_weight_attribute(cpu, impl):
+    """The weights go to Leiden as an array: the partition is the one each library finds
+    with the weights as an edge attribute, seeded alike, on overlapping groups where the
+    order of moves matters."""
+    import random
+
+    import leidenalg
+
+    n, src, dst, w, _ = _planted(p_in=0.06, p_out=0.02, seed=5)
+    g = igraph.Graph(n=n, edges=np.column_stack([src, dst]))
+    g.es["weight"] = w.astype(float).tolist()
+    if impl == "igraph":
+        igraph.set_random_number_generator(random)
+        random.seed(3)
+        ref = g.community_leiden(objective_function="modularity", weights="weight",
+                                 n_iterations=-1).membership
+    else:
+        ref = leidenalg.find_partition(g, leidenalg.RBConfigurationVertexPartition,
+                                       weights="weight", n_iterations=-1, seed=3).membership
+    labels = leiden(cpu, n, src, dst, w, seed=3, implementation=impl)
+    assert np.array_equal(labels, relabel_by_size(np.asarray(ref)))
+    assert labels.max() + 1 > 1
+
+
 def test_relabel_by_size():
     assert relabel_by_size(np.array([5, 5, 9, 9, 9, 1])).tolist() == [1, 1, 0, 0, 0, 2]
 
