@@ -39,6 +39,12 @@ def fresh_start(x: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     return np.arange(len(rows)), np.asarray(x)[rows]
 
 
+def _has_equal_rows(x: np.ndarray) -> bool:
+    """Whether two rows of `x` are equal (by value, as np.unique compares them)."""
+    s = x[np.lexsort(x.T[::-1])]
+    return bool((s[1:] == s[:-1]).all(1).any())
+
+
 def _mean(x, members, weights):
     w = None if weights is None else weights[members]
     return np.average(x[members], axis=0, weights=w)
@@ -86,7 +92,7 @@ def carried_start(x: np.ndarray, names: np.ndarray, last: Memberships, k: int,
     in_row_order = [True] * len(ids)
     centres = _means(x, members, weights, in_row_order)
     # Merge clusters whose centres coincide (the id of the larger one stays; ties: the later).
-    if len(np.unique(centres, axis=0)) < len(centres):
+    if _has_equal_rows(centres):
         uniq_ids, uniq_members, at = [], [], {}
         for cid, mem, centre in zip(ids, members, centres, strict=True):
             key = (centre + 0.0).tobytes()  # exact equality (+0.0: no -0.0)
@@ -101,7 +107,8 @@ def carried_start(x: np.ndarray, names: np.ndarray, last: Memberships, k: int,
         ids, members = uniq_ids, uniq_members
         in_row_order = [bool((np.diff(m) > 0).all()) for m in members]
         centres = _means(x, members, weights, in_row_order)
-    possible = min(k, len(np.unique(x, axis=0)))
+    # (The distinct points are counted, a sort, only when there are fewer clusters than k.)
+    possible = k if len(ids) >= k else min(k, len(np.unique(x, axis=0)))
     while len(ids) < possible:
         # The point farthest from its nearest centre (ties: the later point) starts a cluster.
         d = np.sqrt(((x[:, None, :] - centres[None, :, :]) ** 2).sum(-1)).min(1)
