@@ -88,7 +88,7 @@ def fit(m: VoteMatrix, opts: Options, xp=np, state: dict | None = None,
     n_votes = np.diff(values.indptr)
     n_stmt = values.shape[1] if n_statements is None else n_statements
     dev_values = values if xp is np else _to_device(values)
-    seen = np.diff(values.tocsc().indptr) > 0
+    seen = np.bincount(values.indices, minlength=values.shape[1]) > 0
     new = seen & ~state["seen"] if "seen" in state else None
     pca = sparsity_aware_pca(dev_values, m.moderated_out, scale_votes(values, m.moderated_out),
                              xp, state.get("components"), n_stmt, power_iters=opts.pca_iters,
