@@ -671,24 +671,33 @@ def replace_section(path: Path, heading: str, section: list[str],
     path.write_text("\n".join(lines).rstrip("\n") + "\n")
 
 
-def write_report(rows, args, argv: str, meta_lines: list[str]) -> None:
+def report_header(command: str, more_versions: str = "") -> list[str]:
+    """The lines an opinion bench report starts with: the command, date and commit, the
+    machine and its load, the versions (`more_versions` appended)."""
     import scipy
     import sklearn
 
     cpu, commit = machine()
     load = os.getloadavg()
-    rd_version = peer_version(args.reddwarf_python)
-    conv_rows = [(ds, res) for ds, res in rows if ds in CONVERSATIONS]
-    lines = [
-        "# opinion: ours vs Polis's groups, red-dwarf and delphi",
-        "",
-        f"- command: `PYTHONPATH=. python bench/opinion.py {argv}`",
+    return [
+        f"- command: `{command}`",
         f"- date {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, commit {commit}",
         f"- machine: {cpu}, {os.cpu_count()} cores; load average at the end {load[0]:.1f} / "
         f"{load[1]:.1f} / {load[2]:.1f} (1/5/15 min): the cores are shared, so absolute "
         "times are inflated; ratios come from the same run",
         f"- Python {sys.version.split()[0]}, numpy {np.__version__}, scipy {scipy.__version__}, "
-        f"scikit-learn {sklearn.__version__}; red-dwarf {rd_version}",
+        f"scikit-learn {sklearn.__version__}{more_versions}",
+    ]
+
+
+def write_report(rows, args, argv: str, meta_lines: list[str]) -> None:
+    rd_version = peer_version(args.reddwarf_python)
+    conv_rows = [(ds, res) for ds, res in rows if ds in CONVERSATIONS]
+    lines = [
+        "# opinion: ours vs Polis's groups, red-dwarf and delphi",
+        "",
+        *report_header(f"PYTHONPATH=. python bench/opinion.py {argv}",
+                       f"; red-dwarf {rd_version}"),
         f"- {DELPHI_NOTE}",
         "",
         "## Agreement with Polis's groups",

@@ -26,9 +26,11 @@ from bench.opinion import (  # noqa: E402  (after the path set-up, like bench/op
     FOLDERS,
     ari,
     conversation_set,
+    machine,
     our_groups,
     polis_reference,
     replay_fit,
+    report_header,
     smoother_at_end,
 )
 
@@ -83,28 +85,29 @@ def main() -> None:
                                  else {"error": (out.stderr.strip().splitlines() or ["?"])[-1]})
             except subprocess.TimeoutExpired:
                 res[schedule] = {"error": f"timeout {args.timeout}s"}
+            # Which code and when: rows of one report may come from different runs.
+            res[schedule]["run"] = f"{machine()[1]}, {time.strftime('%Y-%m-%d %H:%M', time.gmtime())} UTC"
             print(name, schedule, res[schedule], flush=True)
             with open(args.results, "a") as fh:
                 fh.write(json.dumps({"conversation": name, "schedule": schedule,
                                      "result": res[schedule]}) + "\n")
         rows.append((name, res))
-    write_report(rows, args.schedules)
+    write_report(rows, args.schedules, " ".join(sys.argv[1:]))
 
 
-def write_report(rows, schedules) -> None:
+def write_report(rows, schedules, argv: str) -> None:
     def cell(r: dict) -> str:
         if "error" in r:
             return f"{r['error']} | | | "
-        return (f"{r['k']} | {r['ari']:.3f} | {r['recomputations']} | {r['seconds']:.0f}")
+        run = f" ({r['run']})" if "run" in r else ""
+        return f"{r['k']} | {r['ari']:.3f} | {r['recomputations']} | {r['seconds']:.0f}{run}"
 
     head = " | ".join(f"{s} k | {s} ARI | {s} recomputations | {s} s" for s in schedules)
     lines = ["# opinion: the replay's schedules against Polis's groups", "",
-             "- command: `PYTHONPATH=. python bench/opinion_schedules.py` (every conversation)",
-             "- results of each run: bench/results/opinion_schedules.jsonl; seconds are on a "
-             "shared 2-core machine",
-             "- not run: no result in that file; a polling replay recomputes at every poll "
-             "with new votes, so a conversation with tens of thousands of votes takes an hour "
-             "or more here", "",
+             *report_header(f"PYTHONPATH=. python bench/opinion_schedules.py {argv}".strip()),
+             "- results of each run: bench/results/opinion_schedules.jsonl (kept between "
+             "invocations: a row's seconds come from the run named after them, commit and "
+             "date, or from an earlier one where none is named); not run: no result there", "",
              f"| conversation | set | Polis k | {head} |",
              "|---|---|---|" + "---|" * (4 * len(schedules))]
     for name, res in rows:

@@ -39,9 +39,39 @@ def fresh_start(x: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     return np.arange(len(rows)), np.asarray(x)[rows]
 
 
+def _has_equal_rows(x: np.ndarray) -> bool:
+    """Whether two rows of `x` are equal (by value, as np.unique compares them)."""
+    s = x[np.lexsort(x.T[::-1])]
+    return bool((s[1:] == s[:-1]).all(1).any())
+
+
 def _mean(x, members, weights):
     w = None if weights is None else weights[members]
     return np.average(x[members], axis=0, weights=w)
+
+
+def _means(x, members: list, weights, in_row_order: list) -> np.ndarray:
+    """`_mean` of every member list, the lists in row order (all but merged ones) in one
+    pass: np.average sums along rows one after the other, as bincount does in row order,
+    so the centres are the same to the bit. Weights are cluster sizes at the group level:
+    whole numbers, whose sums are exact in any order (np.average sums them pairwise)."""
+    label = np.full(len(x), -1, np.intp)
+    for i, (m, ordered) in enumerate(zip(members, in_row_order, strict=True)):
+        if ordered:
+            label[m] = i
+    rows = np.flatnonzero(label >= 0)
+    lab = label[rows]
+    w = np.ones(len(rows)) if weights is None else weights[rows]
+    mass = np.bincount(lab, weights=w, minlength=len(members))
+    sums = np.stack([np.bincount(lab, weights=x[rows, j] * w if weights is not None
+                                 else x[rows, j], minlength=len(members))
+                     for j in range(x.shape[1])], axis=1)
+    ordered = np.array(in_row_order, bool)
+    out = np.empty_like(sums)
+    out[ordered] = sums[ordered] / mass[ordered, None]
+    for i in np.flatnonzero(~ordered):
+        out[i] = _mean(x, members[i], weights)
+    return out
 
 
 def carried_start(x: np.ndarray, names: np.ndarray, last: Memberships, k: int,
@@ -50,40 +80,44 @@ def carried_start(x: np.ndarray, names: np.ndarray, last: Memberships, k: int,
     docstring). `names` are the current points' names, ascending; `weights` per point."""
     x = np.asarray(x, np.float64)
     present = np.isin(last.names, names)
-    rows_of = np.searchsorted(names, last.names[present])
+    rows_of = np.searchsorted(names, last.names[present])  # ascending, as last.names
     cluster_of = last.cluster[present]
-    ids, members = [], []
-    for cid in last.ids:
-        mine = rows_of[cluster_of == cid]
-        if len(mine):
-            ids.append(int(cid))
-            members.append(mine)
+    # The old clusters with members still present, by id (last.ids is ascending).
+    present_ids, which = np.unique(cluster_of, return_inverse=True)
+    by_cluster = np.argsort(which, kind="stable")  # members stay in row order
+    members = np.split(rows_of[by_cluster], np.cumsum(np.bincount(which))[:-1])
+    ids = present_ids.astype(int).tolist()
     if not ids:  # nothing carried over: one cluster of everyone
         ids, members = [int(max(last.ids, default=-1)) + 1], [np.arange(len(x))]
+    in_row_order = [True] * len(ids)
+    centres = _means(x, members, weights, in_row_order)
     # Merge clusters whose centres coincide (the id of the larger one stays; ties: the later).
-    uniq_ids, uniq_members, at = [], [], {}
-    for cid, mem in zip(ids, members, strict=True):
-        key = (_mean(x, mem, weights) + 0.0).tobytes()  # exact equality (+0.0: no -0.0)
-        same = at.get(key)
-        if same is None:
-            at[key] = len(uniq_ids)
-            uniq_ids.append(cid), uniq_members.append(mem)
-        else:
-            if len(mem) >= len(uniq_members[same]):
-                uniq_ids[same] = cid
-            uniq_members[same] = np.concatenate([uniq_members[same], mem])
-    ids, members = uniq_ids, uniq_members
-    possible = min(k, len(np.unique(x, axis=0)))
-    while True:
-        centres = np.array([_mean(x, m, weights) for m in members])
-        if len(ids) >= possible:
-            break
+    if _has_equal_rows(centres):
+        uniq_ids, uniq_members, at = [], [], {}
+        for cid, mem, centre in zip(ids, members, centres, strict=True):
+            key = (centre + 0.0).tobytes()  # exact equality (+0.0: no -0.0)
+            same = at.get(key)
+            if same is None:
+                at[key] = len(uniq_ids)
+                uniq_ids.append(cid), uniq_members.append(mem)
+            else:
+                if len(mem) >= len(uniq_members[same]):
+                    uniq_ids[same] = cid
+                uniq_members[same] = np.concatenate([uniq_members[same], mem])
+        ids, members = uniq_ids, uniq_members
+        in_row_order = [bool((np.diff(m) > 0).all()) for m in members]
+        centres = _means(x, members, weights, in_row_order)
+    # (The distinct points are counted, a sort, only when there are fewer clusters than k.)
+    possible = k if len(ids) >= k else min(k, len(np.unique(x, axis=0)))
+    while len(ids) < possible:
         # The point farthest from its nearest centre (ties: the later point) starts a cluster.
         d = np.sqrt(((x[:, None, :] - centres[None, :, :]) ** 2).sum(-1)).min(1)
         far = len(d) - 1 - int(np.argmax(d[::-1]))
         if d[far] <= 0:
             break
-        kept = [(i, m[m != far]) for i, m in zip(ids, members, strict=True)]
-        ids = [i for i, m in kept if len(m)] + [max(ids) + 1]
-        members = [m for _, m in kept if len(m)] + [np.array([far])]
+        kept = [(i, m[m != far], o) for i, m, o in zip(ids, members, in_row_order, strict=True)]
+        ids = [i for i, m, _ in kept if len(m)] + [max(ids) + 1]
+        members = [m for _, m, _ in kept if len(m)] + [np.array([far])]
+        in_row_order = [o for _, m, o in kept if len(m)] + [True]
+        centres = _means(x, members, weights, in_row_order)
     return np.asarray(ids), centres

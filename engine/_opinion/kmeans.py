@@ -143,14 +143,20 @@ def k_range(n_points: int, max_groups: int = 5) -> range:
     return range(2, min(max_groups, 2 + n_points // 12, n_points - 1) + 1)
 
 
-def silhouette(points: np.ndarray, labels: np.ndarray) -> float:
-    """Mean silhouette (Euclidean) of a few points (the base centres): -1 when undefined.
-    Equal to scikit-learn's silhouette_score; computed here to keep sklearn off the path."""
+def distances(points: np.ndarray) -> np.ndarray:
+    """Euclidean distances between every two of a few points."""
     points = np.asarray(points, np.float64)
+    return np.sqrt(((points[:, None, :] - points[None, :, :]) ** 2).sum(-1))
+
+
+def silhouette(points: np.ndarray, labels: np.ndarray, d: np.ndarray | None = None) -> float:
+    """Mean silhouette (Euclidean) of a few points (the base centres): -1 when undefined.
+    Equal to scikit-learn's silhouette_score; computed here to keep sklearn off the path.
+    `d`: the points' `distances`, when known (the same points score every candidate k)."""
     ks = np.unique(labels)
     if len(ks) < 2 or len(ks) >= len(points):
         return -1.0
-    d = np.sqrt(((points[:, None, :] - points[None, :, :]) ** 2).sum(-1))
+    d = distances(points) if d is None else d
     onehot = labels[:, None] == ks[None, :]
     sizes = onehot.sum(0)
     mean_to = (d @ onehot) / sizes  # (n, k) mean distance to each cluster (self included)
@@ -172,11 +178,13 @@ def group_candidates(centres: np.ndarray, weights: np.ndarray, max_groups: int =
     run's groups of that k (`last[k]`)."""
     out = {}
     names = np.arange(len(centres)) if names is None else names
+    d = None
     for k in k_range(len(centres), max_groups):
         prev = (last or {}).get(k)
         c = run(centres, k, weights, tol, max_iter, np, names, prev)
         if len(c.centres) >= 2 or prev is not None:
-            out[k] = (c, silhouette(centres, c.labels))
+            d = distances(centres) if d is None else d
+            out[k] = (c, silhouette(centres, c.labels, d))
     return out
 
 

@@ -79,14 +79,16 @@ def scale_votes(values: sp.csr_matrix, moderated_out: np.ndarray) -> np.ndarray:
 
 
 def fit(m: VoteMatrix, opts: Options, xp=np, state: dict | None = None,
-        n_statements: int | None = None) -> tuple[Fit, dict]:
-    """One recomputation; `state` carries the previous one's (warm starts, k smoothing)."""
+        n_statements: int | None = None, with_subgroups: bool = True) -> tuple[Fit, dict]:
+    """One recomputation; `state` carries the previous one's (warm starts, k smoothing).
+    `with_subgroups=False` leaves the subgroups empty: nothing in `state` depends on them, so
+    a replay computes them for its last recomputation only (`add_subgroups`)."""
     state = state or {}
     values = m.values
     n_votes = np.diff(values.indptr)
     n_stmt = values.shape[1] if n_statements is None else n_statements
     dev_values = values if xp is np else _to_device(values)
-    seen = np.diff(values.tocsc().indptr) > 0
+    seen = np.bincount(values.indices, minlength=values.shape[1]) > 0
     new = seen & ~state["seen"] if "seen" in state else None
     pca = sparsity_aware_pca(dev_values, m.moderated_out, scale_votes(values, m.moderated_out),
                              xp, state.get("components"), n_stmt, power_iters=opts.pca_iters,
@@ -117,8 +119,7 @@ def fit(m: VoteMatrix, opts: Options, xp=np, state: dict | None = None,
     count = count + 1 if this_k == last_k else 1
     k = this_k if count >= K_SMOOTHING or shown is None or shown not in cands else shown
     group_of_base = cands[k][0].labels
-    sub = kmeans.subgroups(base.centres, weights, group_of_base, opts.max_groups, opts.tol,
-                           opts.group_iter)
+    sub = np.zeros(len(base.centres), np.int32)
     new_state = {
         "components": pca.components,
         "in_conv": in_conv, "seen": seen,
@@ -127,7 +128,17 @@ def fit(m: VoteMatrix, opts: Options, xp=np, state: dict | None = None,
                    if c.ids is not None},
         "last_k": this_k, "k_count": count, "k": k,
     }
-    return Fit(pca, in_conv, base, base_of_voter, cands, k, group_of_base, sub), new_state
+    out = Fit(pca, in_conv, base, base_of_voter, cands, k, group_of_base, sub)
+    if with_subgroups:
+        add_subgroups(out, opts)
+    return out, new_state
+
+
+def add_subgroups(f: Fit, opts: Options) -> None:
+    """The subgroups of `f`'s groups (k-means of each group's base clusters)."""
+    f.subgroup_of_base = kmeans.subgroups(f.base.centres, f.base.sizes.astype(np.float64),
+                                          f.group_of_base, opts.max_groups, opts.tol,
+                                          opts.group_iter)
 
 
 # What Polis keeps when its math worker reloads a conversation (a restart): the PCA, the base
@@ -203,11 +214,13 @@ def replay(m: VoteMatrix, opts: Options, every: int, xp=np, progress=None,
             runs = 2 if polling_interval is not None else 1
         sub = VoteMatrix(values, m.voter_ids, m.statement_ids, m.moderated_out & seen_stmt)
         for _ in range(runs):
-            fit_, state = fit(sub, opts, xp, state, n_statements=int(seen_stmt.sum()))
+            fit_, state = fit(sub, opts, xp, state, n_statements=int(seen_stmt.sum()),
+                              with_subgroups=False)
             history.append({"votes": int(end), "best_k": int(state["last_k"]),
                             "k": int(state["k"]),
                             "silhouette": float(fit_.candidates[state["last_k"]][1]),
                             "reload": end in reloads})
+    add_subgroups(fit_, opts)
     fit_.k_history = history
     return fit_
 

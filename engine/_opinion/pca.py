@@ -98,6 +98,7 @@ def power_components(a, k: int = 2, iters: int = 100, start=None, xp=np) -> np.n
     components carry over as Polis's do."""
     m = a.shape[1]
     starts = xp.ones((k, m)) if start is None else xp.asarray(start, dtype=xp.float64)
+    a_t = a.T  # once: each `.T` builds a new matrix object, costly next to a small product
     comps = []
     for i in range(k):
         v = starts[i].astype(a.dtype)
@@ -109,7 +110,7 @@ def power_components(a, k: int = 2, iters: int = 100, start=None, xp=np) -> np.n
 
         last = 0.0
         for _ in range(iters + 1):
-            y = deflate(a.T @ (a @ deflate(v)))
+            y = deflate(a_t @ (a @ deflate(v)))
             norm = float(xp.linalg.norm(y))
             if norm == 0:
                 v = y

@@ -90,3 +90,69 @@ def test_clusters_that_empty_are_dropped_and_keep_no_id():
     # one far away; the far one empties and is dropped.
     labels, centres, _, kept = kmeans.lloyd(x, np.array([[5.0, 0.0], [100.0, 0.0]]))
     assert kept.tolist() == [0] and len(centres) == 1 and (labels == 0).all()
+
+
+def straightforward_carried_start(x, names, last, k, weights=None):
+    """The carry-over rule written plainly: one np.average per cluster and per step."""
+    def mean(members):
+        return np.average(x[members], axis=0, weights=None if weights is None
+                          else weights[members])
+
+    rows_of = {name: row for row, name in enumerate(names)}
+    ids, members = [], []
+    for cid in last.ids:
+        mine = [rows_of[n] for n, c in zip(last.names, last.cluster, strict=True)
+                if c == cid and n in rows_of]
+        if mine:
+            ids.append(int(cid)), members.append(np.array(mine))
+    merged_ids, merged, at = [], [], {}
+    for cid, mem in zip(ids, members, strict=True):
+        key = (mean(mem) + 0.0).tobytes()
+        if key not in at:
+            at[key] = len(merged_ids)
+            merged_ids.append(cid), merged.append(mem)
+        else:
+            if len(mem) >= len(merged[at[key]]):
+                merged_ids[at[key]] = cid
+            merged[at[key]] = np.concatenate([merged[at[key]], mem])
+    ids, members = merged_ids, merged
+    while True:
+        centres = np.array([mean(m) for m in members])
+        if len(ids) >= min(k, len(np.unique(x, axis=0))):
+            return np.asarray(ids), centres
+        d = np.sqrt(((x[:, None, :] - centres[None, :, :]) ** 2).sum(-1)).min(1)
+        far = len(d) - 1 - int(np.argmax(d[::-1]))
+        kept = [(i, m[m != far]) for i, m in zip(ids, members, strict=True)]
+        ids = [i for i, m in kept if len(m)] + [max(ids) + 1]
+        members = [m for _, m in kept if len(m)] + [np.array([far])]
+
+
+def test_carried_start_matches_the_plain_rule_to_the_bit():
+    # Random memberships over points with repeats (so some centres coincide and merge), with
+    # points gone and new, weighted and not: the one-pass centres must be the plain averages.
+    rng = np.random.default_rng(3)
+    merges = 0
+    for trial in range(200):
+        n = int(rng.integers(3, 60))
+        x = rng.normal(size=(n, 2)).round(int(rng.integers(0, 3)))
+        if trial % 3 == 0:  # pairs of identical clusters: their centres coincide
+            x[n // 2:2 * (n // 2)] = x[:n // 2]
+        names = np.sort(rng.choice(200, n, replace=False))
+        old = np.sort(rng.choice(np.r_[names, np.arange(200, 230)], n, replace=False))
+        old_ids = np.sort(rng.choice(50, int(rng.integers(1, 12)), replace=False))
+        cluster = rng.choice(old_ids, len(old))
+        if trial % 3 == 0:
+            half = np.isin(old, names[:n // 2])
+            twin = np.isin(old, names[n // 2:2 * (n // 2)])
+            cluster[twin] = cluster[half][:twin.sum()] if half.sum() >= twin.sum() else cluster[twin]
+        last = carryover.Memberships(old_ids, old, cluster)
+        weights = None if trial % 2 else rng.integers(1, 9, n).astype(np.float64)
+        k = int(rng.integers(1, 15))
+        if not np.isin(old, names).any():
+            continue
+        ids, centres = carryover.carried_start(x, names, last, k, weights)
+        want_ids, want = straightforward_carried_start(x, names, last, k, weights)
+        assert ids.tolist() == want_ids.tolist()
+        assert np.array_equal(centres, want)
+        merges += len(want_ids) < len(np.unique(cluster[np.isin(old, names)]))
+    assert merges > 0  # the merge path was exercised

@@ -182,3 +182,42 @@ def test_polling_replay_recomputes_at_polis_moments_and_twice_after_a_reload():
     at_reload = [h for h in hist if h["votes"] == 2020]
     assert len(at_reload) == 2 and all(h["reload"] for h in at_reload)
     assert votes.count(2000) == 1
+
+
+def from_scratch_polling_replay(mat, opts, interval):
+    """The polling replay written plainly: at the close of every polling window holding a
+    vote, the matrix rebuilt from the votes cast so far and every output (subgroups included)
+    recomputed, carrying the state from one window to the next."""
+    window = mat.time // interval
+    voter, statement, vote = mat.voter, mat.statement, mat.vote
+    state, history, last = {}, [], None
+    for w in np.unique(window):
+        keep = window <= w
+        sub = build_matrix(voter[keep], statement[keep], vote[keep], mat.time[keep],
+                           mat.voter_ids, mat.statement_ids)
+        seen = np.isin(np.arange(mat.shape[1]), statement[keep])
+        if len(np.unique(voter[keep])) < 3 or seen.sum() < 2:
+            continue
+        sub.moderated_out = mat.moderated_out & seen
+        last, state = model.fit(sub, opts, state=state, n_statements=int(seen.sum()))
+        history.append({"votes": int(keep.sum()), "best_k": state["last_k"], "k": state["k"],
+                        "silhouette": last.candidates[state["last_k"]][1], "reload": False})
+    return last, history
+
+
+def test_polling_replay_equals_recomputing_from_scratch_at_every_poll():
+    # Ten votes a second over 120 voters, one statement moderated out: ~100 recomputations.
+    mat, _ = synthetic_matrix(n=120, m=20, groups=3, density=0.4, seed=4)
+    rng = np.random.default_rng(2)
+    mat.time = (np.argsort(rng.random(len(mat.vote))) * 100).astype(np.int64)  # ms
+    mat.moderated_out[5] = True
+    opts = model.Options()
+    want, want_history = from_scratch_polling_replay(mat, opts, 1000)
+    got = model.replay(mat, opts, every=10**9, polling_interval=1000)
+    assert len(want_history) > 80 and got.k_history == want_history
+    assert got.k == want.k
+    assert np.array_equal(got.group_of_voter(), want.group_of_voter())
+    assert np.array_equal(got.subgroup_of_voter(), want.subgroup_of_voter())
+    assert len(np.unique(want.subgroup_of_voter())) > 2  # subgroups found, not all zero
+    assert np.array_equal(got.base_of_voter, want.base_of_voter)
+    assert np.array_equal(got.pca.projection, want.pca.projection)
