@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import random
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _report import Run  # noqa: E402
-from communities import K, blobs, run_ours  # noqa: E402
+from communities import K, Timer, blobs, run_ours  # noqa: E402
 
 from engine._communities.features import l2_normalize  # noqa: E402
 from engine._communities.graph import knn_edges  # noqa: E402
@@ -45,41 +44,20 @@ from engine.ops.leiden import modularity, relabel_by_size  # noqa: E402
 REPS = 3
 
 
-class Parts:
-    """CPU and wall seconds per named part."""
-
-    def __init__(self):
-        self.cpu: dict[str, float] = {}
-        self.wall: dict[str, float] = {}
-
-    def __call__(self, name):
-        parts = self
-
-        class _Part:
-            def __enter__(self):
-                self.c, self.w = time.process_time(), time.perf_counter()
-
-            def __exit__(self, *exc):
-                parts.cpu[name] = parts.cpu.get(name, 0) + time.process_time() - self.c
-                parts.wall[name] = parts.wall.get(name, 0) + time.perf_counter() - self.w
-
-        return _Part()
-
-
 def igraph_leiden(part, n, src, dst, weight, n_iterations=-1, weights_as="ndarray", seed=0):
     import igraph
 
-    with part("build"):
+    with part.stage("build"):
         g = igraph.Graph(n=n, directed=False)
         g.add_edges(np.column_stack([src, dst]))
-    with part("weights"):
+    with part.stage("weights"):
         w = np.asarray(weight, np.float64)
         if weights_as == "attribute":
             g.es["weight"] = w
             w = "weight"
         elif weights_as == "list":
             w = w.tolist()
-    with part("leiden"):
+    with part.stage("leiden"):
         igraph.set_random_number_generator(random)
         random.seed(seed)
         p = g.community_leiden(objective_function="modularity", weights=w,
@@ -88,28 +66,28 @@ def igraph_leiden(part, n, src, dst, weight, n_iterations=-1, weights_as="ndarra
 
 
 def as_given(part, idx, scores, **kw):
-    with part("graph"):
+    with part.stage("graph"):
         src, dst, w = knn_edges(idx, scores, "union")
     labels = igraph_leiden(part, len(idx), src, dst, w, **{"weights_as": "attribute", **kw})
     return relabel_by_size(labels), (src, dst, w)
 
 
 def breadth_first(part, idx, scores, **kw):
-    with part("order"):
+    with part.stage("order"):
         order = locality_order(idx)
-    with part("graph"):
+    with part.stage("graph"):
         src, dst, w = knn_edges(renumbered_lists(idx, order), scores[order], "union")
     labels = igraph_leiden(part, len(idx), src, dst, w, **kw)
-    with part("back"):
+    with part.stage("back"):
         labels, src, dst = to_rows(order, labels, src, dst)
     return relabel_by_size(labels), (src, dst, w)
 
 
-def best(runs: list[Parts]):
+def best(runs: list[Timer]):
     names = list(runs[0].cpu)
     return ({k: min(r.cpu[k] for r in runs) for k in names},
-            {k: min(r.wall[k] for r in runs) for k in names},
-            min(sum(r.cpu.values()) for r in runs), min(sum(r.wall.values()) for r in runs))
+            {k: min(r.seconds[k] for r in runs) for k in names},
+            min(sum(r.cpu.values()) for r in runs), min(sum(r.seconds.values()) for r in runs))
 
 
 def ari(a, b):
@@ -137,7 +115,7 @@ def numbering(idx, scores, truth, lines):
     out = {}
     for _ in range(REPS):
         for name, f in variants.items():
-            part = Parts()
+            part = Timer()
             out[name] = f(part, idx, scores)
             runs[name].append(part)
     lines.append("\n### 2. graph + Leiden stages by vertex numbering (best of 3, alternating)\n")
@@ -165,7 +143,7 @@ def weights_passing(idx, scores, lines):
     runs, labels = {}, {}
     for _ in range(REPS):
         for how in ("attribute", "list", "ndarray"):
-            part = Parts()
+            part = Timer()
             labels[how] = igraph_leiden(part, n, src, dst, w, weights_as=how)
             runs.setdefault(how, []).append(part)
     lines.append("\n### 3. Handing igraph the weights (breadth-first graph, best of 3)\n")
@@ -187,7 +165,7 @@ def passes(name, idx, scores, truth, lines):
     rank = np.argsort(order)
     res = {}
     for it in (1, 2, 3, -1):
-        part = Parts()
+        part = Timer()
         labels = igraph_leiden(part, n, src, dst, w, n_iterations=it)
         res[it] = (relabel_by_size(labels[rank]), part.cpu["leiden"])
     # -1 stops after the first pass that moved no vertex: the first k whose partition equals
