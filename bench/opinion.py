@@ -327,19 +327,25 @@ def run_reddwarf_meta(dataset: str) -> dict:
     return out
 
 
-def run_delphi(dataset: str) -> dict:
-    """delphi's frozen groups (tests/data/polis/delphi_groups.py), scored like the others."""
+def frozen_groups(dataset: str, filename: str) -> dict:
+    """A peer's groups frozen beside the conversation (`delphi_groups.csv`,
+    `red_dwarf_groups.csv`: participant, group), scored like the others."""
     import csv
 
-    path = FOLDERS[dataset] / "delphi_groups.csv"
+    path = FOLDERS[dataset] / filename
     if not path.exists():
-        return {"error": "no delphi_groups.csv"}
+        return {"error": f"no {filename}"}
     with path.open() as fh:
         labels = {int(r["participant"]): int(r["group"]) for r in csv.DictReader(fh)}
     score, n = ari(polis_reference(FOLDERS[dataset]), labels)
     # String keys, as the other tools' labels arrive through JSON.
     return {"ari": score, "n_compared": n, "k": len(set(labels.values())),
             "labels": {str(p): g for p, g in labels.items()}}
+
+
+def run_delphi(dataset: str) -> dict:
+    """delphi's frozen groups (tests/data/polis/delphi_groups.py)."""
+    return frozen_groups(dataset, "delphi_groups.csv")
 
 
 def run_stability(dataset: str) -> dict:
@@ -488,13 +494,14 @@ def ari_between(a: dict, b: dict) -> float:
     return ari(a["labels"], b["labels"])[0] if "labels" in a and "labels" in b else float("nan")
 
 
-def targets(chosen, polis_ks: dict[str, int]) -> str:
-    """The three targets on Polis parity measured on `chosen` (conversation, results) rows."""
-    same_k = sum(int(res["ours-replay"].get("k") == polis_ks[ds]) for ds, res in chosen)
-    scores = [res["ours-replay"].get("ari", float("nan")) for _, res in chosen]
+def targets(chosen, polis_ks: dict[str, int], ours: str = "ours-replay") -> str:
+    """The three targets on Polis parity measured on `chosen` (conversation, results) rows,
+    for the tool `ours` names in each row."""
+    same_k = sum(int(res[ours].get("k") == polis_ks[ds]) for ds, res in chosen)
+    scores = [res[ours].get("ari", float("nan")) for _, res in chosen]
     margins, met = [], True
     for peer, name in (("reddwarf", "red-dwarf"), ("delphi", "delphi")):
-        gaps = [(res["ours-replay"].get("ari", float("nan")) - res[peer]["ari"], ds)
+        gaps = [(res[ours].get("ari", float("nan")) - res[peer]["ari"], ds)
                 for ds, res in chosen if "ari" in res.get(peer, {})]
         worst = min(gaps) if gaps else (float("nan"), "-")
         met &= bool(gaps) and worst[0] >= -0.05

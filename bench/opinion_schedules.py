@@ -26,12 +26,15 @@ from bench.opinion import (  # noqa: E402  (after the path set-up, like bench/op
     FOLDERS,
     ari,
     conversation_set,
+    frozen_groups,
     machine,
     our_groups,
     polis_reference,
     replay_fit,
     report_header,
+    run_delphi,
     smoother_at_end,
+    targets,
 )
 
 
@@ -114,6 +117,18 @@ def write_report(rows, schedules, argv: str) -> None:
         polis_k = len(set(polis_reference(FOLDERS[name]).values()))
         cells = " | ".join(cell(res[s]) for s in schedules)
         lines.append(f"| {name} | {conversation_set(name)} | {polis_k} | {cells} |")
+    lines += ["", "Targets (same k as Polis on >= 80 %, mean ARI >= 0.6, none more than 0.05 under "
+              "red-dwarf or delphi; their groups frozen beside each conversation), per set and "
+              "schedule, over the conversations run with every schedule:", ""]
+    for part in ("held out", "tuned"):
+        chosen = [(name, {**res, "reddwarf": frozen_groups(name, "red_dwarf_groups.csv"),
+                          "delphi": run_delphi(name)})
+                  for name, res in rows if conversation_set(name) == part
+                  and all("k" in res[s] for s in schedules)]
+        polis_ks = {name: len(set(polis_reference(FOLDERS[name]).values())) for name, _ in chosen}
+        for s in schedules:
+            lines.append(f"- {part}, {s} ({len(chosen)} conversations): "
+                         f"{targets(chosen, polis_ks, ours=s)}")
     text = "\n".join(lines) + "\n"
     print(text)
     out = ROOT / "bench" / "results" / "opinion_schedules.md"
