@@ -84,6 +84,11 @@ def polis_reference(folder: Path) -> dict[int, int]:
         return {int(r["participant"]): int(r["group"]) for r in csv.DictReader(fh)}
 
 
+def polis_k(dataset: str) -> int:
+    """The number of groups Polis kept in a conversation."""
+    return len(set(polis_reference(FOLDERS[dataset]).values()))
+
+
 META_BY_READING = "meta_statements_by_reading.csv"
 META_SECTION = "## What the export leaves out"
 META_BEFORE = "## Where ours and Polis disagree"  # where the full report has the section
@@ -643,17 +648,17 @@ def meta_section(rows: list[tuple[str, dict]], argv: str) -> list[str]:
              "meta-polling": "ours (replay, polling)", "meta-once": "ours (once)",
              "reddwarf-meta": "red-dwarf"}
     for ds, res in rows:
-        polis_k = len(set(polis_reference(FOLDERS[ds]).values()))
+        k_polis = polis_k(ds)
         listed = len(meta_by_reading(FOLDERS[ds]))
         voted = next((r["meta"]["n_meta"] for r in res.values() if "n_meta" in r.get("meta", {})),
                      "?")
         for tool, r in res.items():
             if "export" not in r:
-                lines.append(f"| {ds} | {polis_k} | {listed} ({voted}) | "
+                lines.append(f"| {ds} | {k_polis} | {listed} ({voted}) | "
                              f"{names[tool]} | {r.get('error', '-')} | | | |")
                 continue
             e, w = r["export"], r["meta"]
-            lines.append(f"| {ds} | {polis_k} | {listed} ({voted}) | {names[tool]} | "
+            lines.append(f"| {ds} | {k_polis} | {listed} ({voted}) | {names[tool]} | "
                          f"{e['ari']:.3f} | {e['k']} | {w['ari']:.3f} | {w['k']} |")
     if not rows:
         lines.append(f"(no conversation with a `{META_BY_READING}` was chosen)")
@@ -723,7 +728,7 @@ def write_report(rows, args, argv: str, meta_lines: list[str]) -> None:
     ]
     polis_ks = {}
     for ds, res in conv_rows:
-        polis_ks[ds] = len(set(polis_reference(FOLDERS[ds]).values()))
+        polis_ks[ds] = polis_k(ds)
         o, once, rd = res["ours-replay"], res["ours"], res.get("reddwarf", {})
         dl = res.get("delphi", {})
         lines.append(f"| {ds} | {conversation_set(ds)} | {polis_ks[ds]} | "

@@ -29,6 +29,7 @@ from bench.opinion import (  # noqa: E402  (after the path set-up, like bench/op
     frozen_groups,
     machine,
     our_groups,
+    polis_k,
     polis_reference,
     replay_fit,
     report_header,
@@ -114,9 +115,9 @@ def write_report(rows, schedules, argv: str) -> None:
              f"| conversation | set | Polis k | {head} |",
              "|---|---|---|" + "---|" * (4 * len(schedules))]
     for name, res in rows:
-        polis_k = len(set(polis_reference(FOLDERS[name]).values()))
+        k_polis = polis_k(name)
         cells = " | ".join(cell(res[s]) for s in schedules)
-        lines.append(f"| {name} | {conversation_set(name)} | {polis_k} | {cells} |")
+        lines.append(f"| {name} | {conversation_set(name)} | {k_polis} | {cells} |")
     lines += ["", "Targets (same k as Polis on >= 80 %, mean ARI >= 0.6, none more than 0.05 under "
               "red-dwarf or delphi; their groups frozen beside each conversation), per set and "
               "schedule, over the conversations run with every schedule:", ""]
@@ -125,7 +126,7 @@ def write_report(rows, schedules, argv: str) -> None:
                           "delphi": run_delphi(name)})
                   for name, res in rows if conversation_set(name) == part
                   and all("k" in res[s] for s in schedules)]
-        polis_ks = {name: len(set(polis_reference(FOLDERS[name]).values())) for name, _ in chosen}
+        polis_ks = {name: polis_k(name) for name, _ in chosen}
         for s in schedules:
             lines.append(f"- {part}, {s} ({len(chosen)} conversations): "
                          f"{targets(chosen, polis_ks, ours=s)}")
