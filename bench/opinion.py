@@ -575,7 +575,7 @@ def main() -> None:
     argv = " ".join(sys.argv[1:])
     tmp = Path(tempfile.mkdtemp(prefix="opinion-bench-"))
     if args.meta_sensitivity:
-        section = meta_section(measure_meta(args, tmp), argv)
+        section = meta_section(measure_meta(args, tmp), argv, peer_version(args.reddwarf_python))
         print("\n".join(section))
         return replace_section(RESULTS, META_SECTION, section)
     for n in args.sizes:
@@ -596,7 +596,8 @@ def main() -> None:
         if real:  # frozen, nothing to run
             res["delphi"] = run_delphi(ds)
         rows.append((ds, res))
-    write_report(rows, args, argv, meta_section(measure_meta(args, tmp), argv))
+    write_report(rows, args, argv, meta_section(measure_meta(args, tmp), argv,
+                                                peer_version(args.reddwarf_python)))
 
 
 def measure_meta(args, tmp: Path) -> list[tuple[str, dict]]:
@@ -615,14 +616,14 @@ def measure_meta(args, tmp: Path) -> list[tuple[str, dict]]:
     return rows
 
 
-def meta_section(rows: list[tuple[str, dict]], argv: str) -> list[str]:
-    """The sensitivity check's section of the report (not counted toward the targets)."""
-    _, commit = machine()
+def meta_section(rows: list[tuple[str, dict]], argv: str, rd_version: str) -> list[str]:
+    """The sensitivity check's section of the report (not counted toward the targets), with
+    its own header: `--meta-sensitivity` rewrites it alone."""
     lines = [
         f"{META_SECTION} (a sensitivity check, not counted toward the targets)",
         "",
-        f"- command: `PYTHONPATH=. python bench/opinion.py {argv}`, "
-        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, commit {commit}",
+        *report_header(f"PYTHONPATH=. python bench/opinion.py {argv}",
+                       f"; red-dwarf {rd_version}"),
         "",
         "A Polis moderator can mark a statement `is_meta` (a statement about the participants "
         "themselves: age, area, role), and Polis's math then treats it as moderated out "
