@@ -10,14 +10,15 @@ grouped, on every conversation in tests/data/polis (`group-id` of participants-v
 conversations the replay's settings were chosen on) and in tests/data/opinion (`group-id`, or
 polis_groups.csv unfolded from Clojure Polis's math blob: held out, never tuned on); on synthetic
 votes (n voters x 1,000 statements, 10 % density, 3 planted groups), with the planted groups.
-Tools: `ours (replay)`, the job's default for Polis exports (recomputed along the vote log as
-Polis ran live); `ours (once)`, one computation on all votes; red-dwarf 0.4.0's
+Tools: `ours (replay)`, the job's default for Polis exports (recomputed along the vote log at
+Polis's own moments, once per poll of its votes table that brought votes, as Polis ran live:
+the `polling` schedule); `ours (once)`, one computation on all votes; red-dwarf 0.4.0's
 run_pipeline; delphi, Polis's own Python port, at commit cdc238c2 of compdemocracy/polis: its
 groups are read from delphi_groups.csv beside each conversation, frozen by
 tests/data/polis/delphi_groups.py (its docstring holds the command; see DELPHI_NOTE).
 Stability: how much the replay's own groups move under small perturbations of the vote log
-(the last 1 or 2 % of votes dropped, recomputations every 50 or 200 votes instead of 100,
-no reloads): where they move, Polis's exported groups depend on the moment of export too.
+(with the `votes` schedule, whose six replays per conversation are cheap: the last 1 or 2 % of
+votes dropped, recomputations every 50 or 200 votes instead of 100, no reloads): where they move, Polis's exported groups depend on the moment of export too.
 What the export leaves out (a sensitivity check, not counted toward the targets): on the
 conversations with a `meta_statements_by_reading.csv`, ours and red-dwarf with those statements
 (about the participants themselves, chosen by reading) given as Polis's meta statements, which
@@ -360,7 +361,7 @@ def run_stability(dataset: str) -> dict:
 
     m = readers.read_polis_export(FOLDERS[dataset]).matrix
     ref = polis_reference(FOLDERS[dataset])
-    full = our_groups(m, replay_fit(m))
+    full = our_groups(m, replay_fit(m, schedule="votes"))
     out = {}
     by_time = np.argsort(m.time, kind="stable")
     for pct in (1, 2):
@@ -368,13 +369,13 @@ def run_stability(dataset: str) -> dict:
         cut = build_matrix(m.voter[keep], m.statement[keep], m.vote[keep], m.time[keep],
                            m.voter_ids, m.statement_ids, m.moderated_out)
         cut.ns_per_time_unit = m.ns_per_time_unit
-        g = our_groups(cut, replay_fit(cut))
+        g = our_groups(cut, replay_fit(cut, schedule="votes"))
         out[f"drop last {pct} %"] = {"self": ari(full, g)[0], "polis": ari(ref, g)[0],
                                      "k": len(set(g.values()))}
     variants = {"every 50 votes": {"every": 50}, "every 200 votes": {"every": 200},
                 "no reloads": {"reload_hours": 0}}
     for name, kw in variants.items():
-        g = our_groups(m, replay_fit(m, **kw))
+        g = our_groups(m, replay_fit(m, schedule="votes", **kw))
         out[name] = {"self": ari(full, g)[0], "polis": ari(ref, g)[0],
                      "k": len(set(g.values()))}
     return out
@@ -468,7 +469,8 @@ def peer_version(python: str) -> str:
 def replay_moves(stab: dict) -> list[str]:
     """The stability changes under which the replay's own groups move (self ARI < 0.9)."""
     moved = [n for n, r in stab.items() if isinstance(r, dict) and r.get("self", 1) < 0.9]
-    return ["our replay itself moves under " + ", ".join(moved)] if moved else []
+    return (["our replay (with the `votes` schedule) itself moves under " + ", ".join(moved)]
+            if moved else [])
 
 
 def why(ours: dict, rd: dict, ours_once: dict, stab: dict, polis_k: int,
@@ -565,7 +567,7 @@ def main() -> None:
     # red-dwarf pivots the votes into dense float64 frames: several GB at 100k voters.
     p.add_argument("--skip-reddwarf-above", type=int, default=10000)
     p.add_argument("--reddwarf-python", default=sys.executable)
-    p.add_argument("--timeout", type=int, default=900)
+    p.add_argument("--timeout", type=int, default=3600)  # a polling replay: up to ~25 min
     p.add_argument("--meta-sensitivity", action="store_true",
                    help=f"only the section '{META_SECTION[3:]}', rewritten in place")
     p.add_argument("--conversations", nargs="*", help="with --meta-sensitivity: only these")
@@ -645,8 +647,8 @@ def meta_section(rows: list[tuple[str, dict]], argv: str, rd_version: str) -> li
         "with meta ARI | k |",
         "|---|---|---|---|---|---|---|---|",
     ]
-    names = {"meta-votes": "ours (replay, votes: the default)",
-             "meta-polling": "ours (replay, polling)", "meta-once": "ours (once)",
+    names = {"meta-votes": "ours (replay, votes)",
+             "meta-polling": "ours (replay, polling: the default)", "meta-once": "ours (once)",
              "reddwarf-meta": "red-dwarf"}
     for ds, res in rows:
         k_polis = polis_k(ds)
@@ -715,9 +717,11 @@ def write_report(rows, args, argv: str, meta_lines: list[str]) -> None:
         "",
         "## Agreement with Polis's groups",
         "",
-        "`ours (replay)` recomputes along the vote log every 100 votes, each run carrying "
-        "over the last one's state as Polis's worker does, and restarts the group level "
-        "after pauses over 24 h (the job's default for Polis exports); `ours (once)` is one "
+        "`ours (replay)` recomputes along the vote log at Polis's own moments (once per "
+        "1-second poll of the votes that brought votes: the `polling` schedule), each run "
+        "carrying over the last one's state as Polis's worker does, and restarts the group "
+        "level after pauses over 24 h (the job's default for Polis exports; "
+        "bench/results/opinion_schedules.md has the `votes` schedule too); `ours (once)` is one "
         "computation on all votes. `tuned`: the conversations those settings were chosen on "
         "(Polis's `group-id` from the export); `held out`: never looked at while choosing "
         "them (tests/data/opinion: Polis's `group-id` from the export, or its groups unfolded "
@@ -810,7 +814,9 @@ def write_report(rows, args, argv: str, meta_lines: list[str]) -> None:
         "",
         "## Stability: the replay against itself",
         "",
-        "ARI of the replay's groups under each change against its own groups on the full log "
+        "With the `votes` schedule (a recomputation every 100 votes), whose variants are "
+        "cheap to run: ARI of the replay's groups under each change against its own groups "
+        "on the full log "
         "(`self`) and against Polis's (`Polis`). Where `self` drops, the groups depend on when "
         "the computation stops or how often it ran: Polis's export is one such moment, so "
         "no replay can be expected to recover it exactly there.",

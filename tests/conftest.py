@@ -83,20 +83,51 @@ def compose(*overrides: str):
         return hydra_compose("config", overrides=list(overrides))
 
 
-@pytest.fixture
-def run_job(tmp_path):
-    """Run a job in-process: run_job("job=project", "data.n_rows=500") -> (objective, out_dir,
-    metrics dict). The output directory is a fresh folder under tmp_path."""
+def run_in(out: Path, *overrides: str):
+    """Run a job in-process into `out` -> (objective, out, metrics dict)."""
     import json
 
     from engine.app import run_config
 
+    objective = run_config(compose("backend=cpu", *overrides), str(out))
+    return objective, out, json.loads((out / "metrics.json").read_text())
+
+
+@pytest.fixture
+def run_job(tmp_path):
+    """Run a job in-process: run_job("job=project", "data.n_rows=500") -> (objective, out_dir,
+    metrics dict). The output directory is a fresh folder under tmp_path."""
     counter = iter(range(1000))
 
     def _run(*overrides: str, out_dir: Path | None = None):
-        cfg = compose("backend=cpu", *overrides)
-        out = out_dir or tmp_path / f"run{next(counter)}"
-        objective = run_config(cfg, str(out))
-        return objective, out, json.loads((out / "metrics.json").read_text())
+        return run_in(out_dir or tmp_path / f"run{next(counter)}", *overrides)
+
+    return _run
+
+
+@pytest.fixture(scope="session")
+def run_job_once(tmp_path_factory, worker_id):
+    """Like run_job, but each distinct run happens once per test session, shared by the tests
+    (and the xdist workers) that read it: for runs that cost tens of seconds. Its outputs are
+    read-only by convention."""
+    import hashlib
+    import json
+
+    from filelock import FileLock
+
+    # Under xdist every worker's base folder sits in the session's own folder.
+    root = tmp_path_factory.getbasetemp()
+    root = (root.parent if worker_id != "master" else root) / "runs-once"
+    root.mkdir(exist_ok=True)
+
+    def _run(*overrides: str):
+        out = root / hashlib.sha1("\0".join(overrides).encode()).hexdigest()[:16]
+        done = out.with_suffix(".objective")  # written once the run is complete
+        with FileLock(str(out) + ".lock"):
+            if not done.exists():
+                objective = run_in(out, *overrides)[0]
+                done.write_text(json.dumps(None if objective is None else float(objective)))
+        return (json.loads(done.read_text()), out,
+                json.loads((out / "metrics.json").read_text()))
 
     return _run

@@ -51,12 +51,17 @@ class Params:
     # A pause in the votes longer than this (hours) means Polis's worker reloaded the
     # conversation (it restarts at least daily): the group level starts afresh. 0: never.
     replay_reload_hours: float = 24.0
-    # When the replay recomputes: `votes`, every replay_every votes; `polling`, at Clojure
-    # Polis's own moments: its math worker polls the votes table every
-    # replay_vote_polling_interval_ms (Polis's vote-polling-interval, default 1000) and
-    # recomputes a conversation once per poll that brought it votes.
-    replay_schedule: str = "votes"
+    # When the replay recomputes: `polling`, at Clojure Polis's own moments: its math worker
+    # polls the votes table every replay_vote_polling_interval_ms (Polis's
+    # vote-polling-interval, default 1000) and recomputes a conversation once per poll that
+    # brought it votes (about once per vote: seconds to minutes per conversation); `votes`,
+    # every replay_every votes (tens of times cheaper, further from Polis's groups on
+    # conversations it was not tuned on: bench/results/opinion_schedules.md).
+    replay_schedule: str = "polling"
     replay_vote_polling_interval_ms: float = 1000.0
+    # Above this many votes `polling` gives way to `votes`: its cost grows with the number of
+    # votes times the size of the conversation (~15 CPU minutes at 33,000 votes here).
+    replay_polling_max_votes: int = 50000
     replay_max_votes: int = 200000
     pick_max: int = 5  # representative statements per group; consensus per direction
     z: float = 1.2816  # significance: one-sided 90 %
@@ -153,6 +158,13 @@ def compute(params: Params, loaded: Votes, ctx: RunContext) -> float:
     do_replay = _replay_wanted(params, m, loaded.polis_export)
     with ctx.stage("cluster"):
         if do_replay:
+            schedule = replay_schedule(params, m)
+            if schedule != str(params.replay_schedule).lower():
+                log.warning("%d votes, more than job.replay_polling_max_votes=%d: the replay "
+                            "recomputes every job.replay_every=%d votes instead of at Polis's "
+                            "polling moments", len(m.vote), params.replay_polling_max_votes,
+                            params.replay_every)
+            ctx.record(replay_schedule=schedule)
             gap, polling = replay_times(params, m)
             fit = model.replay(m, opts, params.replay_every, ctx.backend.xp, ctx.progress, gap,
                                polling)
@@ -221,20 +233,31 @@ def check(params: Params, data: DataConfig | None = None) -> None:
     if str(params.replay_schedule).lower() not in ("votes", "polling"):
         raise UserError(f"job.replay_schedule={params.replay_schedule!r}: expected votes or "
                         "polling")
+    if params.replay_polling_max_votes < 0:
+        raise UserError(f"job.replay_polling_max_votes={params.replay_polling_max_votes}: "
+                        "must be >= 0")
     if not params.replay_vote_polling_interval_ms > 0:
         raise UserError("job.replay_vote_polling_interval_ms="
                         f"{params.replay_vote_polling_interval_ms}: must be > 0 (milliseconds)")
+
+
+def replay_schedule(params: Params, m) -> str:
+    """The schedule a replay of `m` runs: job.replay_schedule, but `votes` where `polling`
+    would take more than job.replay_polling_max_votes recomputations' worth of votes."""
+    asked = str(params.replay_schedule).lower()
+    return "votes" if asked == "polling" and len(m.vote) > params.replay_polling_max_votes \
+        else asked
 
 
 def replay_times(params: Params, m) -> tuple[float | None, float | None]:
     """(reload gap, polling interval) in the votes' time unit; None where not used."""
     gap = (params.replay_reload_hours * 3.6e12 / m.ns_per_time_unit
            if params.replay_reload_hours > 0 else None)
-    if str(params.replay_schedule).lower() != "polling":
+    if replay_schedule(params, m) != "polling":
         return gap, None
     if m.time is None:
         raise UserError("job.replay_schedule=polling: the votes have no times to poll by "
-                        "(job.time_column)")
+                        "(job.time_column); job.replay_schedule=votes replays without them")
     return gap, params.replay_vote_polling_interval_ms * 1e6 / m.ns_per_time_unit
 
 
