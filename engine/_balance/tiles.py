@@ -3,7 +3,7 @@
 A tile is a run of users [u0, u1) of a cluster whose rows are r0:r1; its block of cosine
 similarities is G = X[r0:r1] @ X[r0:].T, which holds S for every pair (i, j), u0 <= i < u1,
 i < j. The budget bounds G's size, so a large cluster becomes several tiles (upper triangle
-only); a small cluster is one product.
+only); on the CPU a cluster whose whole Gram matrix fits the budget is one symmetric product.
 """
 
 from __future__ import annotations
@@ -76,3 +76,9 @@ def normalise(xp, X):
 def similarity_block(xp, Xn, r0: int, r1: int):
     """G = Xn[r0:r1] @ Xn[r0:].T (cosine similarities of unit rows)."""
     return Xn[r0:r1] @ Xn[r0:].T
+
+
+def gram(Xn: np.ndarray) -> np.ndarray:
+    """G = Xn @ Xn.T of a whole cluster, on the CPU: with both operands one array NumPy calls
+    BLAS syrk, which computes one triangle (each pair's products once) and mirrors it."""
+    return Xn @ Xn.T
