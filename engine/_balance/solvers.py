@@ -166,45 +166,64 @@ def _auction_phase(S, eps, price, owner, assigned, stack, max_bids, values):
 
 @njit(cache=True, nogil=True)
 def _best_two(row, price, values):
-    """(largest, second largest, first column of the largest) of row - price.
+    """(largest, second largest, first column of the largest) of row - price, which is also
+    written to `values`.
 
     Bids are nearly all of the exact solver's time. A scan keeping the best two in branches
-    mispredicts whenever a new maximum turns up; two passes of branch-free maxima over four
-    independent lanes (the row, then the row without its best column) run several times
-    faster on blocks of a few dozen columns.
+    mispredicts whenever a new maximum turns up; here four lanes each keep their best two
+    with branch-free selects, merged at the end, and the best's column is found afterwards.
     """
     m = row.shape[0]
-    for j in range(m):
-        values[j] = row[j] - price[j]
-    best = _lane_max(values, m)
+    t0 = t1 = t2 = t3 = -INF  # each lane's best ...
+    s0 = s1 = s2 = s3 = -INF  # ... and second best
+    j = 0
+    while j + 4 <= m:
+        a = row[j] - price[j]
+        b = row[j + 1] - price[j + 1]
+        c = row[j + 2] - price[j + 2]
+        d = row[j + 3] - price[j + 3]
+        values[j] = a
+        values[j + 1] = b
+        values[j + 2] = c
+        values[j + 3] = d
+        lo = a if a < t0 else t0
+        s0 = lo if lo > s0 else s0
+        t0 = a if a > t0 else t0
+        lo = b if b < t1 else t1
+        s1 = lo if lo > s1 else s1
+        t1 = b if b > t1 else t1
+        lo = c if c < t2 else t2
+        s2 = lo if lo > s2 else s2
+        t2 = c if c > t2 else t2
+        lo = d if d < t3 else t3
+        s3 = lo if lo > s3 else s3
+        t3 = d if d > t3 else t3
+        j += 4
+    while j < m:
+        a = row[j] - price[j]
+        values[j] = a
+        lo = a if a < t0 else t0
+        s0 = lo if lo > s0 else s0
+        t0 = a if a > t0 else t0
+        j += 1
+    # The best of the lanes' bests; the second is the best of the lanes' seconds and of
+    # their bests bar one copy of the best.
+    s0 = s1 if s1 > s0 else s0
+    s2 = s3 if s3 > s2 else s2
+    second = s2 if s2 > s0 else s0
+    lo = t0 if t0 < t1 else t1
+    hi = t0 if t0 > t1 else t1
+    lo2 = t2 if t2 < t3 else t3
+    hi2 = t2 if t2 > t3 else t3
+    best = hi if hi > hi2 else hi2
+    other = hi2 if hi > hi2 else hi
+    second = lo if lo > second else second
+    second = lo2 if lo2 > second else second
+    second = other if other > second else second
     best_j = 0
     while values[best_j] != best:
         best_j += 1
-    values[best_j] = -INF
-    return best, _lane_max(values, m), best_j
-
-
-@njit(cache=True, nogil=True)
-def _lane_max(x, m):
-    """max(x[:m]) (-inf when m == 0) as four branch-free running maxima."""
-    l0 = l1 = l2 = l3 = -INF
-    j = 0
-    while j + 4 <= m:
-        a = x[j]
-        b = x[j + 1]
-        c = x[j + 2]
-        d = x[j + 3]
-        l0 = a if a > l0 else l0
-        l1 = b if b > l1 else l1
-        l2 = c if c > l2 else l2
-        l3 = d if d > l3 else l3
-        j += 4
-    while j < m:
-        l0 = x[j] if x[j] > l0 else l0
-        j += 1
-    l0 = l1 if l1 > l0 else l0
-    l2 = l3 if l3 > l2 else l2
-    return l2 if l2 > l0 else l0
+    return best, second, best_j
 
 
 @njit(cache=True, nogil=True)
