@@ -83,6 +83,15 @@ def similarity_block(xp, Xn, r0: int, r1: int):
 
 
 def gram(Xn: np.ndarray) -> np.ndarray:
-    """G = Xn @ Xn.T of a whole cluster, on the CPU: with both operands one array NumPy calls
-    BLAS syrk, which computes one triangle (each pair's products once) and mirrors it."""
-    return Xn @ Xn.T
+    """The upper triangle (diagonal included) of G = Xn @ Xn.T for a whole cluster, on the
+    CPU: BLAS syrk computes each pair's products once. Below the diagonal G holds no
+    similarities; every pair (i < j) reads its block above it.
+
+    (NumPy's `Xn @ Xn.T` also calls syrk, then mirrors the triangle: 5-10% more time.)
+    """
+    from scipy.linalg.blas import dsyrk
+
+    Xn = np.ascontiguousarray(Xn, dtype=np.float64)
+    # Xn.T is Xn's memory in Fortran order, so BLAS reads it without a copy; the lower
+    # triangle of the Fortran result is the upper one of its C-ordered transpose.
+    return dsyrk(1.0, Xn.T, trans=1, lower=1).T
