@@ -213,10 +213,14 @@ def where_time_goes(stages: dict[str, float], peer_cpu: float, floor: float,
             f"{stages['products']:.3f} s = {stages['products'] / floor:.2f}x the floor "
             f"({gram_flops / stages['products'] / 1e9:.1f} GFLOP/s against "
             f"{rate / 1e9:.1f} for a large GEMM). 5x the scipy loop is {peer_cpu / 5:.3f} CPU s; "
-            f"the floor alone takes {floor:.3f} s of it, leaving {budget:.3f} s "
-            f"({budget / n_pairs * 1e6:.2f} us per pair) for every other stage, which here take "
-            f"{rest:.3f} s ({rest / n_pairs * 1e6:.2f} us per pair; matching "
-            f"{stages['matching'] / n_pairs * 1e6:.2f} us).")
+            f"the floor alone takes {floor:.3f} s of it, " + (
+                f"leaving {budget:.3f} s ({budget / n_pairs * 1e6:.2f} us per pair) for every "
+                f"other stage, which here take {rest:.3f} s ({rest / n_pairs * 1e6:.2f} us per "
+                f"pair; matching {stages['matching'] / n_pairs * 1e6:.2f} us): 5x would need "
+                f"the products at the floor and everything else {rest / budget:.1f}x faster."
+                if budget > 0 else
+                "more than all of it: no exact method reaches 5x here.")
+            )
 
 
 def max_dist_difference(a, b) -> float:
