@@ -337,7 +337,7 @@ def main(argv=None):
         "where the scipy loop sits within a small multiple of the floor, that multiple caps "
         "any speed-up over it on the CPU. (Results before this one timed `A @ A.T`, which "
         "NumPy computes with syrk, one triangle; counted as a full product that gave about "
-        "1.7x the real rate and a floor about 0.6x the real one.)",
+        "1.6x the real rate and a floor about 0.6x the real one.)",
         "",
     ]
     gpu_note = Path(__file__).parent / "results" / "balance_gpu_design.md"
