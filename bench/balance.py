@@ -15,8 +15,10 @@ Each data set runs peer and ours alternately `--repeat` times (best of each kept
 untimed warm-up that loads the compiled solvers. Every pair's distance is compared.
 
 The arithmetic limit: the similarity products need sum over pairs of 2 n1 n2 d flops; at the
-machine's float64 GEMM rate (one core, measured here on a 4000 x d by d x 4000 product) that
-is the least CPU time any exact method needs before it matches a single pair.
+machine's float64 GEMM rate (one core, measured here on a 4000 x d by d x 4000 product of two
+different matrices: NumPy hands A @ A.T to syrk, which does half the flops) that is the least
+CPU time any exact method needs before it matches a single pair. Where ours' CPU time goes is
+timed stage by stage on one thread (`stage_seconds`).
 
     python bench/balance.py               # two data sets, ~40k pairs each, both run in full
 Writes bench/results/balance.md (with bench/results/balance_gpu_design.md appended).
@@ -111,28 +113,114 @@ def timed(fn, *args):
 
 
 def gemm_rate(dim: int) -> float:
-    """float64 GEMM flops per CPU second on one core (best of 3)."""
+    """float64 GEMM flops per CPU second on one core (best of 3). Two different operands:
+    with one array on both sides NumPy calls syrk, which computes only one triangle."""
     from threadpoolctl import threadpool_limits
 
-    A = np.random.default_rng(0).standard_normal((4000, dim))
+    rng = np.random.default_rng(0)
+    A, B = rng.standard_normal((4000, dim)), rng.standard_normal((4000, dim))
     best = np.inf
     with threadpool_limits(limits=1, user_api="blas"):
-        A @ A.T
+        A @ B.T
         for _ in range(3):
             c0 = time.process_time()
-            A @ A.T
+            A @ B.T
             best = min(best, time.process_time() - c0)
     return 2 * 4000 * 4000 * dim / best
 
 
-def product_flops(user: np.ndarray, cluster: np.ndarray, dim: int) -> float:
-    """Sum over pairs of users in a cluster of 2 n1 n2 dim."""
-    total = 0.0
+STAGES = ("check", "group", "normalise", "products", "plan", "matching", "table")
+
+
+class StageClock:
+    """Calls a function and adds its CPU seconds to a stage."""
+
+    def __init__(self) -> None:
+        self.spent = dict.fromkeys(STAGES, 0.0)
+
+    def __call__(self, stage: str, fn, *args):
+        c0 = time.process_time()
+        out = fn(*args)
+        self.spent[stage] += time.process_time() - c0
+        return out
+
+
+def stage_seconds(cluster, user, emb, repeat: int = 3) -> dict[str, float]:
+    """CPU seconds of each stage of ours on one thread (best of `repeat` per stage), the
+    stages called as `score_pairs` and `match_pairs` call them."""
+    import numba
+    from threadpoolctl import threadpool_limits
+
+    from engine._balance.batch_cpu import solve_tile
+    from engine._balance.groups import build_groups, check_embeddings
+    from engine._balance.matching import _tile_jobs, match_pairs
+    from engine._balance.table import pairs_table
+    from engine._balance.tiles import gram, normalise, similarity_block, tile_pairs
+
+    options = MatchOptions()
+    matches = match_pairs(build_groups(cluster, user, emb), cpu_backend(), options)
+    best = dict.fromkeys(STAGES, np.inf)
+    cores = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        with threadpool_limits(limits=1, user_api="blas"):
+            for _ in range(repeat):
+                step = StageClock()
+                step("check", check_embeddings, emb, np.arange(len(emb)), "bench")
+                groups = step("group", build_groups, cluster, user, emb)
+                for _c, lo, hi, tiles, whole in _tile_jobs(groups, options, gpu=False):
+                    row_start = groups.user_start[lo:hi + 1] - groups.user_start[lo]
+                    first, base = int(groups.user_start[lo]), int(row_start[tiles[0][0]])
+                    Xn = step("normalise", normalise, np,
+                              groups.embeddings[first + base:first + int(row_start[-1])])
+                    for u0, u1 in tiles:
+                        G = (step("products", gram, Xn) if whole else
+                             step("products", similarity_block, np, Xn,
+                                  int(row_start[u0]) - base, int(row_start[u1]) - base))
+                        tp = step("plan", tile_pairs, row_start, u0, u1)
+                        step("matching", solve_tile, G, tp.a_off, tp.a_n, tp.b_off, tp.b_n,
+                             "exact", options.eps, options.max_bids_per_row,
+                             options.eps_scaling)
+                step("table", pairs_table, groups, matches)
+                best = {k: min(best[k], step.spent[k]) for k in STAGES}
+    finally:
+        numba.set_num_threads(cores)
+    return best
+
+
+def product_flops(user: np.ndarray, cluster: np.ndarray, dim: int) -> tuple[float, float]:
+    """(sum over pairs of users in a cluster of 2 n1 n2 dim: the floor's flops, those of one
+    symmetric product per cluster: its triangle with the diagonal, n_rows (n_rows + 1) dim)."""
+    pairs = gram = 0.0
     for c in np.unique(cluster):
         _, n = np.unique(user[cluster == c], return_counts=True)
         n = n.astype(np.float64)
-        total += (n.sum() ** 2 - (n * n).sum()) / 2
-    return 2 * dim * total
+        pairs += (n.sum() ** 2 - (n * n).sum()) / 2
+        gram += n.sum() * (n.sum() + 1)
+    return 2 * dim * pairs, dim * gram
+
+
+def where_time_goes(stages: dict[str, float], peer_cpu: float, floor: float,
+                    floor_flops: float, gram_flops: float, rate: float, n_pairs: int) -> str:
+    """The stage breakdown against the floor, and what 5x the peer would leave for the rest."""
+    total = sum(stages.values())
+    parts = ", ".join(f"{k} {v:.3f}" for k, v in stages.items())
+    budget = peer_cpu / 5 - floor
+    rest = total - stages["products"]
+    return (f"  Ours on one thread, stage by stage (CPU s): {parts}; sum {total:.3f}. The "
+            f"products are one symmetric product per cluster, {gram_flops / 1e9:.2f} GFLOP "
+            f"(the floor's {floor_flops / 1e9:.2f} plus each user's block with itself), in "
+            f"{stages['products']:.3f} s = {stages['products'] / floor:.2f}x the floor "
+            f"({gram_flops / stages['products'] / 1e9:.1f} GFLOP/s against "
+            f"{rate / 1e9:.1f} for a large GEMM). 5x the scipy loop is {peer_cpu / 5:.3f} CPU s; "
+            f"the floor alone takes {floor:.3f} s of it, " + (
+                f"leaving {budget:.3f} s ({budget / n_pairs * 1e6:.2f} us per pair) for every "
+                f"other stage, which here take {rest:.3f} s ({rest / n_pairs * 1e6:.2f} us per "
+                f"pair; matching {stages['matching'] / n_pairs * 1e6:.2f} us): 5x would need "
+                f"the products at the floor and everything else {rest / budget:.1f}x faster."
+                if budget > 0 else
+                "more than all of it: no exact method reaches 5x here.")
+            )
 
 
 def max_dist_difference(a, b) -> float:
@@ -214,7 +302,9 @@ def main(argv=None):
             print(f"{name} run {rep + 1}: scipy {peer_best}, ours {ours_best}, "
                   f"ours 1 thread {single_best}", flush=True)
         diff = max_dist_difference(peer_out, ours_out)
-        floor = product_flops(user, cluster, spec[-1]) / gemm_rate(spec[-1])
+        rate = gemm_rate(spec[-1])
+        floor_flops, gram_flops = product_flops(user, cluster, spec[-1])
+        floor = floor_flops / rate
         n_pairs = len(ours_out[0])
         rows.append(
             f"| {name}, {spec[0]} clusters of {spec[1]}-{spec[2]} users, {spec[-1]}-d | "
@@ -229,7 +319,9 @@ def main(argv=None):
                      "timed around each call); the rest is its Python loop. Matching alone, on "
                      f"the same 2,000 blocks called one by one: scipy {scipy_us:.1f} us per "
                      f"block, ours {ours_us:.1f} us ({scipy_us / ours_us:.2f}x).")
-        print(rows[-1], flush=True)
+        notes.append(where_time_goes(stage_seconds(cluster, user, emb), peer_best[1], floor,
+                                     floor_flops, gram_flops, rate, n_pairs))
+        print(rows[-1], notes[-1], sep="\n", flush=True)
     body = [
         f"Best of {args.repeat} alternating runs per data set (CPU time decides the best). "
         "Values: every pair's `dist` compared between the two methods.",
@@ -240,9 +332,12 @@ def main(argv=None):
         "",
         "CPU seconds count every thread of the process; the CPU ratio is the ratio of work, "
         "whatever else ran on the machine. The GEMM floor is the float64 similarity products "
-        "alone at one core's measured GEMM rate: no exact method can spend less CPU time "
-        "than that, so where the scipy loop sits within a small multiple of the floor, that "
-        "multiple caps any speed-up over it on the CPU.",
+        "alone (each pair's once) at one core's measured GEMM rate, measured on two "
+        "different 4000 x d matrices: no exact method can spend less CPU time than that, so "
+        "where the scipy loop sits within a small multiple of the floor, that multiple caps "
+        "any speed-up over it on the CPU. (Results before this one timed `A @ A.T`, which "
+        "NumPy computes with syrk, one triangle; counted as a full product that gave about "
+        "1.6x the real rate and a floor about 0.6x the real one.)",
         "",
     ]
     gpu_note = Path(__file__).parent / "results" / "balance_gpu_design.md"

@@ -38,20 +38,18 @@ def _solve_pairs(G, a_off, a_n, b_off, b_n, lo, hi, method, eps, bids_per_row, s
     buf = np.empty(rows * cols)
     for p in range(lo, hi):
         a, b = a_n[p], b_n[p]
-        # A contiguous copy with the smaller side as rows: the solvers scan rows, and a
-        # transposed view of the tile would touch a new cache line per element.
+        max_bids = bids_per_row * min(a, b)
         if a > b:
+            # The solvers take the smaller side as rows and scan rows: a contiguous copy of
+            # the transpose, as a transposed view would touch a new cache line per element.
             S = buf[:a * b].reshape((b, a))
             for j in range(b):
                 for i in range(a):
                     S[j, i] = G[a_off[p] + i, b_off[p] + j]
-        else:
-            S = buf[:a * b].reshape((a, b))
-            for i in range(a):
-                for j in range(b):
-                    S[i, j] = G[a_off[p] + i, b_off[p] + j]
-        max_bids = bids_per_row * min(a, b)
-        total, bound, status = _solve_one(S, method, eps, max_bids, scale, work)
+            total, bound, status = _solve_one(S, method, eps, max_bids, scale, work)
+        else:  # the tile's own block, rows contiguous: no copy
+            S = G[a_off[p]:a_off[p] + a, b_off[p]:b_off[p] + b]
+            total, bound, status = _solve_one(S, method, eps, max_bids, scale, work)
         out_total[p] = total
         out_bound[p] = bound
         out_status[p] = status

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from engine._balance.rows import fast_rows, square_sums
 from engine.errors import UserError
 from engine.io.embeddings import nonfinite_rows
 
@@ -45,12 +46,21 @@ def check_embeddings(emb: np.ndarray, ids: np.ndarray, where: str) -> None:
     """Every row finite and nonzero (cosine similarity needs a direction), else a UserError."""
     step = 65536
     for lo in range(0, len(emb), step):
-        block = np.asarray(emb[lo:lo + step], dtype=np.float64)
-        bad = np.flatnonzero(nonfinite_rows(block))
+        block = emb[lo:lo + step]
+        if fast_rows(block):
+            # One pass: a row holding NaN or inf has a non-finite sum of squares, so only
+            # such rows are tested entry by entry (a sum may also overflow on finite rows).
+            sums = square_sums(block)
+            suspect = np.flatnonzero(~np.isfinite(sums))
+            bad = suspect[nonfinite_rows(block[suspect])]
+        else:
+            block = np.asarray(block, dtype=np.float64)
+            bad = np.flatnonzero(nonfinite_rows(block))
+            sums = np.einsum("ij,ij->i", block, block)
         if len(bad):
             raise UserError(f"{where}: non-finite (NaN/inf) embedding in row with id "
                             f"{_py(ids[lo + bad[0]])!r} ({len(bad)} such rows in this block)")
-        zero = np.flatnonzero(np.einsum("ij,ij->i", block, block) == 0)
+        zero = np.flatnonzero(sums == 0)
         if len(zero):
             raise UserError(f"{where}: zero embedding vector in row with id {_py(ids[lo + zero[0]])!r} "
                             "(cosine similarity is undefined for it)")

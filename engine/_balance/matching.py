@@ -1,7 +1,8 @@
 """Matched similarity of every pair of users of every cluster, in batches.
 
-Per cluster: normalise its rows once, then per tile one matrix product for all its pairs' S
-blocks, then every pair's matching in one batched call (Numba on CPU, CUDA kernels on GPU).
+Per cluster: normalise its rows once, then one symmetric product (CPU, when it fits) or one
+matrix product per tile for all its pairs' S blocks, then every pair's matching in one
+batched call (Numba on CPU, CUDA kernels on GPU).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from engine._balance.groups import Groups
-from engine._balance.tiles import normalise, plan_tiles, similarity_block, tile_pairs
+from engine._balance.tiles import gram, normalise, plan_tiles, similarity_block, tile_pairs
 
 METHODS = ("exact", "auction", "greedy")
 
@@ -85,10 +86,12 @@ def match_pairs(groups: Groups, backend, options: MatchOptions,
 
 
 def _tile_jobs(groups: Groups, options: MatchOptions, gpu: bool):
-    """Units of work: (cluster, first user, end user, [(tile's first local user, end)]).
+    """Units of work: (cluster, first user, end user, [(tile's first local user, end)], whole).
 
-    A small cluster is one unit (normalised once, thin tiles); a large one gives one unit per
-    tile, so its tiles can run concurrently and each normalises only the rows it needs.
+    On the CPU a cluster whose Gram matrix fits the tile budget is one unit and one symmetric
+    product (`whole`: its single tile covers every pair). Otherwise a small cluster is one
+    unit (normalised once, thin tiles); a large one gives one unit per tile, so its tiles can
+    run concurrently and each normalises only the rows it needs.
     """
     dim = groups.embeddings.shape[1] if groups.embeddings.ndim == 2 else 1
     for c in range(groups.n_clusters):
@@ -96,19 +99,23 @@ def _tile_jobs(groups: Groups, options: MatchOptions, gpu: bool):
         if hi - lo < 2:
             continue
         row_start = groups.user_start[lo:hi + 1] - groups.user_start[lo]
-        small = not gpu and int(row_start[-1]) * dim <= options.cluster_elements
+        n_rows = int(row_start[-1])
+        if not gpu and n_rows * n_rows <= options.tile_elements:
+            yield c, lo, hi, [(0, hi - lo - 1)], True
+            continue
+        small = not gpu and n_rows * dim <= options.cluster_elements
         max_rows = (options.tile_rows_small if small else
                     options.tile_rows_gpu if gpu else options.tile_rows_cpu)
         tiles = plan_tiles(row_start, options.tile_elements, max_rows)
         if small:
-            yield c, lo, hi, tiles
+            yield c, lo, hi, tiles, False
         else:
             for tile in tiles:
-                yield c, lo, hi, [tile]
+                yield c, lo, hi, [tile], False
 
 
 def _run_tiles(job, groups: Groups, backend, options: MatchOptions, parallel: bool):
-    c, lo, hi, tiles = job
+    c, lo, hi, tiles, whole = job
     if backend.gpu:
         from engine._balance.batch_gpu import solve_tile_gpu as solve
     else:
@@ -123,7 +130,8 @@ def _run_tiles(job, groups: Groups, backend, options: MatchOptions, parallel: bo
     parts = []
     for u0, u1 in tiles:
         r0 = int(row_start[u0]) - base
-        G = similarity_block(backend.xp, Xn, r0, int(row_start[u1]) - base)
+        G = gram(Xn) if whole else similarity_block(backend.xp, Xn, r0,
+                                                     int(row_start[u1]) - base)
         tp = tile_pairs(row_start, u0, u1)
         total, bound, status = solve(G, tp.a_off, tp.a_n, tp.b_off, tp.b_n, options.method,
                                      options.eps, options.max_bids_per_row,

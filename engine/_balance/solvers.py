@@ -62,7 +62,8 @@ def lsap_max_into(S, work):
     # usually with far fewer rows left to route. Ties make zero raises, hence the bid budget.
     price = spc
     price[:] = 0.0
-    _auction_phase(S, 0.0, price, row4col, col4row, remaining, ARR_BIDS_PER_ROW * n)
+    # v is free until the start ends: it holds the bidders' row values meanwhile.
+    _auction_phase(S, 0.0, price, row4col, col4row, remaining, ARR_BIDS_PER_ROW * n, v)
     for j in range(m):
         v[j] = -price[j]
     # Row potentials u_i = min_j (c_ij - v_j) with c = -S: feasible, and tight on every
@@ -131,10 +132,11 @@ def lsap_max_into(S, work):
 
 
 @njit(cache=True, nogil=True)
-def _auction_phase(S, eps, price, owner, assigned, stack, max_bids):
+def _auction_phase(S, eps, price, owner, assigned, stack, max_bids, values):
     """Forward (Gauss-Seidel) auction from the given prices until every row holds a column.
 
-    Returns the number of bids made, or -1 when `max_bids` ran out.
+    `values` is scratch of m entries. Returns the number of bids made, or -1 when `max_bids`
+    ran out.
     """
     n, m = S.shape
     owner[:] = -1
@@ -148,17 +150,7 @@ def _auction_phase(S, eps, price, owner, assigned, stack, max_bids):
             return -1
         n_free -= 1
         i = stack[n_free]
-        best = -INF
-        second = -INF
-        best_j = 0
-        for j in range(m):
-            val = S[i, j] - price[j]
-            if val > best:
-                second = best
-                best = val
-                best_j = j
-            elif val > second:
-                second = val
+        best, second, best_j = _best_two(S[i], price, values)
         incr = eps if m == 1 else best - second + eps
         price[best_j] += incr
         prev = owner[best_j]
@@ -170,6 +162,68 @@ def _auction_phase(S, eps, price, owner, assigned, stack, max_bids):
             n_free += 1
         bids += 1
     return bids
+
+
+@njit(cache=True, nogil=True)
+def _best_two(row, price, values):
+    """(largest, second largest, first column of the largest) of row - price, which is also
+    written to `values`.
+
+    Bids are nearly all of the exact solver's time. A scan keeping the best two in branches
+    mispredicts whenever a new maximum turns up; here four lanes each keep their best two
+    with branch-free selects, merged at the end, and the best's column is found afterwards.
+    """
+    m = row.shape[0]
+    t0 = t1 = t2 = t3 = -INF  # each lane's best ...
+    s0 = s1 = s2 = s3 = -INF  # ... and second best
+    j = 0
+    while j + 4 <= m:
+        a = row[j] - price[j]
+        b = row[j + 1] - price[j + 1]
+        c = row[j + 2] - price[j + 2]
+        d = row[j + 3] - price[j + 3]
+        values[j] = a
+        values[j + 1] = b
+        values[j + 2] = c
+        values[j + 3] = d
+        lo = a if a < t0 else t0
+        s0 = lo if lo > s0 else s0
+        t0 = a if a > t0 else t0
+        lo = b if b < t1 else t1
+        s1 = lo if lo > s1 else s1
+        t1 = b if b > t1 else t1
+        lo = c if c < t2 else t2
+        s2 = lo if lo > s2 else s2
+        t2 = c if c > t2 else t2
+        lo = d if d < t3 else t3
+        s3 = lo if lo > s3 else s3
+        t3 = d if d > t3 else t3
+        j += 4
+    while j < m:
+        a = row[j] - price[j]
+        values[j] = a
+        lo = a if a < t0 else t0
+        s0 = lo if lo > s0 else s0
+        t0 = a if a > t0 else t0
+        j += 1
+    # The best of the lanes' bests; the second is the best of the lanes' seconds and of
+    # their bests bar one copy of the best.
+    s0 = s1 if s1 > s0 else s0
+    s2 = s3 if s3 > s2 else s2
+    second = s2 if s2 > s0 else s0
+    lo = t0 if t0 < t1 else t1
+    hi = t0 if t0 > t1 else t1
+    lo2 = t2 if t2 < t3 else t3
+    hi2 = t2 if t2 > t3 else t3
+    best = hi if hi > hi2 else hi2
+    other = hi2 if hi > hi2 else hi
+    second = lo if lo > second else second
+    second = lo2 if lo2 > second else second
+    second = other if other > second else second
+    best_j = 0
+    while values[best_j] != best:
+        best_j += 1
+    return best, second, best_j
 
 
 @njit(cache=True, nogil=True)
@@ -203,11 +257,12 @@ def auction_max(S, eps, max_bids, scale):
     owner = np.empty(m, np.int64)
     assigned = np.empty(n, np.int64)
     stack = np.empty(n, np.int64)
+    values = np.empty(m)
     cur_eps = eps
     if scale and n == m and n > 1:
         cur_eps = max(eps, (S.max() - S.min()) / 4.0)
     while True:
-        if _auction_phase(S, cur_eps, price, owner, assigned, stack, max_bids) < 0:
+        if _auction_phase(S, cur_eps, price, owner, assigned, stack, max_bids, values) < 0:
             return 0.0, INF, 1
         if cur_eps <= eps:
             break

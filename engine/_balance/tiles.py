@@ -3,7 +3,7 @@
 A tile is a run of users [u0, u1) of a cluster whose rows are r0:r1; its block of cosine
 similarities is G = X[r0:r1] @ X[r0:].T, which holds S for every pair (i, j), u0 <= i < u1,
 i < j. The budget bounds G's size, so a large cluster becomes several tiles (upper triangle
-only); a small cluster is one product.
+only); on the CPU a cluster whose whole Gram matrix fits the budget is one symmetric product.
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
+from engine._balance.rows import fast_rows, unit_rows
 
 
 @dataclass
@@ -69,6 +71,8 @@ def tile_pairs(row_start: np.ndarray, u0: int, u1: int) -> TilePairs:
 
 def normalise(xp, X):
     """Rows scaled to unit L2 norm, in float64 (rows were checked to be finite and nonzero)."""
+    if xp is np and fast_rows(X):
+        return unit_rows(X)
     X = xp.asarray(X, dtype=xp.float64)
     return X / xp.sqrt((X * X).sum(axis=1, keepdims=True))
 
@@ -76,3 +80,18 @@ def normalise(xp, X):
 def similarity_block(xp, Xn, r0: int, r1: int):
     """G = Xn[r0:r1] @ Xn[r0:].T (cosine similarities of unit rows)."""
     return Xn[r0:r1] @ Xn[r0:].T
+
+
+def gram(Xn: np.ndarray) -> np.ndarray:
+    """The upper triangle (diagonal included) of G = Xn @ Xn.T for a whole cluster, on the
+    CPU: BLAS syrk computes each pair's products once. Below the diagonal G holds no
+    similarities; every pair (i < j) reads its block above it.
+
+    (NumPy's `Xn @ Xn.T` also calls syrk, then mirrors the triangle: 5-10% more time.)
+    """
+    from scipy.linalg.blas import dsyrk
+
+    Xn = np.ascontiguousarray(Xn, dtype=np.float64)
+    # Xn.T is Xn's memory in Fortran order, so BLAS reads it without a copy; the lower
+    # triangle of the Fortran result is the upper one of its C-ordered transpose.
+    return dsyrk(1.0, Xn.T, trans=1, lower=1).T

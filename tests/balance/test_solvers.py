@@ -110,3 +110,41 @@ def test_auction_bid_cap_reports_status():
     S = cosine_block(rng, 30, 30)
     total, bound, status = auction_max(S, 1e-6, 5, False)
     assert status == 1
+
+
+@pytest.mark.parametrize("m", range(1, 11))
+def test_best_two_of_a_row_minus_prices(m):
+    from engine._balance.solvers import _best_two
+
+    rng = np.random.default_rng(300 + m)
+    for round_to in (None, 1):  # coarse values: the best value repeated in several columns
+        row = rng.standard_normal(m)
+        price = rng.random(m)
+        if round_to is not None:
+            row, price = np.round(row, round_to), np.round(price, round_to)
+        values = row - price
+        best, second, best_j = _best_two(row, price, np.empty(m))
+        ranked = np.sort(values)[::-1]
+        assert best == ranked[0]
+        assert best_j == np.flatnonzero(values == ranked[0])[0]  # the first of equal bests
+        assert second == (ranked[1] if m > 1 else -np.inf)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_exact_equals_scipy_on_many_blocks_of_a_cluster(seed):
+    """Blocks as the job sees them (users' messages around a shared centre, sides 1-60,
+    either orientation), some rounded so that ties are everywhere."""
+    rng = np.random.default_rng(400 + seed)
+    centre = rng.standard_normal(24)
+    for k in range(40):
+        n, m = rng.integers(1, 61, 2)
+        A = centre + rng.standard_normal(24) * 0.8 + rng.standard_normal((n, 24)) * 1.2
+        B = centre + rng.standard_normal(24) * 0.8 + rng.standard_normal((m, 24)) * 1.2
+        A /= np.linalg.norm(A, axis=1, keepdims=True)
+        B /= np.linalg.norm(B, axis=1, keepdims=True)
+        S = A @ B.T
+        if k % 4 == 0:
+            S = np.round(S, 2)
+        total, bound, status = lsap_max(np.ascontiguousarray(oriented(S)))
+        assert status == 0 and bound == 0
+        assert total == pytest.approx(scipy_total(S), abs=1e-12)

@@ -9,7 +9,7 @@ from sklearn.preprocessing import StandardScaler
 from engine._balance.groups import build_groups
 from engine._balance.matching import MatchOptions, match_pairs
 from engine._balance.scores import zscore
-from engine._balance.tiles import normalise, plan_tiles, similarity_block, tile_pairs
+from engine._balance.tiles import gram, normalise, plan_tiles, similarity_block, tile_pairs
 from engine.backend import cpu_backend
 
 
@@ -35,6 +35,40 @@ def test_tiles_cover_every_pair_once_with_its_block(max_elements, max_rows):
             seen.append((i, j))
     n = len(counts)
     assert sorted(seen) == [(i, j) for i in range(n) for j in range(i + 1, n)]
+
+
+def test_whole_cluster_gram_holds_every_pair_block_above_its_diagonal():
+    rng = np.random.default_rng(4)
+    counts = rng.integers(1, 7, 9)
+    row_start = np.concatenate([[0], np.cumsum(counts)])
+    X = normalise(np, rng.standard_normal((row_start[-1], 16)))
+    G = gram(X)
+    tp = tile_pairs(row_start, 0, len(counts) - 1)
+    assert len(tp.user_i) == len(counts) * (len(counts) - 1) // 2
+    for k in range(len(tp.user_i)):
+        rows = slice(tp.a_off[k], tp.a_off[k] + tp.a_n[k])
+        cols = slice(tp.b_off[k], tp.b_off[k] + tp.b_n[k])
+        want = X[rows] @ X[cols].T
+        np.testing.assert_allclose(G[rows, cols], want, atol=1e-14)
+    iu = np.triu_indices(len(X))
+    np.testing.assert_allclose(G[iu], (X @ X.T)[iu], atol=1e-14)
+    assert G.flags.c_contiguous
+
+
+def test_cpu_takes_one_symmetric_product_per_cluster_when_it_fits():
+    from engine._balance.matching import _tile_jobs
+
+    rng = np.random.default_rng(5)
+    n = 300
+    groups = build_groups(rng.integers(0, 2, n), rng.integers(0, 20, n),
+                          rng.standard_normal((n, 4)).astype(np.float32))
+    jobs = list(_tile_jobs(groups, MatchOptions(), gpu=False))
+    assert len(jobs) == 2 and all(job[4] for job in jobs)
+    assert all(job[3] == [(0, job[2] - job[1] - 1)] for job in jobs)
+    # Over the budget: thin tiles of the upper triangle, as on the GPU.
+    assert not any(job[4] for job in _tile_jobs(groups, MatchOptions(tile_elements=500),
+                                                gpu=False))
+    assert not any(job[4] for job in _tile_jobs(groups, MatchOptions(), gpu=True))
 
 
 def test_tile_size_does_not_change_results():
