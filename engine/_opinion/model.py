@@ -26,6 +26,11 @@ class Options:
     base_k_per_voter: float = 0.0  # > 0: k = min(base_k, voters x this) (seed 003: 0.1)
     pca_iters: int = 100  # > 0: Polis's power iteration (100 steps); 0: the converged PCA
     group_iter: int = 20  # group k-means steps: Polis's default (its group-iters is never read)
+    # Polis before October 2017 (engine._opinion.polis_versions): missing votes as 0 in the
+    # PCA ("zero"; since then "mean"), and the moderated-out statements' zeroed columns
+    # counted as votes of every voter for the in-conversation filter.
+    missing_votes: str = "mean"
+    in_conv_counts_moderated: bool = False
 
 
 @dataclass
@@ -90,10 +95,14 @@ def fit(m: VoteMatrix, opts: Options, xp=np, state: dict | None = None,
     dev_values = values if xp is np else _to_device(values)
     seen = np.bincount(values.indices, minlength=values.shape[1]) > 0
     new = seen & ~state["seen"] if "seen" in state else None
-    pca = sparsity_aware_pca(dev_values, m.moderated_out, scale_votes(values, m.moderated_out),
-                             xp, state.get("components"), n_stmt, power_iters=opts.pca_iters,
-                             new_statements=new)
-    in_conv = in_conversation(n_votes, n_stmt, opts.min_votes, opts.min_in_conv)
+    n_scale = scale_votes(values, m.moderated_out)
+    pca = sparsity_aware_pca(dev_values, m.moderated_out, n_scale, xp, state.get("components"),
+                             n_stmt, power_iters=opts.pca_iters, new_statements=new,
+                             missing=opts.missing_votes)
+    # Polis counted votes for the filter on the matrix with moderated-out columns set to 0
+    # (a 0 is a vote) until October 2017, on the raw votes since.
+    counted = n_scale if opts.in_conv_counts_moderated else n_votes
+    in_conv = in_conversation(counted, n_stmt, opts.min_votes, opts.min_in_conv)
     if "in_conv" in state:  # once in, a voter stays in (Polis keeps the set between runs)
         in_conv |= state["in_conv"]
     rows = np.flatnonzero(in_conv)
