@@ -157,15 +157,16 @@ def our_groups(m, fit) -> dict[int, int]:
 
 
 def replay_fit(m, every: int | None = None, reload_hours: float | None = None,
-               schedule: str | None = None):
-    """The job's replay of `m`, with its defaults unless `every`, `reload_hours` or `schedule`
-    (votes | polling) say otherwise."""
+               schedule: str | None = None, opts=None):
+    """The job's replay of `m`, with its defaults unless `every`, `reload_hours`, `schedule`
+    (votes | polling) or the model's `opts` say otherwise."""
     from dataclasses import replace
 
     from engine._opinion import model
     from engine.jobs.opinion import replay_times
 
-    p, opts = job_options()
+    p, default_opts = job_options()
+    opts = opts or default_opts
     p = replace(p, replay_every=every or p.replay_every,
                 replay_reload_hours=(p.replay_reload_hours if reload_hours is None
                                      else reload_hours),
