@@ -7,7 +7,8 @@ against today's Polis, on the conversations here: k and ARI against Polis's grou
 An export's groups are those of Polis's last update, run by the Polis of that day; its math
 changed in October 2017 (missing votes as 0 before, and moderated-out columns counted as
 votes in the in-conversation filter) and in its iteration counts (December 2017, June 2022).
-`today`: the job's options; `as of last vote`: `options_as_of(day of the last vote)`. Where a
+`today`: the job's options; `as of last vote`: `options_as_of(day of the last vote)`;
+`dated` (replays only): each recomputation with the Polis of its own day. Where a
 conversation has `meta_statements_by_reading.csv`, both also run with those statements as
 meta (a sensitivity check like bench/opinion.py's "What the export leaves out": the export
 does not say which statements Polis held as meta). Each (conversation, schedule, variant)
@@ -44,6 +45,7 @@ from bench.opinion import (  # noqa: E402  (after the path set-up, like bench/op
 )
 
 RESULTS = ROOT / "bench" / "results" / "opinion_polis_versions.md"
+MATHS = ("today", "as-of-last-vote", "dated")
 
 
 def last_vote_day(m):
@@ -62,11 +64,14 @@ def worker(name: str, schedule: str, math: str, with_meta: str) -> dict:
     meta.mark(m, meta_by_reading(folder) if with_meta == "meta" else [], loaded.meta_ids,
               loaded.listed_ids)
     opts = job_options()[1]
-    if math == "as-of-last-vote":
+    at = None
+    if math == "as-of-last-vote" or (math == "dated" and schedule == "once"):
         opts = polis_versions.options_as_of(last_vote_day(m), opts)
+    elif math == "dated":
+        at = polis_versions.options_at_times(m.ns_per_time_unit, opts)
     t0 = time.perf_counter()
     fit = (model.fit(m, opts)[0] if schedule == "once"
-           else replay_fit(m, schedule=schedule, opts=opts))
+           else replay_fit(m, schedule=schedule, opts=opts, options_at=at))
     score, n = ari(polis_reference(folder), our_groups(m, fit))
     return {"k": int(fit.k), "ari": score, "n_compared": n, "n_in_conv": int(fit.in_conv.sum()),
             "seconds": time.perf_counter() - t0, "last_vote": str(last_vote_day(m))}
@@ -93,7 +98,9 @@ def main() -> None:
         variants = ["export"] + (["meta"] if (FOLDERS[name] / META_BY_READING).exists() else [])
         for with_meta in variants:
             for schedule in args.schedules:
-                for math in ("today", "as-of-last-vote"):
+                for math in MATHS:
+                    if math == "dated" and schedule == "once":
+                        continue  # one computation: the Polis of the last vote
                     key = (name, schedule, math, with_meta)
                     if key not in done or "error" in done[key]:
                         cmd = [sys.executable, __file__, "--worker", *key]
@@ -122,23 +129,28 @@ def write_report(rows, argv: str) -> None:
              *report_header(f"PYTHONPATH=. python bench/opinion_polis_versions.py {argv}".strip()),
              "", "`today`: the job's settings (Polis since June 2022); `as of last vote`: "
              "engine._opinion.polis_versions.options_as_of(the day of the last vote), i.e. "
-             "Polis's math as it ran then. `export`: the statements as the export has them; "
+             "Polis's math as it ran then; `dated` (replays): each recomputation with the "
+             "Polis of its own day (polis_versions.options_at_times), the state carried "
+             "across its changes. `export`: the statements as the export has them; "
              "`meta`: with meta_statements_by_reading.csv as meta (not counted toward any "
              "target). `in conv`: voters in the in-conversation set. red-dwarf and delphi: "
              "their frozen groups.", "",
              "| conversation | set | last vote | Polis k | statements | schedule | today k | "
              "today ARI | today in conv | as of last vote k | as of last vote ARI | "
-             "as of last vote in conv | red-dwarf ARI | delphi ARI |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "as of last vote in conv | dated k | dated ARI | dated in conv | red-dwarf ARI | "
+             "delphi ARI |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     by_key = dict(rows)
     for (name, schedule, math, with_meta), r in rows:
         if math != "today":
             continue
         old = by_key[(name, schedule, "as-of-last-vote", with_meta)]
+        dated = by_key.get((name, schedule, "dated", with_meta), old)
         rd = frozen_groups(name, "red_dwarf_groups.csv").get("ari", float("nan"))
         de = frozen_groups(name, "delphi_groups.csv").get("ari", float("nan"))
         lines.append(f"| {name} | {conversation_set(name)} | {r.get('last_vote', '')} | "
                      f"{polis_k(name)} | {with_meta} | {schedule} | {cell(r)} | {cell(old)} | "
+                     f"{cell(dated)} | "
                      f"{rd:.3f} | {de:.3f} |")
     text = "\n".join(lines) + "\n"
     print(text)

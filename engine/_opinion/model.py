@@ -3,6 +3,7 @@ groups (k by silhouette, optionally smoothed along a replay of the votes) and su
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -188,14 +189,18 @@ def replay_ends(order_time: np.ndarray, every: int, reload_gap: float | None,
 
 
 def replay(m: VoteMatrix, opts: Options, every: int, xp=np, progress=None,
-           reload_gap: float | None = None, polling_interval: float | None = None) -> Fit:
+           reload_gap: float | None = None, polling_interval: float | None = None,
+           options_at: Callable[[int], Options] | None = None) -> Fit:
     """Recompute along the votes' time order as Polis did live: every `every` votes, or with a
     `polling_interval` (vote time units) at Polis's own moments (`polling_ends`), each run
     carrying over the last one's state (PCA start, base and group memberships, k smoother),
-    with the group level restarted after pauses longer than `reload_gap` (vote time units)."""
+    with the group level restarted after pauses longer than `reload_gap` (vote time units).
+    `options_at(time of the last vote in)`, given vote times: the options of each
+    recomputation instead of `opts`, for the Polis that ran then (`polis_versions`): its
+    state carries over from one version to the next, as Polis's stored state did."""
     if m.time is None:
-        if polling_interval is not None:
-            raise ValueError("a polling schedule needs vote times")
+        if polling_interval is not None or options_at is not None:
+            raise ValueError("a polling schedule or dated options need vote times")
         rank = np.arange(len(m.vote))
         ends, reloads = replay_ends(rank, every, None)
     else:
@@ -222,6 +227,8 @@ def replay(m: VoteMatrix, opts: Options, every: int, xp=np, progress=None,
             # batch that woke it (conv_man.clj, conv-actor): two wins for the k smoother.
             runs = 2 if polling_interval is not None else 1
         sub = VoteMatrix(values, m.voter_ids, m.statement_ids, m.moderated_out & seen_stmt)
+        if options_at is not None:
+            opts = options_at(int(m.time[by_time[end - 1]]))
         for _ in range(runs):
             fit_, state = fit(sub, opts, xp, state, n_statements=int(seen_stmt.sum()),
                               with_subgroups=False)

@@ -19,8 +19,9 @@ vote falls within days of a change may have run either side of it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
-from datetime import date
+from datetime import UTC, date, datetime
 
 from engine._opinion.model import Options
 
@@ -41,3 +42,14 @@ def options_as_of(day: date, base: Options | None = None) -> Options:
     if day < MEAN_FILL:
         out = replace(out, missing_votes="zero")
     return out
+
+
+def options_at_times(ns_per_time_unit: int, base: Options | None = None
+                     ) -> Callable[[int], Options]:
+    """`model.replay`'s `options_at`: the options of the Polis that ran at a vote time (in
+    units of `ns_per_time_unit` since the epoch), so that a replay over years changes its
+    math on the days Polis's did, carrying its state over as Polis's stored state did."""
+    def at(time: int) -> Options:
+        return options_as_of(datetime.fromtimestamp(time * ns_per_time_unit / 1e9, UTC).date(),
+                             base)
+    return at
