@@ -12,8 +12,9 @@ votes in the in-conversation filter) and in its iteration counts (December 2017,
 conversation has `meta_statements_by_reading.csv`, both also run with those statements as
 meta (a sensitivity check like bench/opinion.py's "What the export leaves out": the export
 does not say which statements Polis held as meta). Each (conversation, schedule, variant)
-runs in its own subprocess; rows go to --results (JSON lines, kept between invocations: a
-row found there is not rerun) and the report to bench/results/opinion_polis_versions.md.
+runs in its own subprocess; rows go to --results (JSON lines, by default
+bench/results/opinion_polis_versions.jsonl, kept between invocations: a row found there is
+not rerun) and the report to bench/results/opinion_polis_versions.md.
 """
 
 from __future__ import annotations
@@ -82,7 +83,7 @@ def main() -> None:
     p.add_argument("--worker", nargs=4)
     p.add_argument("--only", nargs="*")
     p.add_argument("--schedules", nargs="*", default=["once", "votes", "polling"])
-    p.add_argument("--results", default="/tmp/opinion_polis_versions.jsonl")
+    p.add_argument("--results", default=str(RESULTS.with_suffix(".jsonl")))
     p.add_argument("--timeout", type=int, default=3600)
     args = p.parse_args()
     if args.worker:
