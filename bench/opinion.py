@@ -158,21 +158,23 @@ def our_groups(m, fit) -> dict[int, int]:
 
 
 def replay_fit(m, every: int | None = None, reload_hours: float | None = None,
-               schedule: str | None = None):
-    """The job's replay of `m`, with its defaults unless `every`, `reload_hours` or `schedule`
-    (votes | polling) say otherwise."""
+               schedule: str | None = None, opts=None, options_at=None):
+    """The job's replay of `m`, with its defaults unless `every`, `reload_hours`, `schedule`
+    (votes | polling), the model's `opts` or `options_at` (model.replay) say otherwise."""
     from dataclasses import replace
 
     from engine._opinion import model
     from engine.jobs.opinion import replay_times
 
-    p, opts = job_options()
+    p, default_opts = job_options()
+    opts = opts or default_opts
     p = replace(p, replay_every=every or p.replay_every,
                 replay_reload_hours=(p.replay_reload_hours if reload_hours is None
                                      else reload_hours),
                 replay_schedule=schedule or p.replay_schedule)
     gap, polling = replay_times(p, m)
-    return model.replay(m, opts, p.replay_every, reload_gap=gap, polling_interval=polling)
+    return model.replay(m, opts, p.replay_every, reload_gap=gap, polling_interval=polling,
+                        options_at=options_at)
 
 
 def run_ours(dataset: str, tmp: Path, replay: bool) -> dict:

@@ -3,6 +3,7 @@ groups (k by silhouette, optionally smoothed along a replay of the votes) and su
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -26,6 +27,11 @@ class Options:
     base_k_per_voter: float = 0.0  # > 0: k = min(base_k, voters x this) (seed 003: 0.1)
     pca_iters: int = 100  # > 0: Polis's power iteration (100 steps); 0: the converged PCA
     group_iter: int = 20  # group k-means steps: Polis's default (its group-iters is never read)
+    # Polis before October 2017 (engine._opinion.polis_versions): missing votes as 0 in the
+    # PCA ("zero"; since then "mean"), and the moderated-out statements' zeroed columns
+    # counted as votes of every voter for the in-conversation filter.
+    missing_votes: str = "mean"
+    in_conv_counts_moderated: bool = False
 
 
 @dataclass
@@ -90,10 +96,14 @@ def fit(m: VoteMatrix, opts: Options, xp=np, state: dict | None = None,
     dev_values = values if xp is np else _to_device(values)
     seen = np.bincount(values.indices, minlength=values.shape[1]) > 0
     new = seen & ~state["seen"] if "seen" in state else None
-    pca = sparsity_aware_pca(dev_values, m.moderated_out, scale_votes(values, m.moderated_out),
-                             xp, state.get("components"), n_stmt, power_iters=opts.pca_iters,
-                             new_statements=new)
-    in_conv = in_conversation(n_votes, n_stmt, opts.min_votes, opts.min_in_conv)
+    n_scale = scale_votes(values, m.moderated_out)
+    pca = sparsity_aware_pca(dev_values, m.moderated_out, n_scale, xp, state.get("components"),
+                             n_stmt, power_iters=opts.pca_iters, new_statements=new,
+                             missing=opts.missing_votes)
+    # Polis counted votes for the filter on the matrix with moderated-out columns set to 0
+    # (a 0 is a vote) until October 2017, on the raw votes since.
+    counted = n_scale if opts.in_conv_counts_moderated else n_votes
+    in_conv = in_conversation(counted, n_stmt, opts.min_votes, opts.min_in_conv)
     if "in_conv" in state:  # once in, a voter stays in (Polis keeps the set between runs)
         in_conv |= state["in_conv"]
     rows = np.flatnonzero(in_conv)
@@ -179,14 +189,18 @@ def replay_ends(order_time: np.ndarray, every: int, reload_gap: float | None,
 
 
 def replay(m: VoteMatrix, opts: Options, every: int, xp=np, progress=None,
-           reload_gap: float | None = None, polling_interval: float | None = None) -> Fit:
+           reload_gap: float | None = None, polling_interval: float | None = None,
+           options_at: Callable[[int], Options] | None = None) -> Fit:
     """Recompute along the votes' time order as Polis did live: every `every` votes, or with a
     `polling_interval` (vote time units) at Polis's own moments (`polling_ends`), each run
     carrying over the last one's state (PCA start, base and group memberships, k smoother),
-    with the group level restarted after pauses longer than `reload_gap` (vote time units)."""
+    with the group level restarted after pauses longer than `reload_gap` (vote time units).
+    `options_at(time of the last vote in)`, given vote times: the options of each
+    recomputation instead of `opts`, for the Polis that ran then (`polis_versions`): its
+    state carries over from one version to the next, as Polis's stored state did."""
     if m.time is None:
-        if polling_interval is not None:
-            raise ValueError("a polling schedule needs vote times")
+        if polling_interval is not None or options_at is not None:
+            raise ValueError("a polling schedule or dated options need vote times")
         rank = np.arange(len(m.vote))
         ends, reloads = replay_ends(rank, every, None)
     else:
@@ -213,6 +227,8 @@ def replay(m: VoteMatrix, opts: Options, every: int, xp=np, progress=None,
             # batch that woke it (conv_man.clj, conv-actor): two wins for the k smoother.
             runs = 2 if polling_interval is not None else 1
         sub = VoteMatrix(values, m.voter_ids, m.statement_ids, m.moderated_out & seen_stmt)
+        if options_at is not None:
+            opts = options_at(int(m.time[by_time[end - 1]]))
         for _ in range(runs):
             fit_, state = fit(sub, opts, xp, state, n_statements=int(seen_stmt.sum()),
                               with_subgroups=False)

@@ -11,11 +11,15 @@ from engine.synthetic.votes import make_votes
 
 
 @pytest.mark.gpu
-def test_gpu_fit_matches_cpu(gpu):
+@pytest.mark.parametrize("opts", [model.Options(),
+                                  # Polis before October 2017: the zero-filled PCA
+                                  model.Options(missing_votes="zero", in_conv_counts_moderated=True)],
+                         ids=["today", "2017"])
+def test_gpu_fit_matches_cpu(gpu, opts):
     s = make_votes(20000, 200, 3, 0.2, seed=1)
     m = build_matrix(s.voter, s.statement, s.vote, s.time, np.arange(20000), np.arange(200))
-    cpu_fit, _ = model.fit(m, model.Options())
-    gpu_fit, _ = model.fit(m, model.Options(), gpu.xp)
+    cpu_fit, _ = model.fit(m, opts)
+    gpu_fit, _ = model.fit(m, opts, gpu.xp)
     np.testing.assert_allclose(gpu_fit.pca.projection, cpu_fit.pca.projection, atol=1e-6)
     assert np.array_equal(gpu_fit.base_of_voter, cpu_fit.base_of_voter)
     assert np.array_equal(gpu_fit.group_of_voter(), cpu_fit.group_of_voter())

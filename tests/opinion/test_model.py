@@ -221,3 +221,23 @@ def test_polling_replay_equals_recomputing_from_scratch_at_every_poll():
     assert len(np.unique(want.subgroup_of_voter())) > 2  # subgroups found, not all zero
     assert np.array_equal(got.base_of_voter, want.base_of_voter)
     assert np.array_equal(got.pca.projection, want.pca.projection)
+
+
+def test_before_october_2017_moderated_out_columns_count_as_votes_for_the_filter():
+    """Polis counted a voter's votes for the in-conversation filter on the matrix whose
+    moderated-out columns were set to 0 for everyone (a 0 is a vote) until October 2017:
+    a voter with 3 votes, in a conversation with 5 moderated-out statements with votes, had 8."""
+    rng = np.random.default_rng(1)
+    rows, cols = [], []
+    for v in range(20):  # 20 regulars: 8 of statements 0-9 and all of the moderated 10-14
+        rows += [v] * 13
+        cols += sorted(rng.choice(10, 8, replace=False).tolist()) + list(range(10, 15))
+    rows += [20] * 3
+    cols += [0, 1, 2]  # the sparse voter
+    vals = rng.choice(np.array([-1, 1], np.int8), len(rows))
+    mat = build_matrix(np.array(rows, np.int32), np.array(cols, np.int32), vals, None,
+                       np.arange(21), np.arange(15), moderated_out=np.arange(15) >= 10)
+    today, _ = model.fit(mat, model.Options())
+    before, _ = model.fit(mat, model.Options(in_conv_counts_moderated=True))
+    assert not today.in_conv[20] and today.in_conv[:20].all()
+    assert before.in_conv.all() and before.group_of_voter()[20] >= 0

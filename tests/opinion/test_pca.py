@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import scipy.sparse as sp
 from sklearn.decomposition import PCA
 
@@ -64,13 +65,81 @@ def test_sparse_voter_is_pushed_out_by_the_scaling():
     np.testing.assert_allclose(got.scale, np.sqrt(m.shape[1] / n_votes))
 
 
-def test_never_densifies(monkeypatch):
+@pytest.mark.parametrize("missing", ["mean", "zero"])
+@pytest.mark.parametrize("power_iters", [0, 100])
+def test_never_densifies(monkeypatch, missing, power_iters):
     m = random_votes(seed=3)
     called = []
     monkeypatch.setattr(sp.csr_matrix, "toarray", lambda *a, **k: called.append(1))
     monkeypatch.setattr(sp.csr_matrix, "todense", lambda *a, **k: called.append(1))
-    sparsity_aware_pca(m.values, m.moderated_out, np.diff(m.values.indptr))
+    sparsity_aware_pca(m.values, m.moderated_out, np.diff(m.values.indptr), missing=missing,
+                       power_iters=power_iters)
     assert not called
+
+
+def zero_filled_reference(m, moderated):
+    """Polis before October 2017: missing votes as 0 over the voters with a vote, moderated-out
+    columns zeroed, sklearn PCA; the projection sums over cast votes only, as Polis's does."""
+    dense = np.zeros(m.shape)
+    dense[m.voter, m.statement] = m.vote
+    dense[:, moderated] = 0.0
+    rows = np.diff(m.values.indptr) > 0
+    pca = PCA(2, svd_solver="full").fit(dense[rows])
+    cast = np.zeros(m.shape, bool)
+    cast[m.voter, m.statement] = True
+    centred_cast = np.where(cast, dense - pca.mean_[None, :], 0.0)
+    n_cast = cast.sum(1) - cast[:, moderated].sum(1) + moderated.sum()
+    proj = centred_cast @ pca.components_.T * np.sqrt(m.shape[1] / np.maximum(n_cast, 1))[:, None]
+    return pca, proj
+
+
+@pytest.mark.parametrize("power_iters", [0, 300])
+def test_zero_fill_matches_sklearn_pca_of_the_zero_filled_matrix(power_iters):
+    m = random_votes(n=200, m=30, seed=5)
+    # Voters without a vote yet (a replay's later voters) are no rows of Polis's matrix.
+    m = build_matrix(m.voter, m.statement, m.vote, None, np.arange(230), m.statement_ids)
+    moderated = np.zeros(m.shape[1], bool)
+    moderated[[4, 11]] = True
+    m.moderated_out = moderated
+    ref, ref_proj = zero_filled_reference(m, moderated)
+    got = sparsity_aware_pca(m.values, moderated, scale_votes(m.values, moderated),
+                             missing="zero", power_iters=power_iters)
+    np.testing.assert_allclose(got.center, ref.mean_, atol=1e-12)
+    signs = np.sign((got.components * ref.components_).sum(1))
+    np.testing.assert_allclose(got.components * signs[:, None], ref.components_, atol=1e-6)
+    np.testing.assert_allclose(got.projection * signs[None, :], ref_proj, atol=1e-5)
+    np.testing.assert_allclose(got.explained_variance_ratio, ref.explained_variance_ratio_,
+                               rtol=1e-5)
+    assert (got.projection[200:] == 0).all()
+
+
+def test_zero_fill_separates_voters_by_the_statements_they_saw():
+    """Two camps, each half early (statements 0-9) and half late (also 10-14, added later,
+    which every late voter agrees with). Mean-filled, the late statements have no spread and
+    the map shows the camps only; zero-filled (Polis before October 2017), not having voted
+    is a position, and an axis of the map is the voters' arrival."""
+    rng = np.random.default_rng(0)
+    n = 80
+    camp = np.arange(n) % 2
+    late = np.arange(n) >= n // 2
+    rows, cols, vals = [], [], []
+    for v in range(n):
+        for s in range(10):
+            if rng.random() < 0.9:
+                rows.append(v), cols.append(s)
+                vals.append(1 if (s < 5) == (camp[v] == 0) else -1)
+        for s in range(10, 15) if late[v] else ():
+            rows.append(v), cols.append(s), vals.append(1)
+    m = build_matrix(np.array(rows, np.int32), np.array(cols, np.int32),
+                     np.array(vals, np.int8), None, np.arange(n), np.arange(15))
+    n_scale = np.diff(m.values.indptr)
+
+    def best_corr(missing, labels):
+        proj = sparsity_aware_pca(m.values, m.moderated_out, n_scale, missing=missing).projection
+        return max(abs(np.corrcoef(proj[:, a], labels)[0, 1]) for a in (0, 1))
+
+    assert best_corr("mean", camp) > 0.95 and best_corr("mean", late) < 0.2
+    assert best_corr("zero", late) > 0.9
 
 
 def test_deterministic_and_sign_fixed():
