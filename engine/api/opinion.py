@@ -43,7 +43,7 @@ def opinion(votes: Any, *, voter_column: str = "voter_id",
     backend : {"auto", "cpu", "gpu"}
     **options
         Any other setting of ``job=opinion`` (``min_in_conv``, ``pick_max``, ``z``,
-        ``replay``, ...).
+        ``replay``, ``replay_schedule``, ``polis_math`` for the Polis of a given day, ...).
 
     Returns
     -------

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import numpy as np
@@ -71,6 +71,11 @@ class Params:
     # math treats them, i.e. as moderated out (engine._opinion.meta). Added to those an
     # export's comments.csv flags in its `is-meta` column.
     meta_statements: list[Any] = field(default_factory=list)
+    # Whose math: `today` (Polis since June 2022); a day, YYYY-MM-DD, for the Polis that ran
+    # then (before October 2017 missing votes counted as 0 and moderated-out statements as
+    # votes for the in-conversation filter: engine._opinion.polis_versions); `last_vote`, the
+    # day of the last vote (an export of a closed conversation holds that Polis's groups).
+    polis_math: str = "today"
 
 
 @dataclass
@@ -142,7 +147,7 @@ def run(params: Params, data: DataConfig, ctx: RunContext) -> float:
 def compute(params: Params, loaded: Votes, ctx: RunContext) -> float:
     """Groups, statistics and tables of loaded votes: the job after `load`, shared by
     `python -m engine job=opinion` and `engine.opinion` (both `check` the settings first)."""
-    from engine._opinion import meta, model, repness, votes
+    from engine._opinion import meta, model, polis_versions, repness, votes
 
     created = datetime.now(UTC)
     t0 = time.perf_counter()
@@ -155,6 +160,10 @@ def compute(params: Params, loaded: Votes, ctx: RunContext) -> float:
     opts = model.Options(params.min_votes, params.min_in_conv, params.base_k,
                          params.max_groups, params.tol, params.max_iter,
                          params.base_k_per_voter, params.pca_iters, params.group_iter)
+    day = polis_math_day(params, m)
+    if day is not None:
+        opts = polis_versions.options_as_of(day, opts)
+    ctx.record(polis_math=day.isoformat() if day else "today")
     do_replay = _replay_wanted(params, m, loaded.polis_export)
     with ctx.stage("cluster"):
         if do_replay:
@@ -233,12 +242,32 @@ def check(params: Params, data: DataConfig | None = None) -> None:
     if str(params.replay_schedule).lower() not in ("votes", "polling"):
         raise UserError(f"job.replay_schedule={params.replay_schedule!r}: expected votes or "
                         "polling")
+    if str(params.polis_math).strip().lower() not in ("today", "last_vote"):
+        try:
+            date.fromisoformat(str(params.polis_math).strip())
+        except ValueError:
+            raise UserError(f"job.polis_math={params.polis_math!r}: expected today, last_vote "
+                            "or a day as YYYY-MM-DD") from None
     if params.replay_polling_max_votes < 0:
         raise UserError(f"job.replay_polling_max_votes={params.replay_polling_max_votes}: "
                         "must be >= 0")
     if not params.replay_vote_polling_interval_ms > 0:
         raise UserError("job.replay_vote_polling_interval_ms="
                         f"{params.replay_vote_polling_interval_ms}: must be > 0 (milliseconds)")
+
+
+def polis_math_day(params: Params, m) -> date | None:
+    """The day whose Polis math job.polis_math asks for; None for today's."""
+    asked = str(params.polis_math).strip().lower()
+    if asked == "today":
+        return None
+    if asked != "last_vote":
+        return date.fromisoformat(asked)  # checked by `check`
+    if m.time is None:
+        raise UserError("job.polis_math=last_vote: the votes have no times (job.time_column); "
+                        "give the day, YYYY-MM-DD")
+    last = int(np.max(m.time)) * m.ns_per_time_unit / 1e9
+    return datetime.fromtimestamp(last, UTC).date()
 
 
 def replay_schedule(params: Params, m) -> str:
