@@ -49,6 +49,11 @@ CASES = [("25ptpt-3gp-no-strict-with-meta", "polling", "today", "export"),
 TITLE = "# opinion: Polis's groups against the replay under tiny perturbations"
 
 
+def heading(name: str, schedule: str, math: str, with_meta: str) -> str:
+    """A case's section heading in the results (what `--only` rewrites)."""
+    return f"## {name}: {schedule}, Polis {math}, statements {with_meta}"
+
+
 def load(name: str, math: str, with_meta: str):
     from engine._opinion import meta, polis_versions
     from engine.jobs.opinion import export_votes
@@ -155,7 +160,7 @@ def case_lines(name, schedule, math, with_meta, seeds, last, command) -> list[st
     extra = sorted(n_votes[v] for v in inside - set(ref))
     n_reloads = len({h["votes"] for h in fit.k_history if h["reload"]})
     rebuilt = recomputations(m, opts, schedule, ref, rebuild_in_conv=True)[-1]
-    lines = [f"## {name}: {schedule}, Polis {math}, statements {with_meta}", "",
+    lines = [heading(name, schedule, math, with_meta), "",
              *report_header(command), "",
              f"- full log: ARI {full[0]:.3f}, k {full[1]}",
              f"- in the conversation at the end: {len(inside)} voters; Polis grouped "
@@ -238,7 +243,7 @@ def main() -> None:
             kept[lines[0]] = lines
             print("\n".join(lines), flush=True)
     # the cases' order, then any section kept from an earlier list of cases
-    order = [h for c in CASES for h in kept if h.startswith(f"## {c[0]}:")]
+    order = [heading(*c) for c in CASES if heading(*c) in kept]
     order += [h for h in kept if h not in order]
     body = ["\n".join(kept[h]).strip("\n") for h in order]
     RESULTS.write_text("\n\n".join([TITLE, *body]) + "\n")
