@@ -11,7 +11,7 @@ recomputations (what the replay shows) and of a fresh group k-means of the same 
 (what a worker that just restarted would show); the replay without reloads; who is in the
 conversation against whom Polis grouped; and the stretches of the history over which the carried
 group level stayed the same. Results: bench/results/opinion_perturbations.md, one section per
-case: `--only NAME` reruns that conversation's case and rewrites only its section.
+case: `--only NAME` reruns that conversation's cases and rewrites only their sections.
 """
 
 from __future__ import annotations
@@ -40,10 +40,10 @@ from bench.opinion_polis_versions import last_vote_day  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "opinion_perturbations.md"
 # (conversation, schedule, Polis version, statements): the two held-out conversations that fell
-# short of red-dwarf or delphi, each with the settings that explain it best (docs/opinion.md).
+# short of red-dwarf or delphi, each with the settings that explain it best, and the tuned-on one
+# where the default schedule falls far short of the other (docs/opinion.md).
 CASES = [("25ptpt-3gp-no-strict-with-meta", "polling", "today", "export"),
          ("scoop-hivemind.ubi", "votes", "as-of-last-vote", "meta"),
-         # tuned on, but polling falls far below votes there (0.459 against 0.802)
          ("15-per-hour-seattle", "polling", "today", "export"),
          ("15-per-hour-seattle", "votes", "today", "export")]
 TITLE = "# opinion: Polis's groups against the replay under tiny perturbations"
