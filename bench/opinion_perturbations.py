@@ -232,7 +232,7 @@ def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--seeds", type=int, default=20)
     p.add_argument("--last", type=int, default=20)
-    p.add_argument("--only", choices=[c[0] for c in CASES],
+    p.add_argument("--only", choices=sorted({c[0] for c in CASES}),
                    help="run this conversation's cases only; the other sections are kept")
     args = p.parse_args()
     command = "PYTHONPATH=. python bench/opinion_perturbations.py " + " ".join(sys.argv[1:])
