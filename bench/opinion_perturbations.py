@@ -80,7 +80,7 @@ def subset(m, keep, time=None):
 
 def recomputations(m, opts, schedule: str, ref: dict, rebuild_in_conv: bool = False
                    ) -> list[dict]:
-    """Every recomputation of the replay (model.replay's loop, keeping each fit): votes in,
+    """Every recomputation of the replay (observed in model.replay's own loop): votes in,
     whether it followed a reload, voters in the conversation, the ARI with Polis's groups of
     the group level carried over and of a fresh group k-means of the same base clusters.
     `rebuild_in_conv`: reloads drop the in-conversation set too (as a full recompute from a
@@ -90,27 +90,9 @@ def recomputations(m, opts, schedule: str, ref: dict, rebuild_in_conv: bool = Fa
 
     p = job_options()[0]
     gap, polling = replay_times(replace(p, replay_schedule=schedule), m)
-    by_time = np.argsort(m.time, kind="stable")
-    rank = np.empty(len(m.vote), np.int64)
-    rank[by_time] = np.arange(len(m.vote))
-    ends, reloads = model.replay_ends(m.time[by_time], p.replay_every, gap, polling)
-    drops = model.RELOAD_DROPS + (("in_conv",) if rebuild_in_conv else ())
-    state, out = {}, []
-    for end in ends:
-        keep = rank < end
-        seen = np.zeros(m.shape[1], bool)
-        seen[m.statement[keep]] = True
-        values = model._csr(m.voter[keep], m.statement[keep], m.vote[keep], m.shape)
-        if (np.diff(values.indptr) > 0).sum() < 3 or seen.sum() < 2:
-            continue
-        runs = 1
-        if end in reloads:
-            state = {k: v for k, v in state.items() if k not in drops}
-            runs = 2 if polling is not None else 1
-        sub = model.VoteMatrix(values, m.voter_ids, m.statement_ids, m.moderated_out & seen)
-        for _ in range(runs):
-            fit, state = model.fit(sub, opts, np, state, n_statements=int(seen.sum()),
-                                   with_subgroups=False)
+    out = []
+
+    def observe(end: int, fit, reloaded: bool) -> None:
         rows = np.flatnonzero(fit.in_conv)
         fresh = kmeans.group_candidates(fit.base.centres, fit.base.sizes.astype(np.float64),
                                         opts.max_groups, opts.tol, opts.group_iter, fit.base.ids)
@@ -119,9 +101,13 @@ def recomputations(m, opts, schedule: str, ref: dict, rebuild_in_conv: bool = Fa
         carried = dict(zip(ids.tolist(), fit.group_of_base[fit.base.labels].tolist(),
                            strict=True))
         new = dict(zip(ids.tolist(), fresh[k][0].labels[fit.base.labels].tolist(), strict=True))
-        out.append({"end": int(end), "reload": end in reloads, "in_conv": len(rows),
+        out.append({"end": end, "reload": reloaded, "in_conv": len(rows),
                     "carried": ari(ref, carried)[0], "carried_k": int(fit.k),
                     "fresh": ari(ref, new)[0], "fresh_k": int(k)})
+
+    drops = model.RELOAD_DROPS + (("in_conv",) if rebuild_in_conv else ())
+    model.replay(m, opts, p.replay_every, reload_gap=gap, polling_interval=polling,
+                 reload_drops=drops, observe=observe)
     return out
 
 

@@ -190,14 +190,18 @@ def replay_ends(order_time: np.ndarray, every: int, reload_gap: float | None,
 
 def replay(m: VoteMatrix, opts: Options, every: int, xp=np, progress=None,
            reload_gap: float | None = None, polling_interval: float | None = None,
-           options_at: Callable[[int], Options] | None = None) -> Fit:
+           options_at: Callable[[int], Options] | None = None,
+           reload_drops: tuple[str, ...] = RELOAD_DROPS,
+           observe: Callable[[int, Fit, bool], None] | None = None) -> Fit:
     """Recompute along the votes' time order as Polis did live: every `every` votes, or with a
     `polling_interval` (vote time units) at Polis's own moments (`polling_ends`), each run
     carrying over the last one's state (PCA start, base and group memberships, k smoother),
     with the group level restarted after pauses longer than `reload_gap` (vote time units).
     `options_at(time of the last vote in)`, given vote times: the options of each
     recomputation instead of `opts`, for the Polis that ran then (`polis_versions`): its
-    state carries over from one version to the next, as Polis's stored state did."""
+    state carries over from one version to the next, as Polis's stored state did.
+    For analysis: `reload_drops`, the state a reload forgets; `observe(votes in, fit,
+    reloaded)`, called after each recomputation."""
     if m.time is None:
         if polling_interval is not None or options_at is not None:
             raise ValueError("a polling schedule or dated options need vote times")
@@ -222,7 +226,7 @@ def replay(m: VoteMatrix, opts: Options, every: int, xp=np, progress=None,
             continue
         runs = 1
         if end in reloads:
-            state = {k: v for k, v in state.items() if k not in RELOAD_DROPS}
+            state = {k: v for k, v in state.items() if k not in reload_drops}
             # Polis's conversation actor recomputes once as it loads, then again for the
             # batch that woke it (conv_man.clj, conv-actor): two wins for the k smoother.
             runs = 2 if polling_interval is not None else 1
@@ -236,6 +240,8 @@ def replay(m: VoteMatrix, opts: Options, every: int, xp=np, progress=None,
                             "k": int(state["k"]),
                             "silhouette": float(fit_.candidates[state["last_k"]][1]),
                             "reload": end in reloads})
+        if observe is not None:
+            observe(int(end), fit_, end in reloads)
     add_subgroups(fit_, opts)
     fit_.k_history = history
     return fit_
