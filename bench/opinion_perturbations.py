@@ -96,14 +96,16 @@ def recomputations(m, opts, schedule: str, ref: dict, rebuild_in_conv: bool = Fa
         rows = np.flatnonzero(fit.in_conv)
         fresh = kmeans.group_candidates(fit.base.centres, fit.base.sizes.astype(np.float64),
                                         opts.max_groups, opts.tol, opts.group_iter, fit.base.ids)
-        k = kmeans.best_k(fresh)
+        k = kmeans.best_k(fresh)  # None: no k splits the base clusters from a fresh start
         ids = m.voter_ids[rows]
         carried = dict(zip(ids.tolist(), fit.group_of_base[fit.base.labels].tolist(),
                            strict=True))
-        new = dict(zip(ids.tolist(), fresh[k][0].labels[fit.base.labels].tolist(), strict=True))
+        new = (None if k is None else
+               dict(zip(ids.tolist(), fresh[k][0].labels[fit.base.labels].tolist(), strict=True)))
         out.append({"end": end, "reload": reloaded, "in_conv": len(rows),
                     "carried": ari(ref, carried)[0], "carried_k": int(fit.k),
-                    "fresh": ari(ref, new)[0], "fresh_k": int(k)})
+                    "fresh": float("nan") if new is None else ari(ref, new)[0],
+                    "fresh_k": "-" if k is None else int(k)})
 
     drops = model.RELOAD_DROPS + (("in_conv",) if rebuild_in_conv else ())
     model.replay(m, opts, p.replay_every, reload_gap=gap, polling_interval=polling,
@@ -184,7 +186,7 @@ def case_lines(name, schedule, math, with_meta, seeds, last, command) -> list[st
               "| votes in | carried ARI | carried k | fresh ARI (min-max) | reloads |",
               "|---|---|---|---|---|"]
     lines += [f"| {s['from']}-{s['to']} | {s['carried']:.3f} | {s['k']} | "
-              f"{min(s['fresh']):.3f}-{max(s['fresh']):.3f} | {s['reloads']} |"
+              f"{np.nanmin(s['fresh']):.3f}-{np.nanmax(s['fresh']):.3f} | {s['reloads']} |"
               for s in parts[-10:]]
     lines += ["", f"The last {last} recomputations: the group level carried over (what the "
               "replay shows) and a fresh group k-means of the same base clusters (what a "
