@@ -242,12 +242,7 @@ def check(params: Params, data: DataConfig | None = None) -> None:
     if str(params.replay_schedule).lower() not in ("votes", "polling"):
         raise UserError(f"job.replay_schedule={params.replay_schedule!r}: expected votes or "
                         "polling")
-    if str(params.polis_math).strip().lower() not in ("today", "last_vote"):
-        try:
-            date.fromisoformat(str(params.polis_math).strip())
-        except ValueError:
-            raise UserError(f"job.polis_math={params.polis_math!r}: expected today, last_vote "
-                            "or a day as YYYY-MM-DD") from None
+    _polis_math(params)
     if params.replay_polling_max_votes < 0:
         raise UserError(f"job.replay_polling_max_votes={params.replay_polling_max_votes}: "
                         "must be >= 0")
@@ -256,13 +251,25 @@ def check(params: Params, data: DataConfig | None = None) -> None:
                         f"{params.replay_vote_polling_interval_ms}: must be > 0 (milliseconds)")
 
 
+def _polis_math(params: Params) -> str | date:
+    """job.polis_math as `today`, `last_vote` or a day; a UserError for anything else."""
+    asked = str(params.polis_math).strip().lower()
+    if asked in ("today", "last_vote"):
+        return asked
+    try:
+        return date.fromisoformat(asked)
+    except ValueError:
+        raise UserError(f"job.polis_math={params.polis_math!r}: expected today, last_vote or "
+                        "a day as YYYY-MM-DD") from None
+
+
 def polis_math_day(params: Params, m) -> date | None:
     """The day whose Polis math job.polis_math asks for; None for today's."""
-    asked = str(params.polis_math).strip().lower()
+    asked = _polis_math(params)
     if asked == "today":
         return None
-    if asked != "last_vote":
-        return date.fromisoformat(asked)  # checked by `check`
+    if isinstance(asked, date):
+        return asked
     if m.time is None:
         raise UserError("job.polis_math=last_vote: the votes have no times (job.time_column); "
                         "give the day, YYYY-MM-DD")
@@ -271,8 +278,8 @@ def polis_math_day(params: Params, m) -> date | None:
 
 
 def replay_schedule(params: Params, m) -> str:
-    """The schedule a replay of `m` runs: job.replay_schedule, but `votes` where `polling`
-    would take more than job.replay_polling_max_votes recomputations' worth of votes."""
+    """The schedule a replay of `m` runs: job.replay_schedule, but `votes` where `polling` is
+    asked for and `m` holds more than job.replay_polling_max_votes votes."""
     asked = str(params.replay_schedule).lower()
     return "votes" if asked == "polling" and len(m.vote) > params.replay_polling_max_votes \
         else asked
